@@ -1,0 +1,115 @@
+"""Stage 3b, border regions: admin-1 regions along each border and inside each belt.
+
+Reads ``outputs/stages/ingest.gpkg`` (``regions`` and ``regions_<vintage>``),
+``outputs/stages/borders.gpkg`` (``border_segments``) and ``outputs/stages/zones.gpkg`` (``zones``).
+Writes ``outputs/stages/border_regions.gpkg`` with layer ``border_regions`` (EPSG:4326, the region's
+polygon), one feature per vintage × segment × region that borders the segment or lies in one of its
+belts:
+  * ``vintage`` ('naturalearth': every country, Kazakhstan before the 2022 reform; 'geokz_2024': the
+    focus country after it), ``segment_id``, ``segment_type``, ``side`` ('focus' | 'neighbour'),
+    ``country``, ``across``;
+  * ``region_id`` ('<ISO 3166-2>|<unit code>'), ``iso_3166_2``, ``unit_code``, ``name_en``, ``name_ru``;
+  * ``borders`` (bool) and ``shared_border_km``: geodesic length of the segment within
+    ``tolerance_km`` of the region; it borders when that is at least ``min_shared_km``. Across a sea
+    (maritime segments) only the focus country's shore regions border; the far shore is in belts only;
+  * ``area_km2``; for each belt distance d: ``zone<d>_km2`` (region area inside the belt) and
+    ``zone<d>_share`` (that area / region area, 0..1).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from .borders import segment_countries
+from .geodesy import area_km2, length_km
+
+log = logging.getLogger("pipeline")
+
+
+def zone_columns(distances_km: tuple[float, ...]) -> list[str]:
+    return [c for d in distances_km for c in (f"zone{d:g}_km2", f"zone{d:g}_share")]
+
+
+def shared_border_km(segment_ea: shapely.Geometry, regions_ea: np.ndarray, tolerance_km: float,
+                     equal_area_crs: CRS, lonlat_crs: CRS, ellps: str) -> np.ndarray:
+    """Geodesic km of the segment within ``tolerance_km`` of each region.
+
+    The tolerance buffer is taken in the equal-area CRS (metres; its scale error of a few per cent
+    only widens or narrows a 5 km tolerance by metres); the length is then measured geodesically.
+    """
+    near = shapely.intersection(segment_ea, shapely.buffer(regions_ea, tolerance_km * 1000.0))
+    lonlat = gpd.GeoSeries(near, crs=equal_area_crs).to_crs(lonlat_crs)
+    return length_km(lonlat.values, ellps)
+
+
+def border_regions(regions: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, zones: gpd.GeoDataFrame,
+                   distances_km: tuple[float, ...], *, tolerance_km: float, min_shared_km: float,
+                   min_zone_share: float, equal_area_crs: CRS,
+                   ellps: str = "WGS84") -> gpd.GeoDataFrame:
+    """Regions of one vintage that border each segment or intersect its belts."""
+    lonlat = regions.crs
+    regions_ea = regions.to_crs(equal_area_crs)
+    segments_ea = segments.to_crs(equal_area_crs)
+    rows: list[gpd.GeoDataFrame] = []
+    for i, seg in enumerate(segments.itertuples(index=False)):
+        far_side = segment_countries(seg._asdict())
+        involved = [seg.focus, *far_side]
+        cand = regions.index[regions["country"].isin(involved)]
+        if cand.empty:
+            continue
+        seg_ea = segments_ea.geometry.iloc[i]
+        reach = tolerance_km * 1000.0 + 1.0
+        near = regions_ea.loc[cand].sindex.query(seg_ea, predicate="dwithin", distance=reach)
+        if seg.segment_type == "maritime":  # across a sea nothing "borders": only the shore's side
+            near = near[regions.loc[cand, "country"].to_numpy()[near] == seg.focus]
+        shared = np.zeros(len(cand))
+        if len(near):
+            shared[near] = shared_border_km(seg_ea, regions_ea.loc[cand].geometry.values[near],
+                                            tolerance_km, equal_area_crs, lonlat, ellps)
+        part = regions.loc[cand].copy()
+        part["shared_border_km"] = shared
+        part["borders"] = shared >= min_shared_km
+        keep = part["borders"].to_numpy().copy()
+        seg_zones = zones[zones["segment_id"] == seg.segment_id]
+        for d in distances_km:
+            inside = np.zeros(len(part))
+            for z in seg_zones[seg_zones["distance_km"] == d].itertuples(index=False):
+                mine = np.flatnonzero(part["country"].to_numpy() == z.country)
+                hit = mine[shapely.intersects(part.geometry.values[mine], z.geometry)]
+                if len(hit):
+                    inside[hit] = area_km2(shapely.intersection(part.geometry.values[hit],
+                                                                z.geometry), ellps)
+            share = inside / part["area_km2"].to_numpy()
+            part[f"zone{d:g}_km2"] = inside
+            part[f"zone{d:g}_share"] = share
+            keep |= share >= max(min_zone_share, 1e-12)
+        part = part.loc[keep]
+        part["segment_id"] = seg.segment_id
+        part["segment_type"] = seg.segment_type
+        part["side"] = np.where(part["country"] == seg.focus, "focus", "neighbour")
+        across = seg.neighbour if seg.segment_type == "land" else seg.neighbour_name
+        part["across"] = np.where(part["country"] == seg.focus, across, seg.focus)
+        rows.append(part)
+    fields = ["vintage", "segment_id", "segment_type", "side", "country", "across", "region_id",
+              "iso_3166_2", "unit_code", "name_en", "name_ru", "borders", "shared_border_km",
+              "area_km2", *zone_columns(distances_km)]
+    if not rows:
+        return gpd.GeoDataFrame(columns=[*fields, "geometry"], geometry="geometry", crs=lonlat)
+    out = gpd.GeoDataFrame(gpd.pd.concat(rows, ignore_index=True), geometry="geometry", crs=lonlat)
+    out = out.sort_values(["segment_id", "side", "country", "iso_3166_2", "unit_code"])
+    return out[[*fields, "geometry"]].reset_index(drop=True)
+
+
+def bordering(border_regions_gdf: gpd.GeoDataFrame, segment_id: str, country: str,
+              vintage: str) -> list[str]:
+    """ISO 3166-2 codes of the regions of ``country`` bordering ``segment_id`` in ``vintage``."""
+    sel = border_regions_gdf[(border_regions_gdf["segment_id"] == segment_id)
+                             & (border_regions_gdf["country"] == country)
+                             & (border_regions_gdf["vintage"] == vintage)
+                             & border_regions_gdf["borders"]]
+    return sorted(sel["iso_3166_2"])

@@ -1,0 +1,267 @@
+"""Command line: ``pipeline <stage>``; each stage reads and writes the files Make tracks.
+
+This is the I/O edge of the pipeline: it loads the configuration, reads the stage's input files,
+calls the stage's pure functions and writes the outputs atomically. A
+:class:`~pipeline.errors.PipelineError` is printed as one line (``error: ...``) with a non-zero exit
+code and no traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from . import __version__
+from .config import DATA_DIR_ENV, Config, load_config
+from .errors import PipelineError
+
+log = logging.getLogger("pipeline")
+err_console = Console(stderr=True)
+
+STAGES = Path("outputs/stages")
+INGEST = STAGES / "ingest.gpkg"
+BORDERS = STAGES / "borders.gpkg"
+ZONES = STAGES / "zones.gpkg"
+BORDER_REGIONS = STAGES / "border_regions.gpkg"
+BORDERS_GPKG = Path("outputs/borders.gpkg")
+REPORT = Path("outputs/REPORT.md")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="GIS pipeline for border regions. Stages: ingest → borders → zones → "
+                       "border-regions → publish. Usually run through `make all`.")
+
+PathOpt = Annotated[Path, typer.Option(dir_okay=False, help="file")]
+
+
+@app.callback()
+def _main(ctx: typer.Context,
+          layers: Annotated[Path, typer.Option(help="configuration folder")] = Path("layers"),
+          data_dir: Annotated[Path | None, typer.Option(
+              envvar=DATA_DIR_ENV, help=f"data directory (env {DATA_DIR_ENV}; default ./data)")] = None,
+          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors")] = False,
+          ) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s",
+                        datefmt="[%X]", handlers=[RichHandler(console=err_console, show_path=False)],
+                        force=True)
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)
+    ctx.obj = {"layers": layers, "data_dir": data_dir}
+
+
+def _config(ctx: typer.Context) -> Config:
+    return load_config(ctx.obj["layers"], ctx.obj["data_dir"])
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    log.info("[bold]%s[/bold] …", name, extra={"markup": True})
+    yield
+    log.info("%s done in %.1f s", name, time.perf_counter() - t0)
+
+
+# --- stages -------------------------------------------------------------------------------------
+
+@app.command()
+def ingest(ctx: typer.Context, out: PathOpt = INGEST) -> None:
+    """Regions (admin-1) of every country, countries (dissolve by sovereignty), focus-country vintages."""
+    from . import ingest as st
+    from .io import read_layer, to_crs, write_layers
+
+    cfg = _config(ctx)
+    with _stage("ingest"):
+        src = cfg.source(cfg.regions_source)
+        path = cfg.source_path(cfg.regions_source)
+        admin1 = to_crs(read_layer(path, src.layer, required=st.ADMIN1_COLUMNS), cfg.output_crs, src.file)
+        admin1 = st.clean(admin1, src.file).gdf
+        regions = st.regions_from_admin1(admin1, cfg.region_fixes)
+        names = st.sovereignties(admin1).set_index("country")["name"]
+        countries = st.countries_from_regions(regions, names)
+        st.check_focus(countries, cfg.focus_country, str(path))
+        layers = {"regions": regions, "countries": countries}
+        for vintage, key in cfg.vintages.items():
+            vsrc = cfg.source(key)
+            vpath = cfg.source_path(key)
+            raw = to_crs(read_layer(vpath, vsrc.layer, required=st.GEOKZ_COLUMNS), cfg.output_crs,
+                         vsrc.file)
+            layers[f"regions_{vintage}"] = st.regions_from_geokz(st.clean(raw, vsrc.file).gdf,
+                                                                 cfg.focus_country, vintage)
+        write_layers(out, layers, descriptions=DESCRIPTIONS)
+
+
+@app.command()
+def borders(ctx: typer.Context, ingest_gpkg: Annotated[Path, typer.Option("--ingest")] = INGEST,
+            out: PathOpt = BORDERS) -> None:
+    """Border segments of the focus country, one per neighbour and sea shore, geodesic km."""
+    from .borders import border_segments
+    from .io import read_layer, write_layers
+
+    cfg = _config(ctx)
+    with _stage("borders"):
+        countries = read_layer(ingest_gpkg, "countries")
+        segs = border_segments(countries, cfg.focus_country, cfg.seas, cfg.ellipsoid)
+        write_layers(out, {"border_segments": segs}, descriptions=DESCRIPTIONS)
+
+
+@app.command()
+def zones(ctx: typer.Context, ingest_gpkg: Annotated[Path, typer.Option("--ingest")] = INGEST,
+          borders_gpkg: Annotated[Path, typer.Option("--borders")] = BORDERS,
+          out: PathOpt = ZONES) -> None:
+    """Cross-border belts of every configured distance on both sides of each segment."""
+    from .io import read_layer, write_layers
+    from .zones import cross_border_zones
+
+    cfg = _config(ctx)
+    with _stage("zones"):
+        countries = read_layer(ingest_gpkg, "countries")
+        segs = read_layer(borders_gpkg, "border_segments")
+        z = cross_border_zones(segs, countries, cfg.distances_km, maritime=cfg.maritime_zones,
+                               piece_km=cfg.buffer_piece_km, densify_km=cfg.densify_km,
+                               ellps=cfg.ellipsoid, progress=lambda m: log.info("  belt %s", m))
+        write_layers(out, {"zones": z}, descriptions=DESCRIPTIONS)
+
+
+@app.command("border-regions")
+def border_regions_cmd(ctx: typer.Context,
+                       ingest_gpkg: Annotated[Path, typer.Option("--ingest")] = INGEST,
+                       borders_gpkg: Annotated[Path, typer.Option("--borders")] = BORDERS,
+                       zones_gpkg: Annotated[Path, typer.Option("--zones")] = ZONES,
+                       out: PathOpt = BORDER_REGIONS) -> None:
+    """Admin-1 regions bordering each segment or inside its belts, for every vintage."""
+    import pandas as pd
+
+    import geopandas as gpd
+
+    from .border_regions import border_regions
+    from .io import read_layer, write_layers
+
+    cfg = _config(ctx)
+    with _stage("border regions"):
+        segs = read_layer(borders_gpkg, "border_segments")
+        z = read_layer(zones_gpkg, "zones")
+        frames = []
+        for vintage, layer in [("naturalearth", "regions"),
+                               *((v, f"regions_{v}") for v in cfg.vintages)]:
+            regions = read_layer(ingest_gpkg, layer)
+            frames.append(border_regions(
+                regions, segs, z, cfg.distances_km, tolerance_km=cfg.tolerance_km,
+                min_shared_km=cfg.min_shared_km, min_zone_share=cfg.min_zone_share,
+                equal_area_crs=cfg.equal_area_crs, ellps=cfg.ellipsoid))
+        br = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                              crs=frames[0].crs)
+        write_layers(out, {"border_regions": br}, descriptions=DESCRIPTIONS)
+
+
+@app.command()
+def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
+            out: PathOpt = BORDERS_GPKG, report: PathOpt = REPORT) -> None:
+    """Assemble outputs/borders.gpkg and render outputs/REPORT.md from the stage files."""
+    from .io import read_layer, write_layers, write_text
+    from .report import render_report
+
+    cfg = _config(ctx)
+    with _stage("publish"):
+        ing, bor = stages / INGEST.name, stages / BORDERS.name
+        layers = {
+            "countries": read_layer(ing, "countries"),
+            "regions": read_layer(ing, "regions"),
+            **{f"regions_{v}": read_layer(ing, f"regions_{v}") for v in cfg.vintages},
+            "border_segments": read_layer(bor, "border_segments"),
+            "zones": read_layer(stages / ZONES.name, "zones"),
+            "border_regions": read_layer(stages / BORDER_REGIONS.name, "border_regions"),
+        }
+        write_layers(out, layers, descriptions=DESCRIPTIONS)
+        text = render_report(
+            study=cfg.name, focus=cfg.focus_country, countries=layers["countries"],
+            segments=layers["border_segments"], zones=layers["zones"], br=layers["border_regions"],
+            distances=cfg.distances_km, official=cfg.official,
+            vintages=["naturalearth", *cfg.vintages], provenance=provenance(cfg))
+        write_text(report, text)
+
+
+@app.command()
+def download(ctx: typer.Context,
+             only: Annotated[list[str] | None, typer.Option(help="source name(s); default all")] = None,
+             force: Annotated[bool, typer.Option(help="download even if the file exists")] = False,
+             ) -> None:
+    """Download the canonical sources into the data directory (needs the internet)."""
+    from .download import download_sources
+
+    cfg = _config(ctx)
+    with _stage(f"download into {cfg.data_dir}"):
+        download_sources(cfg, only or list(cfg.sources), force=force)
+
+
+@app.command("check-data")
+def check_data(ctx: typer.Context) -> None:
+    """Check that every source file is in the data directory; say how to get the missing ones."""
+    cfg = _config(ctx)
+    missing = [k for k in cfg.sources if not (cfg.data_dir / cfg.sources[k].file).is_file()]
+    for key in cfg.sources:
+        mark = "missing" if key in missing else "ok"
+        err_console.print(f"{mark:8} {cfg.data_dir / cfg.sources[key].file}")
+    if missing:
+        cfg.source_path(missing[0])  # raises the explanatory error
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+DESCRIPTIONS = {
+    "countries": "Countries of the study area: dissolve of Natural Earth admin-1 by sovereignty "
+                 "(Baikonur is part of Kazakhstan). area_km2 geodesic.",
+    "regions": "Admin-1 regions of every country (Natural Earth 1:10m; Kazakhstan pre-2022). "
+               "Key: region_id = ISO 3166-2|unit code.",
+    "regions_geokz_2024": "Kazakhstan admin-1 regions after the 2022 reform (geokz, A. Rodionov, CC BY 4.0).",
+    "border_segments": "Focus country's border, one segment per land neighbour and per sea shore; "
+                       "length_km geodesic.",
+    "zones": "Cross-border belts: land within distance_km (geodesic) of each segment, per side and "
+             "owning country; area_km2 geodesic.",
+    "border_regions": "Admin-1 regions bordering each segment (borders, shared_border_km) or inside "
+                      "its belts (zone<d>_km2, zone<d>_share), per vintage.",
+}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def provenance(cfg: Config) -> dict[str, str]:
+    used = [cfg.regions_source, *cfg.vintages.values()]
+    out = {"pipeline version": __version__, "configuration sha256": cfg.digest()}
+    for key in used:
+        src = cfg.source(key)
+        out[f"source {src.file}"] = (f"{src.title}; {src.licence}; credit: {src.credit}; "
+                                     f"sha256 {_sha256(cfg.data_dir / src.file)[:16]}…")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user-facing errors into one line and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except PipelineError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    return 0
+

@@ -1,0 +1,276 @@
+"""Study configuration: loads and validates ``layers/*.yaml``.
+
+Reads ``layers/study.yaml`` (what to compute), ``layers/sources.yaml`` (where the inputs are),
+``layers/official_borders.yaml`` (reference figures) and ``layers/region_fixes.yaml`` (corrections
+of source attributes).
+Every problem is reported as one :class:`~pipeline.errors.ConfigError` naming the file and key.
+The data directory comes from the ``data_dir`` argument, else ``$PIPELINE_DATA_DIR``, else ``./data``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from .errors import ConfigError, DataMissingError
+
+DATA_DIR_ENV = "PIPELINE_DATA_DIR"
+DEFAULT_LAYERS_DIR = Path("layers")
+DEFAULT_DATA_DIR = Path("data")
+MAX_DISTANCE_KM = 2000.0
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file of the data directory and where it is downloaded from."""
+
+    key: str
+    file: str
+    url: str
+    title: str
+    licence: str
+    credit: str
+    member: str | None = None
+    lowercase_columns: bool = False
+    sha256: str | None = None
+
+    @property
+    def layer(self) -> str:
+        """Layer name inside the GeoPackage: the file stem, as in the data pack."""
+        return Path(self.file).stem
+
+
+@dataclass(frozen=True)
+class Sea:
+    name: str
+    point: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Config:
+    layers_dir: Path
+    data_dir: Path
+    name: str
+    focus_country: str
+    bbox: tuple[float, float, float, float]
+    seas: tuple[Sea, ...]
+    distances_km: tuple[float, ...]
+    maritime_zones: bool
+    tolerance_km: float
+    min_shared_km: float
+    min_zone_share: float
+    output_crs: CRS
+    equal_area_crs: CRS
+    ellipsoid: str
+    buffer_piece_km: float
+    densify_km: float
+    sources: dict[str, Source]
+    regions_source: str
+    vintages: dict[str, str]
+    official: dict[str, Any]
+    region_fixes: dict[str, dict[str, str]]
+    files: tuple[Path, ...] = field(default=())
+
+    def source(self, key: str) -> Source:
+        try:
+            return self.sources[key]
+        except KeyError:
+            raise ConfigError(
+                f"{self.layers_dir / 'sources.yaml'}: no source named '{key}' "
+                f"(known: {', '.join(sorted(self.sources))})"
+            ) from None
+
+    def source_path(self, key: str, *, must_exist: bool = True) -> Path:
+        """Path of a source file in the data directory; a clear error if it is missing."""
+        src = self.source(key)
+        path = self.data_dir / src.file
+        if must_exist and not path.is_file():
+            raise DataMissingError(
+                f"missing source file {path} ({src.title}). Provide it with `make data` "
+                f"(downloads {src.url}), or point DATA_DIR / ${DATA_DIR_ENV} at a directory "
+                f"that has {src.file} (e.g. the data pack ../shared/data)."
+            )
+        return path
+
+    def digest(self) -> str:
+        """SHA-256 of the configuration files, for provenance."""
+        h = hashlib.sha256()
+        for f in self.files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        return h.hexdigest()
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+class _Reader:
+    """Typed access to a YAML mapping with errors that name the file and the key."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {problem}")
+
+    def get(self, key: str, default: Any = ...) -> Any:
+        node: Any = self.data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if default is ...:
+                    raise self.fail(key, "missing")
+                return default
+            node = node[part]
+        return node
+
+    def number(self, key: str, default: Any = ..., *, lo: float | None = None,
+               hi: float | None = None, lo_open: bool = False) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"expected a number, got {value!r}")
+        if lo is not None and (value < lo or (lo_open and value == lo)):
+            raise self.fail(key, f"{value} must be {'>' if lo_open else '>='} {lo}")
+        if hi is not None and value > hi:
+            raise self.fail(key, f"{value} must be <= {hi}")
+        return float(value)
+
+    def crs(self, key: str) -> CRS:
+        value = self.get(key)
+        try:
+            return CRS.from_user_input(value)
+        except CRSError as exc:
+            raise self.fail(key, f"not a valid CRS ({value!r}): {exc}") from None
+
+
+def _distances(r: _Reader) -> tuple[float, ...]:
+    raw = r.get("zones.distances_km")
+    if not isinstance(raw, list) or not raw:
+        raise r.fail("zones.distances_km", "expected a non-empty list of distances in km")
+    out: list[float] = []
+    for v in raw:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise r.fail("zones.distances_km", f"{v!r} is not a number of km")
+        if v <= 0:
+            raise r.fail("zones.distances_km", f"{v} km: distances must be positive")
+        if v > MAX_DISTANCE_KM:
+            raise r.fail("zones.distances_km",
+                         f"{v} km is absurd for a cross-border belt (max {MAX_DISTANCE_KM:g} km)")
+        out.append(float(v))
+    if len(set(out)) != len(out):
+        raise r.fail("zones.distances_km", f"duplicate distances in {raw}")
+    return tuple(sorted(out))
+
+
+def _sources(path: Path, data: dict[str, Any]) -> tuple[dict[str, Source], str, dict[str, str]]:
+    r = _Reader(path, data)
+    raw = r.get("sources")
+    if not isinstance(raw, dict) or not raw:
+        raise r.fail("sources", "expected a mapping of source name to its description")
+    sources: dict[str, Source] = {}
+    for key, spec in raw.items():
+        if not isinstance(spec, dict):
+            raise r.fail(f"sources.{key}", "expected a mapping")
+        for required in ("file", "url", "title", "licence", "credit"):
+            if not spec.get(required):
+                raise r.fail(f"sources.{key}.{required}", "missing")
+        sha = spec.get("sha256")
+        if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", str(sha)):
+            raise r.fail(f"sources.{key}.sha256", "expected 64 lower-case hex digits or null")
+        sources[key] = Source(
+            key=key, file=str(spec["file"]), url=str(spec["url"]), title=str(spec["title"]),
+            licence=str(spec["licence"]), credit=str(spec["credit"]),
+            member=spec.get("member"), lowercase_columns=bool(spec.get("lowercase_columns", False)),
+            sha256=sha,
+        )
+    regions = str(r.get("roles.regions"))
+    vintages = r.get("roles.focus_regions_vintages", {}) or {}
+    if not isinstance(vintages, dict):
+        raise r.fail("roles.focus_regions_vintages", "expected a mapping of vintage name to source")
+    for role, key in [("roles.regions", regions), *((f"roles.focus_regions_vintages.{k}", v)
+                                                     for k, v in vintages.items())]:
+        if key not in sources:
+            raise r.fail(role, f"names source '{key}', which is not defined under `sources`")
+    return sources, regions, {str(k): str(v) for k, v in vintages.items()}
+
+
+def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
+                data_dir: Path | str | None = None) -> Config:
+    """Load and validate the study configuration from ``layers_dir``."""
+    layers_dir = Path(layers_dir)
+    study_path = layers_dir / "study.yaml"
+    sources_path = layers_dir / "sources.yaml"
+    official_path = layers_dir / "official_borders.yaml"
+    fixes_path = layers_dir / "region_fixes.yaml"
+
+    r = _Reader(study_path, _read_yaml(study_path))
+    focus = r.get("study.focus_country")
+    if not isinstance(focus, str) or not re.fullmatch(r"[A-Z]{3}", focus):
+        raise r.fail("study.focus_country",
+                     f"{focus!r} is not an ISO 3166-1 alpha-3 code (three capital letters, e.g. KAZ)")
+    bbox = r.get("study.bbox")
+    if (not isinstance(bbox, list) or len(bbox) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
+            or not (-180 <= bbox[0] < bbox[2] <= 180 and -90 <= bbox[1] < bbox[3] <= 90)):
+        raise r.fail("study.bbox", f"{bbox!r} is not [min_lon, min_lat, max_lon, max_lat] in degrees")
+    seas: list[Sea] = []
+    for i, s in enumerate(r.get("study.seas", []) or []):
+        pt = s.get("point") if isinstance(s, dict) else None
+        if (not isinstance(s, dict) or not s.get("name") or not isinstance(pt, list) or len(pt) != 2
+                or not all(isinstance(v, (int, float)) for v in pt)):
+            raise r.fail(f"study.seas[{i}]", "expected {name: ..., point: [lon, lat]}")
+        seas.append(Sea(str(s["name"]), (float(pt[0]), float(pt[1]))))
+
+    sources, regions_source, vintages = _sources(sources_path, _read_yaml(sources_path))
+    official = _read_yaml(official_path) if official_path.is_file() else {}
+    fixes = _read_yaml(fixes_path) if fixes_path.is_file() else {}
+    for code, fix in fixes.items():
+        if not isinstance(fix, dict) or not set(fix) <= {"name_en", "iso_3166_2"}:
+            raise ConfigError(f"{fixes_path}: {code}: expected a mapping of name_en / iso_3166_2")
+
+    if data_dir is None:
+        data_dir = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    files = tuple(p for p in (study_path, sources_path, official_path, fixes_path) if p.is_file())
+    return Config(
+        layers_dir=layers_dir,
+        data_dir=Path(data_dir),
+        name=str(r.get("study.name", focus)),
+        focus_country=focus,
+        bbox=tuple(float(v) for v in bbox),  # type: ignore[arg-type]
+        seas=tuple(seas),
+        distances_km=_distances(r),
+        maritime_zones=bool(r.get("zones.maritime", True)),
+        tolerance_km=r.number("border_regions.tolerance_km", 5.0, lo=0.0),
+        min_shared_km=r.number("border_regions.min_shared_km", 10.0, lo=0.0),
+        min_zone_share=r.number("border_regions.min_zone_share", 0.0001, lo=0.0, hi=1.0),
+        output_crs=r.crs("crs.output"),
+        equal_area_crs=r.crs("crs.equal_area"),
+        ellipsoid=str(r.get("geodesy.ellipsoid", "WGS84")),
+        buffer_piece_km=r.number("geodesy.buffer_piece_km", 250.0, lo=10.0, hi=1000.0),
+        densify_km=r.number("geodesy.densify_km", 2.0, lo=0.01, hi=50.0, lo_open=True),
+        sources=sources,
+        regions_source=regions_source,
+        vintages=vintages,
+        official=official,
+        region_fixes={str(k): {str(f): str(v) for f, v in fix.items()} for k, fix in fixes.items()},
+        files=files,
+    )

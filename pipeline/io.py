@@ -1,0 +1,118 @@
+"""Reading and writing layers, at the edges of the pipeline.
+
+Reading turns every GDAL/OGR failure into one :class:`~pipeline.errors.DataError` that names the
+file and the problem. Writing is atomic: a GeoPackage is written to a temporary file beside the
+target and renamed over it, so an interrupted run never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
+from pyproj import CRS
+
+from .errors import DataError, DataMissingError
+
+log = logging.getLogger("pipeline")
+
+
+def read_layer(path: Path | str, layer: str | None = None, *,
+               columns: list[str] | None = None, required: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """Read one vector layer; check it has a CRS, coordinates that fit it, and the required columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataMissingError(f"{path}: file not found")
+    try:
+        layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    except (DataSourceError, DataLayerError, OSError) as exc:
+        raise DataError(f"{path}: cannot be opened as a vector dataset ({_short(exc)})") from None
+    if layer is None:
+        if not layers:
+            raise DataError(f"{path}: contains no layer")
+        layer = layers[0]
+    elif layer not in layers:
+        raise DataError(f"{path}: has no layer '{layer}' (layers: {', '.join(layers) or 'none'})")
+    try:
+        gdf = gpd.read_file(path, layer=layer, columns=columns, engine="pyogrio")
+    except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
+        raise DataError(f"{path} (layer {layer}): cannot be read ({_short(exc)})") from None
+    missing = [c for c in required if c not in gdf.columns]
+    if missing:
+        raise DataError(f"{path} (layer {layer}): missing column(s) {', '.join(missing)}")
+    if gdf.crs is None:
+        raise DataError(f"{path} (layer {layer}): has no CRS; assign one (e.g. with ogr2ogr -a_srs)")
+    if len(gdf) and gdf.crs.is_geographic:
+        minx, miny, maxx, maxy = gdf.total_bounds
+        if not (-180.5 <= minx <= maxx <= 360.5 and -90.5 <= miny <= maxy <= 90.5):
+            raise DataError(
+                f"{path} (layer {layer}): coordinates ({minx:.0f}, {miny:.0f}, {maxx:.0f}, {maxy:.0f}) "
+                f"do not fit its geographic CRS {gdf.crs.to_string()}: the CRS is wrong"
+            )
+    return gdf
+
+
+def to_crs(gdf: gpd.GeoDataFrame, crs: CRS, name: str) -> gpd.GeoDataFrame:
+    """Reproject to ``crs`` if needed, saying so."""
+    if gdf.crs is not None and CRS.from_user_input(gdf.crs) == crs:
+        return gdf
+    log.info("%s: reprojecting from %s to %s", name, gdf.crs.to_string(), crs.to_string())
+    return gdf.to_crs(crs)
+
+
+@contextmanager
+def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix or target.suffix,
+                                    dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()  # let the writer create it (GDAL refuses to open an empty file as a GeoPackage)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame],
+                 descriptions: Mapping[str, str] | None = None) -> Path:
+    """Write GeoDataFrames as layers of one GeoPackage, atomically. Every layer must have a CRS.
+
+    ``descriptions`` become the layers' GeoPackage descriptions (shown by QGIS as the abstract).
+    """
+    descriptions = descriptions or {}
+    target = Path(target)
+    for name, gdf in layers.items():
+        if gdf.crs is None:
+            raise ValueError(f"layer {name} has no CRS; refusing to write {target}")
+    with atomic_path(target) as tmp:
+        for name, gdf in layers.items():
+            options = {"DESCRIPTION": descriptions[name]} if name in descriptions else {}
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", layer_options=options)
+    log.info("wrote %s (%s)", target, ", ".join(f"{n}: {len(g)}" for n, g in layers.items()))
+    return target
+
+
+def write_text(target: Path | str, text: str) -> Path:
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    log.info("wrote %s", target)
+    return target
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

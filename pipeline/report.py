@@ -1,0 +1,172 @@
+"""Stage 6 (part), report: ``outputs/REPORT.md`` rendered from the output layers.
+
+Every figure is computed from the layers passed in; nothing is typed by hand. Reference lengths come
+from ``layers/official_borders.yaml`` with their sources. The text carries no run date, so two runs on
+the same inputs give the same report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import geopandas as gpd
+import pandas as pd
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]], align: str | None = None) -> str:
+    align = align or "l" * len(header)
+    marks = {"l": "---", "r": "---:", "c": ":---:"}
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks[a] for a in align) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _km(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def border_length_table(segments: gpd.GeoDataFrame, official: Mapping) -> str:
+    sources = official.get("sources", {})
+    land_ref = official.get("land", {}) or {}
+    sea_ref = official.get("maritime", {}) or {}
+    rows = []
+    for s in segments.itertuples(index=False):
+        ref = land_ref.get(s.neighbour) if s.segment_type == "land" else sea_ref.get(s.neighbour_name)
+        name = s.neighbour_name if s.segment_type == "land" else f"{s.neighbour_name} shore"
+        if ref:
+            alt = (f"{_km(ref['alt_km'])} ({ref.get('alt_source', '')})" if ref.get("alt_km") else "")
+            rows.append((name, s.segment_type, _km(s.length_km), f"{_km(ref['km'])} ({ref['source']})",
+                         f"{s.length_km / ref['km']:.1%}", alt))
+        else:
+            rows.append((name, s.segment_type, _km(s.length_km), "–", "–", ""))
+    land = segments[segments.segment_type == "land"]
+    land_total_ref = sum(v["km"] for k, v in land_ref.items() if k in set(land.neighbour))
+    if land_total_ref:
+        rows.append(("**all land borders**", "land", f"**{_km(land.length_km.sum())}**",
+                     f"**{_km(land_total_ref)}**", f"**{land.length_km.sum() / land_total_ref:.1%}**", ""))
+    text = _table(["border", "type", "computed km", "official km", "computed / official", "other figure"],
+                  rows, "llrrrl")
+    notes = "\n".join(f"- *{k}*: {v}" for k, v in sources.items())
+    return text + ("\n\nSources of the official figures:\n" + notes if notes else "")
+
+
+def zone_area_table(zones: gpd.GeoDataFrame) -> str:
+    piv = zones.pivot_table(index=["segment_id", "country", "side"], columns="distance_km",
+                            values="area_km2", aggfunc="sum")
+    dists = list(piv.columns)
+    rows = [(seg, country, side, *(_km(piv.loc[(seg, country, side), d]) if pd.notna(
+        piv.loc[(seg, country, side), d]) else "–" for d in dists))
+        for seg, country, side in piv.index]
+    return _table(["border segment", "country", "side", *(f"within {d:g} km (km²)" for d in dists)],
+                  rows, "lll" + "r" * len(dists))
+
+
+def bordering_table(br: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, vintages: Sequence[str]) -> str:
+    rows = []
+    b = br[br["borders"]]
+    for s in segments.itertuples(index=False):
+        here = b[b.segment_id == s.segment_id]
+        for vintage in vintages:
+            for country in [s.focus, *sorted(set(here["country"]) - {s.focus})]:
+                grp = here[(here.vintage == vintage) & (here.country == country)]
+                if grp.empty:
+                    continue
+                grp = grp.sort_values("shared_border_km", ascending=False)
+                names = "; ".join(f"{r.name_en} ({r.iso_3166_2}, {_km(r.shared_border_km)} km)"
+                                  for r in grp.itertuples(index=False))
+                rows.append((s.segment_id, vintage, country, len(grp), names))
+    return _table(["border segment", "vintage", "country", "regions", "regions (ISO 3166-2, km of border)"],
+                  rows, "lllrl")
+
+
+def vintage_changes(br: gpd.GeoDataFrame, focus: str, base: str, vintages: Iterable[str]) -> list[str]:
+    """Sentences on how the focus country's bordering regions change between vintages."""
+    out = []
+    b = br[br["borders"] & (br["country"] == focus)]
+    for v in vintages:
+        for seg in sorted(set(b["segment_id"])):
+            old = set(b[(b.vintage == base) & (b.segment_id == seg)]["iso_3166_2"])
+            new_rows = b[(b.vintage == v) & (b.segment_id == seg)]
+            new = set(new_rows["iso_3166_2"])
+            names = dict(zip(new_rows["iso_3166_2"], new_rows["name_en"]))
+            if new - old:
+                joined = ", ".join(f"{names[c]} ({c})" for c in sorted(new - old))
+                out.append(f"- {seg}: {len(old)} regions in *{base}*, {len(new)} in *{v}*; "
+                           f"joining: {joined}"
+                           + (f"; gone: {', '.join(sorted(old - new))}" if old - new else "") + ".")
+    return out
+
+
+def zone_share_table(br: gpd.GeoDataFrame, distances: tuple[float, ...], vintage: str,
+                     side: str) -> str:
+    sel = br[(br.vintage == vintage) & (br.side == side)]
+    rows = []
+    for r in sel.sort_values(["segment_id", "country", "iso_3166_2"]).itertuples(index=False):
+        vals = []
+        for d in distances:
+            vals += [_km(getattr(r, f"zone{d:g}_km2")), f"{getattr(r, f'zone{d:g}_share'):.1%}"]
+        rows.append((r.segment_id, r.country, f"{r.name_en} ({r.iso_3166_2})", "yes" if r.borders else "",
+                     *vals))
+    head = [h for d in distances for h in (f"in {d:g} km belt (km²)", f"share {d:g} km")]
+    return _table(["border segment", "country", "region", "borders", *head], rows,
+                  "lllc" + "r" * len(head))
+
+
+def render_report(*, study: str, focus: str, countries: gpd.GeoDataFrame,
+                  segments: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, br: gpd.GeoDataFrame,
+                  distances: tuple[float, ...], official: Mapping, vintages: Sequence[str],
+                  provenance: Mapping[str, str]) -> str:
+    fc = countries.set_index("country").loc[focus]
+    land = segments[segments.segment_type == "land"]
+    parts = [
+        f"# {study}: border regions report",
+        "",
+        "Generated by `make all`; every figure below is computed from the layers in "
+        "`outputs/borders.gpkg`. Lengths and areas are geodesic (WGS84 ellipsoid).",
+        "",
+        f"Focus country: **{fc['name']}** ({focus}), {_km(fc['area_km2'])} km² "
+        f"(Natural Earth units merged: {fc['units']}). "
+        f"Land neighbours derived from geometry: {', '.join(f'{n} ({c})' for c, n in zip(land.neighbour, land.neighbour_name))}.",
+        "",
+        "## Border length per neighbour",
+        "",
+        border_length_table(segments, official),
+        "",
+        "Computed lengths are shorter than the official ones because Natural Earth 1:10m lines are "
+        "generalised: at that scale a vertex every few km cuts the corners of a boundary that follows "
+        "rivers (Ural, Irtysh, Ili) and mountain crests, and a line's measured length keeps growing "
+        "with the detail it is drawn at (the coastline paradox). The shortfall is largest where the "
+        "border is most sinuous. The ratio, not the absolute figure, is what to compare across "
+        "neighbours.",
+        "",
+        "## Cross-border belts",
+        "",
+        f"Belts of {', '.join(f'{d:g}' for d in distances)} km on both sides of each border segment, "
+        "clipped to each country's land (layer `zones`). A belt contains every point of its country "
+        "within that geodesic distance of the segment; belts of two neighbours overlap near triple points.",
+        "",
+        zone_area_table(zones),
+        "",
+        "## Regions bordering each segment",
+        "",
+        "Admin-1 regions whose outline runs along the segment (at least the configured length within the "
+        "configured tolerance, which absorbs generalisation and the offsets between vintages: a region "
+        "that only touches the border at 1:10m, such as Samara on the Kazakh–Russian border, still "
+        "counts when its outline runs within the tolerance for the minimum length). Vintage "
+        "*naturalearth* is Natural Earth (Kazakhstan before the 2022 reform); further vintages cover "
+        "the focus country only.",
+        "",
+        bordering_table(br, segments, vintages),
+        "",
+    ]
+    changes = vintage_changes(br, focus, "naturalearth", [v for v in vintages if v != "naturalearth"])
+    if changes:
+        parts += ["Changes between vintages:", "", *changes, ""]
+    for vintage in vintages:
+        for side in ("focus", "neighbour"):
+            if not ((br.vintage == vintage) & (br.side == side)).any():
+                continue
+            parts += [f"## Regions in the belts: {vintage}, {side} side", "",
+                      zone_share_table(br, distances, vintage, side), ""]
+    parts += ["## Provenance", "", *(f"- {k}: {v}" for k, v in provenance.items()), ""]
+    return "\n".join(parts)
