@@ -201,6 +201,14 @@ def download(ctx: typer.Context,
         download_sources(cfg, only or list(cfg.sources), force=force)
 
 
+@app.command()
+def sources(ctx: typer.Context) -> None:
+    """Print the data files the pipeline reads (for Make's prerequisites), one per line."""
+    cfg = _config(ctx)
+    for key in [cfg.regions_source, *cfg.vintages.values()]:
+        typer.echo(cfg.data_dir / cfg.source(key).file)
+
+
 @app.command("check-data")
 def check_data(ctx: typer.Context) -> None:
     """Check that every source file is in the data directory; say how to get the missing ones."""

@@ -40,6 +40,7 @@ class Source:
     credit: str
     member: str | None = None
     lowercase_columns: bool = False
+    columns: tuple[str, ...] | None = None
     sha256: str | None = None
 
     @property
@@ -196,10 +197,14 @@ def _sources(path: Path, data: dict[str, Any]) -> tuple[dict[str, Source], str, 
         sha = spec.get("sha256")
         if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", str(sha)):
             raise r.fail(f"sources.{key}.sha256", "expected 64 lower-case hex digits or null")
+        columns = spec.get("columns")
+        if columns is not None and (not isinstance(columns, list) or not columns):
+            raise r.fail(f"sources.{key}.columns", "expected a non-empty list of column names")
         sources[key] = Source(
             key=key, file=str(spec["file"]), url=str(spec["url"]), title=str(spec["title"]),
             licence=str(spec["licence"]), credit=str(spec["credit"]),
             member=spec.get("member"), lowercase_columns=bool(spec.get("lowercase_columns", False)),
+            columns=tuple(str(c) for c in columns) if columns else None,
             sha256=sha,
         )
     regions = str(r.get("roles.regions"))

@@ -1,0 +1,78 @@
+# Border-regions pipeline. `make all` regenerates every output; every target is a real file, so a
+# second `make all` with nothing changed does nothing.
+#
+#   make all DATA_DIR=../shared/data   build everything from the data pack (creates .venv first)
+#   make data                          download the canonical sources into DATA_DIR (default ./data)
+#   make test                          run the test suite
+#   make clean                         remove generated outputs
+#
+# DATA_DIR defaults to $PIPELINE_DATA_DIR, else ./data. PYTHON may name another interpreter that has
+# the package installed (e.g. `make all PYTHON=python3`); by default a .venv is made and used.
+
+DATA_DIR ?= $(or $(PIPELINE_DATA_DIR),data)
+export PIPELINE_DATA_DIR := $(abspath $(DATA_DIR))
+
+VENV   ?= .venv
+PYTHON ?= $(VENV)/bin/python
+# The virtualenv is set up on demand when PYTHON is the venv's interpreter.
+SETUP  := $(if $(filter $(VENV)/bin/python,$(PYTHON)),$(VENV)/.installed,)
+PIPE   := $(PYTHON) -m pipeline
+
+STAGES := outputs/stages
+CONFIG := layers/study.yaml layers/sources.yaml layers/region_fixes.yaml
+COMMON := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
+          pipeline/errors.py pipeline/io.py pipeline/geodesy.py pipeline/topology.py
+# Source files the ingest stage reads, as listed by layers/sources.yaml (empty before set-up). Only
+# those present are prerequisites: a missing one is reported by the pipeline, with how to get it.
+SOURCES := $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources 2>/dev/null))
+
+.PHONY: all setup data check-data test clean help
+.DELETE_ON_ERROR:
+
+all: outputs/borders.gpkg outputs/REPORT.md
+
+help:
+	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Rebuild when DATA_DIR points elsewhere: this file changes only when the directory does.
+$(STAGES)/data_dir.txt: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PIPELINE_DATA_DIR)' | cmp -s - $@ 2>/dev/null || echo '$(PIPELINE_DATA_DIR)' > $@
+FORCE:
+
+$(STAGES)/ingest.gpkg: pipeline/ingest.py $(COMMON) $(CONFIG) $(SOURCES) $(STAGES)/data_dir.txt | $(SETUP)
+	$(PIPE) ingest --out $@
+
+$(STAGES)/borders.gpkg: $(STAGES)/ingest.gpkg pipeline/borders.py $(COMMON) $(CONFIG) | $(SETUP)
+	$(PIPE) borders --ingest $< --out $@
+
+$(STAGES)/zones.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg pipeline/zones.py $(COMMON) $(CONFIG) | $(SETUP)
+	$(PIPE) zones --ingest $< --borders $(STAGES)/borders.gpkg --out $@
+
+$(STAGES)/border_regions.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
+		pipeline/border_regions.py $(COMMON) $(CONFIG) | $(SETUP)
+	$(PIPE) border-regions --ingest $< --borders $(STAGES)/borders.gpkg --zones $(STAGES)/zones.gpkg --out $@
+
+outputs/borders.gpkg outputs/REPORT.md &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
+		$(STAGES)/border_regions.gpkg pipeline/report.py $(COMMON) $(CONFIG) layers/official_borders.yaml | $(SETUP)
+	$(PIPE) publish --stages $(STAGES) --out outputs/borders.gpkg --report outputs/REPORT.md
+
+data: | $(SETUP)
+	$(PIPE) download
+
+check-data: | $(SETUP)
+	$(PIPE) check-data
+
+test: | $(SETUP)
+	$(PYTHON) -m pytest
+
+clean:
+	rm -rf $(STAGES) outputs/borders.gpkg outputs/REPORT.md

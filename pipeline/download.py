@@ -1,0 +1,130 @@
+"""``make data``: download the canonical sources into the data directory.
+
+Reads ``layers/sources.yaml``. For each source it fetches ``url`` over HTTP(S) (a Natural Earth zip,
+or a shapefile and its sidecar files for geokz), checks the SHA-256 when one is pinned (and prints
+the digest when none is, so it can be pinned), then writes ``<data dir>/<file>``: a GeoPackage whose
+layer is the file stem, EPSG:4326, geometries clipped to the study bbox, polygons as MultiPolygon and
+lines as LineString, columns lower-cased or reduced as configured: the layout of the data pack.
+Files already present are kept unless ``force``. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+from pyproj import CRS
+
+from .config import Config, Source
+from .errors import DataError, PipelineError
+from .io import read_layer, to_crs, write_layers
+from .topology import polygonal
+
+log = logging.getLogger("pipeline")
+
+SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+TIMEOUT_S = 120
+WGS84 = CRS.from_epsg(4326)
+
+
+def fetch(url: str, dest: Path, *, optional: bool = False) -> str | None:
+    """Download ``url`` to ``dest``; return its SHA-256 (None if optional and absent)."""
+    h = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, dest.open("wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+                h.update(chunk)
+                done += len(chunk)
+            log.info("  %s: %.1f MB%s", url, done / 1e6, f" of {total / 1e6:.1f}" if total else "")
+    except urllib.error.HTTPError as exc:
+        if optional and exc.code == 404:
+            return None
+        raise DataError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DataError(f"download of {url} failed ({reason}); is this machine online? Offline, "
+                        "point DATA_DIR at a copy of the data pack instead") from None
+    return h.hexdigest()
+
+
+def _check_digest(src: Source, digest: str) -> None:
+    if src.sha256 and digest != src.sha256:
+        raise DataError(f"{src.url}: SHA-256 {digest} does not match the pinned {src.sha256} "
+                        f"(layers/sources.yaml: sources.{src.key}.sha256); the file changed upstream "
+                        "or the download is corrupt")
+    if not src.sha256:
+        log.info("  %s sha256 %s (not pinned; add it to layers/sources.yaml to pin)", src.key, digest)
+
+
+def fetch_source(src: Source, workdir: Path) -> Path:
+    """Fetch one source into ``workdir``; return the path OGR should read."""
+    name = src.url.rsplit("/", 1)[-1]
+    local = workdir / name
+    digest = fetch(src.url, local)
+    assert digest is not None
+    _check_digest(src, digest)
+    if name.lower().endswith(".zip"):
+        member = src.member or f"{Path(name).stem}.shp"
+        return Path(f"/vsizip/{local}/{member}")
+    if name.lower().endswith(".shp"):
+        base = src.url[: -len(".shp")]
+        for ext in SHAPEFILE_SIDECARS:
+            fetch(base + ext, local.with_suffix(ext), optional=ext == ".cpg")
+    return local
+
+
+def normalise(gdf: gpd.GeoDataFrame, src: Source, bbox: tuple[float, float, float, float]
+              ) -> gpd.GeoDataFrame:
+    """Clip to ``bbox``, unify geometry types, select and rename columns as the data pack has them."""
+    gdf = to_crs(gdf, WGS84, src.key)
+    if src.lowercase_columns:
+        gdf = gdf.rename(columns={c: c.lower() for c in gdf.columns if c != gdf.geometry.name})
+    if src.columns:
+        missing = [c for c in src.columns if c not in gdf.columns]
+        if missing:
+            raise DataError(f"{src.url}: missing column(s) {', '.join(missing)}")
+        gdf = gdf[[*src.columns, gdf.geometry.name]]
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    gdf = gdf.iloc[gdf.sindex.query(shapely.box(*bbox), predicate="intersects")].sort_index()
+    clipped = shapely.clip_by_rect(shapely.make_valid(gdf.geometry.values), *bbox)
+    kinds = set(gdf.geom_type)
+    if kinds & {"Polygon", "MultiPolygon"}:
+        clipped = [polygonal(g) for g in clipped]
+    gdf = gdf.set_geometry(gpd.GeoSeries(clipped, index=gdf.index, crs=gdf.crs))
+    gdf = gdf[~gdf.geometry.is_empty]
+    if kinds & {"LineString", "MultiLineString"}:
+        gdf = gdf.explode(index_parts=False)
+        gdf = gdf[gdf.geom_type == "LineString"]
+    return gdf.reset_index(drop=True)
+
+
+def download_sources(cfg: Config, keys: list[str], *, force: bool = False) -> None:
+    """Download each source named in ``keys`` into ``cfg.data_dir``."""
+    for key in keys:
+        src = cfg.source(key)
+        target = cfg.data_dir / src.file
+        if target.is_file() and not force:
+            log.info("%s: %s present, kept (use --force to download again)", key, target)
+            continue
+        log.info("%s: downloading %s", key, src.title)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PipelineError(f"cannot write to the data directory {cfg.data_dir}: {exc}") from None
+        workdir = Path(tempfile.mkdtemp(prefix="pipeline-download-"))
+        try:
+            path = fetch_source(src, workdir)
+            gdf = normalise(read_layer(path), src, cfg.bbox)
+            write_layers(target, {src.layer: gdf})
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
