@@ -42,11 +42,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Rebuild when DATA_DIR points elsewhere: this file changes only when the directory does.
-$(STAGES)/data_dir.txt: FORCE
-	@mkdir -p $(@D)
-	@echo '$(PIPELINE_DATA_DIR)' | cmp -s - $@ 2>/dev/null || echo '$(PIPELINE_DATA_DIR)' > $@
-FORCE:
+# Rebuild when DATA_DIR points elsewhere: this file is rewritten (at parse time) only when the
+# directory changes, and the ingest stage depends on it.
+$(shell mkdir -p $(STAGES) && (echo '$(PIPELINE_DATA_DIR)' | cmp -s - $(STAGES)/data_dir.txt \
+	|| echo '$(PIPELINE_DATA_DIR)' > $(STAGES)/data_dir.txt))
 
 $(STAGES)/ingest.gpkg: pipeline/ingest.py $(COMMON) $(CONFIG) $(SOURCES) $(STAGES)/data_dir.txt | $(SETUP)
 	$(PIPE) ingest --out $@
@@ -72,7 +71,7 @@ check-data: | $(SETUP)
 	$(PIPE) check-data
 
 test: | $(SETUP)
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(STAGES) outputs/borders.gpkg outputs/REPORT.md

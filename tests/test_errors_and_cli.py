@@ -1,0 +1,184 @@
+"""Bad configuration and bad inputs give one clear message and a non-zero exit; outputs stay intact."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+import yaml
+
+from pipeline.cli import main
+from pipeline.config import load_config
+from pipeline.errors import ConfigError, DataError, DataMissingError
+from pipeline.io import read_layer, write_layers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def layers(tmp_path: Path) -> Path:
+    dst = tmp_path / "layers"
+    shutil.copytree(ROOT / "layers", dst)
+    return dst
+
+
+def edit(layers: Path, name: str, change) -> None:
+    path = layers / name
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize("distances,message", [
+    ([100, -5], "-5 km: distances must be positive"),
+    ([0, 100], "0 km: distances must be positive"),
+    ([100, 5000], "5000 km is absurd"),
+    ([], "non-empty list"),
+    ([100, 100], "duplicate"),
+    (["far"], "'far' is not a number"),
+])
+def test_bad_distances(layers: Path, distances, message) -> None:
+    edit(layers, "study.yaml", lambda d: d["zones"].__setitem__("distances_km", distances))
+    with pytest.raises(ConfigError, match=message) as exc:
+        load_config(layers)
+    assert "study.yaml: zones.distances_km" in str(exc.value)
+
+
+def test_malformed_country_code(layers: Path) -> None:
+    edit(layers, "study.yaml", lambda d: d["study"].__setitem__("focus_country", "kz"))
+    with pytest.raises(ConfigError, match="'kz' is not an ISO 3166-1 alpha-3 code"):
+        load_config(layers)
+
+
+def test_role_naming_an_undefined_source(layers: Path) -> None:
+    edit(layers, "sources.yaml", lambda d: d["roles"].__setitem__("regions", "gadm"))
+    with pytest.raises(ConfigError, match="names source 'gadm', which is not defined"):
+        load_config(layers)
+
+
+def test_source_without_url(layers: Path) -> None:
+    edit(layers, "sources.yaml", lambda d: d["sources"]["admin1"].pop("url"))
+    with pytest.raises(ConfigError, match=r"sources\.admin1\.url: missing"):
+        load_config(layers)
+
+
+def test_invalid_yaml(layers: Path) -> None:
+    (layers / "study.yaml").write_text("study: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(layers)
+
+
+def test_bad_crs(layers: Path) -> None:
+    edit(layers, "study.yaml", lambda d: d["crs"].__setitem__("equal_area", "EPSG:999999"))
+    with pytest.raises(ConfigError, match="crs.equal_area: not a valid CRS"):
+        load_config(layers)
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_unknown_country_code_is_one_clear_error(layers: Path, tmp_path: Path, cfg, capsys) -> None:
+    edit(layers, "study.yaml", lambda d: d["study"].__setitem__("focus_country", "XYZ"))
+    code, err = run_cli(capsys, "--layers", str(layers), "--data-dir", str(cfg.data_dir), "ingest",
+                        "--out", str(tmp_path / "ingest.gpkg"))
+    assert code == 4
+    assert "focus country 'XYZ'" in err and "KAZ" in err and "Traceback" not in err
+    assert not (tmp_path / "ingest.gpkg").exists()
+
+
+def test_missing_source_file_names_it_and_says_how(tmp_path: Path, capsys) -> None:
+    code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(tmp_path / "none"),
+                        "ingest", "--out", str(tmp_path / "ingest.gpkg"))
+    assert code == 3
+    assert "ne_10m_admin_1_states_provinces.gpkg" in err and "make data" in err
+    assert "Traceback" not in err
+
+
+def test_corrupt_geopackage(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "data" / "naturalearth" / "ne_10m_admin_1_states_provinces.gpkg"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"this is not a geopackage" * 100)
+    code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(tmp_path / "data"),
+                        "ingest", "--out", str(tmp_path / "ingest.gpkg"))
+    assert code == 4
+    assert "cannot be opened as a vector dataset" in err and str(bad) in " ".join(err.split())
+
+
+def test_layer_without_crs(tmp_path: Path) -> None:
+    path = tmp_path / "nocrs.gpkg"
+    with pytest.warns(UserWarning, match="crs"):
+        gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(0, 0, 1, 1)]).to_file(path)
+    with pytest.raises(DataError, match="has no CRS"):
+        read_layer(path)
+
+
+def test_layer_with_wrong_crs(tmp_path: Path) -> None:
+    path = tmp_path / "wrong.gpkg"
+    # Metre coordinates declared as lon/lat.
+    gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(5e5, 5e6, 6e5, 5.1e6)], crs="EPSG:4326").to_file(path)
+    with pytest.raises(DataError, match="do not fit its geographic CRS"):
+        read_layer(path)
+
+
+def test_missing_layer_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "x.gpkg"
+    gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326").to_file(path, layer="x")
+    with pytest.raises(DataError, match="has no layer 'y'"):
+        read_layer(path, "y")
+    with pytest.raises(DataError, match="missing column"):
+        read_layer(path, "x", required=("iso_3166_2",))
+    with pytest.raises(DataMissingError):
+        read_layer(tmp_path / "absent.gpkg")
+
+
+def test_failed_write_leaves_previous_output_intact(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "out.gpkg"
+    good = gpd.GeoDataFrame({"v": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4326")
+    write_layers(target, {"layer": good})
+    before = target.read_bytes()
+
+    calls = {"n": 0}
+    original = gpd.GeoDataFrame.to_file
+
+    def dies_on_second_layer(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # as if the run were interrupted mid-write
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", dies_on_second_layer)
+    with pytest.raises(KeyboardInterrupt):
+        write_layers(target, {"a": good, "b": good})
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg"]
+
+
+def test_cli_end_to_end_writes_all_layers(tmp_path: Path, cfg, capsys) -> None:
+    stages = tmp_path / "stages"
+    base = ["--layers", str(ROOT / "layers"), "--data-dir", str(cfg.data_dir)]
+    for args in (["ingest", "--out", str(stages / "ingest.gpkg")],
+                 ["borders", "--ingest", str(stages / "ingest.gpkg"), "--out", str(stages / "borders.gpkg")],
+                 ["zones", "--ingest", str(stages / "ingest.gpkg"), "--borders", str(stages / "borders.gpkg"),
+                  "--out", str(stages / "zones.gpkg")],
+                 ["border-regions", "--ingest", str(stages / "ingest.gpkg"), "--borders",
+                  str(stages / "borders.gpkg"), "--zones", str(stages / "zones.gpkg"),
+                  "--out", str(stages / "border_regions.gpkg")],
+                 ["publish", "--stages", str(stages), "--out", str(tmp_path / "borders.gpkg"),
+                  "--report", str(tmp_path / "REPORT.md")]):
+        assert main(base + args) == 0, capsys.readouterr().err
+    import pyogrio
+
+    layers = dict(pyogrio.list_layers(tmp_path / "borders.gpkg"))
+    assert set(layers) == {"countries", "regions", "regions_geokz_2024", "border_segments", "zones",
+                           "border_regions"}
+    for name in layers:
+        info = pyogrio.read_info(tmp_path / "borders.gpkg", layer=name)
+        assert info["crs"] == "EPSG:4326" and info["features"] > 0, name
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| Russia | land | 6,658 | 7,644 (factbook) | 87.1% | 7,512 (seed) |" in report
+    assert "joining: Abay (KZ-ABY)" in report

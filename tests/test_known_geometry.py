@@ -1,0 +1,184 @@
+"""Known geometry: adjacent squares, a ring of countries round a sea, geodesic buffers."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyproj import CRS, Geod
+
+from pipeline.border_regions import border_regions
+from pipeline.borders import border_segments
+from pipeline.config import Sea
+from pipeline.geodesy import area_km2, distance_to_line_km, geodesic_buffer, length_km
+from pipeline.zones import cross_border_zones
+
+GEOD = Geod(ellps="WGS84")
+# Meridian arc from the equator to 4°N on WGS84 (Geod.inv of the end points): 442.304 km.
+MERIDIAN_0_4_KM = GEOD.inv(0, 0, 0, 4)[2] / 1000
+EQUAL_AREA = CRS.from_proj4("+proj=cea +datum=WGS84 +units=m")
+
+
+def countries(**shapes: shapely.Geometry) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"country": list(shapes), "name": [f"Country {c}" for c in shapes]},
+                            geometry=list(shapes.values()), crs="EPSG:4326")
+
+
+@pytest.fixture
+def two_squares() -> gpd.GeoDataFrame:
+    # AAA and BBB: 4° × 4° squares at the equator sharing the meridian 0° from 0° to 4°N.
+    return countries(AAA=shapely.box(-4, 0, 0, 4), BBB=shapely.box(0, 0, 4, 4))
+
+
+def test_meridian_reference_is_right() -> None:
+    assert MERIDIAN_0_4_KM == pytest.approx(442.30, abs=0.01)
+
+
+def test_two_squares_one_segment_of_known_length(two_squares: gpd.GeoDataFrame) -> None:
+    segs = border_segments(two_squares, "AAA", ())
+    assert list(segs.segment_id) == ["AAA-BBB"]
+    assert segs.iloc[0].segment_type == "land"
+    assert segs.iloc[0].neighbour == "BBB"
+    assert segs.iloc[0].length_km == pytest.approx(MERIDIAN_0_4_KM, abs=0.001)
+
+
+def test_squares_touching_at_a_corner_are_not_neighbours() -> None:
+    c = countries(AAA=shapely.box(-4, 0, 0, 4), BBB=shapely.box(0, 0, 4, 4),
+                  CCC=shapely.box(-8, 4, -4, 8))
+    segs = border_segments(c, "AAA", ())
+    assert list(segs.neighbour) == ["BBB"]
+
+
+@pytest.mark.parametrize("d", [50.0, 100.0, 150.0])
+def test_zones_of_known_area_on_both_sides(two_squares: gpd.GeoDataFrame, d: float) -> None:
+    segs = border_segments(two_squares, "AAA", ())
+    z = cross_border_zones(segs, two_squares, (d,)).set_index("side")
+    # Each side is the strip of width d along the 442.3 km border: the end caps fall outside the
+    # squares (their edges turn away at right angles), so the area is L·d.
+    for side, owner in (("focus", "AAA"), ("neighbour", "BBB")):
+        assert z.loc[side, "country"] == owner
+        assert z.loc[side, "area_km2"] == pytest.approx(MERIDIAN_0_4_KM * d, rel=0.002)
+        assert z.loc[side, "geometry"].within(two_squares.set_index("country").loc[owner, "geometry"]
+                                              .buffer(1e-9))
+    assert z.loc["focus", "across"] == "BBB" and z.loc["neighbour", "across"] == "AAA"
+
+
+def test_wider_belt_contains_narrower(two_squares: gpd.GeoDataFrame) -> None:
+    segs = border_segments(two_squares, "AAA", ())
+    z = cross_border_zones(segs, two_squares, (100.0, 150.0))
+    for side in ("focus", "neighbour"):
+        narrow = z[(z.side == side) & (z.distance_km == 100)].geometry.iloc[0]
+        wide = z[(z.side == side) & (z.distance_km == 150)].geometry.iloc[0]
+        assert wide.buffer(1e-9).contains(narrow)
+        assert wide.area > narrow.area
+
+
+def test_belt_outline_is_at_the_distance(two_squares: gpd.GeoDataFrame) -> None:
+    segs = border_segments(two_squares, "AAA", ())
+    z = cross_border_zones(segs, two_squares, (100.0,))
+    border = segs.geometry.iloc[0]
+    focus = z[z.side == "focus"].geometry.iloc[0]
+    # The belt's western edge (lon < -0.5) is its outer boundary: 100 km from the border.
+    pts = shapely.get_coordinates(shapely.segmentize(focus.boundary, 0.01))
+    outer = pts[(pts[:, 0] < -0.5) & (pts[:, 1] > 0.01) & (pts[:, 1] < 3.99)]
+    assert len(outer) > 50
+    d = distance_to_line_km(outer, border)
+    assert np.all(np.abs(d / 100.0 - 1) < 0.005)
+
+
+@pytest.fixture
+def ring_round_a_sea() -> gpd.GeoDataFrame:
+    # 3×3 grid of 2° squares at 40–46°N; the centre square is the sea.
+    # AAA: west column; BBB: east column and north-centre; CCC: south-centre.
+    sq = {(i, j): shapely.box(60 + 2 * i, 40 + 2 * j, 62 + 2 * i, 42 + 2 * j)
+          for i in range(3) for j in range(3)}
+    return countries(AAA=shapely.union_all([sq[0, 0], sq[0, 1], sq[0, 2]]),
+                     BBB=shapely.union_all([sq[2, 0], sq[2, 1], sq[2, 2], sq[1, 2]]),
+                     CCC=sq[1, 0])
+
+
+def test_sea_shore_is_a_maritime_segment_with_derived_riparians(ring_round_a_sea) -> None:
+    segs = border_segments(ring_round_a_sea, "AAA", (Sea("Inner Sea", (63.0, 43.0)),)).set_index(
+        "segment_id")
+    assert set(segs.index) == {"AAA-BBB", "AAA-CCC", "AAA-Inner Sea"}
+    sea = segs.loc["AAA-Inner Sea"]
+    assert sea.segment_type == "maritime"
+    assert sea.neighbour == "BBB,CCC"
+    # The shore is AAA's edge on the sea: the meridian 62°E from 42°N to 44°N.
+    assert sea.length_km == pytest.approx(GEOD.inv(62, 42, 62, 44)[2] / 1000, abs=0.001)
+    z = cross_border_zones(segs.reset_index(), ring_round_a_sea, (50.0,))
+    sea_z = z[z.segment_id == "AAA-Inner Sea"]
+    assert set(sea_z.country) == {"AAA", "BBB", "CCC"}  # belts reach across the sea
+    assert shapely.area(shapely.intersection(sea_z.geometry.values, shapely.box(62, 42, 64, 44))).max() < 1e-9
+
+
+def test_sea_point_on_land_is_a_clear_error(ring_round_a_sea) -> None:
+    from pipeline.errors import DataError
+
+    with pytest.raises(DataError, match="lies on land"):
+        border_segments(ring_round_a_sea, "AAA", (Sea("Nowhere", (61.0, 41.0)),))
+
+
+def test_border_regions_of_two_squares(two_squares: gpd.GeoDataFrame) -> None:
+    # AAA has two regions: a western half (not on the border) and an eastern half (on it).
+    regions = gpd.GeoDataFrame({
+        "region_id": ["A-W|1", "A-E|2", "B-1|3"], "iso_3166_2": ["A-W", "A-E", "B-1"],
+        "unit_code": ["1", "2", "3"], "name_en": ["West", "East", "Bee"], "name_ru": ["", "", ""],
+        "country": ["AAA", "AAA", "BBB"]},
+        geometry=[shapely.box(-4, 0, -2, 4), shapely.box(-2, 0, 0, 4), shapely.box(0, 0, 4, 4)],
+        crs="EPSG:4326")
+    regions["area_km2"] = area_km2(regions.geometry.values)
+    regions["vintage"] = "test"
+    segs = border_segments(two_squares, "AAA", ())
+    z = cross_border_zones(segs, two_squares, (100.0, 250.0))
+    br = border_regions(regions, segs, z, (100.0, 250.0), tolerance_km=1.0, min_shared_km=10.0,
+                        min_zone_share=0.0, equal_area_crs=EQUAL_AREA).set_index("iso_3166_2")
+    assert bool(br.loc["A-E", "borders"]) and bool(br.loc["B-1", "borders"])
+    assert not bool(br.loc["A-W", "borders"])
+    assert br.loc["A-E", "shared_border_km"] == pytest.approx(MERIDIAN_0_4_KM, rel=1e-3)
+    # East half is 2° ≈ 222.6 km wide: all of its 100 km belt lies inside it.
+    assert br.loc["A-E", "zone100_km2"] == pytest.approx(MERIDIAN_0_4_KM * 100, rel=0.002)
+    assert br.loc["A-E", "zone100_share"] == pytest.approx(
+        MERIDIAN_0_4_KM * 100 / br.loc["A-E", "area_km2"], rel=0.002)
+    # The 250 km belt reaches ~27.4 km into the western half.
+    assert br.loc["A-W", "zone250_km2"] == pytest.approx(
+        MERIDIAN_0_4_KM * (250 - GEOD.inv(0, 2, -2, 2)[2] / 1000), rel=0.01)
+    assert br.loc["A-W", "zone100_km2"] == 0.0
+
+
+def test_geodesic_buffer_of_a_point_is_a_geodesic_circle() -> None:
+    circle = geodesic_buffer(shapely.Point(70, 60), 500.0)
+    # Spherical-cap area 2πR²(1 − cos(d/R)) with R = 6371 km; the ellipsoid differs by < 0.1 %.
+    cap = 2 * np.pi * 6371.0**2 * (1 - np.cos(500 / 6371.0))
+    assert area_km2([circle])[0] == pytest.approx(cap, rel=0.002)
+    pts = shapely.get_coordinates(circle.exterior)
+    _, _, dist = GEOD.inv(np.full(len(pts), 70.0), np.full(len(pts), 60.0), pts[:, 0], pts[:, 1])
+    assert np.all(np.abs(dist / 500e3 - 1) < 0.001)
+
+
+def test_length_km_is_geodesic_not_planar() -> None:
+    # One degree of longitude at 60°N is about half a degree at the equator.
+    eq, north = length_km([shapely.LineString([(0, 0), (1, 0)]), shapely.LineString([(0, 60), (1, 60)])])
+    assert eq == pytest.approx(111.32, abs=0.01)
+    assert north == pytest.approx(55.8, abs=0.1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(lon=st.floats(45, 90), lat=st.floats(36, 56), d=st.floats(10, 400),
+       bearing=st.floats(0, 360), length=st.floats(50, 1500))
+def test_geodesic_buffer_outline_within_half_a_percent(lon, lat, d, bearing, length) -> None:
+    # A wiggly geodesic line of `length` km; every outline point is d ± 0.5 % from it.
+    n = 12
+    pts = [(lon, lat)]
+    for i in range(n):
+        x, y, _ = GEOD.fwd(*pts[-1], bearing + 40 * np.sin(i), length * 1000 / n)
+        pts.append((x, y))
+    line = shapely.LineString(pts)
+    buf = geodesic_buffer(line, d)
+    rings = [r for p in shapely.get_parts(buf) for r in (p.exterior, *p.interiors)]
+    outline = np.vstack([shapely.get_coordinates(r) for r in rings])
+    dist = distance_to_line_km(outline, line)
+    assert np.all(np.abs(dist / d - 1) < 0.005), (dist.min(), dist.max())

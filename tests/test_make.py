@@ -1,0 +1,55 @@
+"""`make all` builds every output and a second run does nothing (targets are real files)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    if not shutil.which("make"):
+        pytest.fail("GNU make is required")
+    tmp = tmp_path_factory.mktemp("make")
+    shutil.copy(ROOT / "Makefile", tmp / "Makefile")
+    shutil.copytree(ROOT / "layers", tmp / "layers")
+    shutil.copytree(ROOT / "pipeline", tmp / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp
+
+
+def make(tree: Path, cfg, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", f"PYTHON={sys.executable}", f"DATA_DIR={cfg.data_dir}", *args],
+                          cwd=tree, capture_output=True, text=True, timeout=600)
+
+
+def test_make_all_then_nothing_to_do(tree: Path, cfg) -> None:
+    first = make(tree, cfg, "all")
+    assert first.returncode == 0, first.stderr
+    for f in ("outputs/borders.gpkg", "outputs/REPORT.md", "outputs/stages/zones.gpkg"):
+        assert (tree / f).is_file(), f
+    assert make(tree, cfg, "-q", "all").returncode == 0  # -q: exit 0 only if everything is up to date
+    second = make(tree, cfg, "all")
+    assert "-m pipeline" not in second.stdout
+
+
+def test_touching_a_stage_reruns_only_what_depends_on_it(tree: Path, cfg) -> None:
+    assert make(tree, cfg, "all").returncode == 0
+    (tree / "pipeline" / "border_regions.py").touch()
+    out = make(tree, cfg, "all").stdout
+    assert "border-regions" in out and "publish" in out
+    assert " ingest " not in out and " zones " not in out
+
+
+def test_new_data_dir_rebuilds(tree: Path, cfg, tmp_path: Path) -> None:
+    assert make(tree, cfg, "all").returncode == 0
+    res = subprocess.run(["make", f"PYTHON={sys.executable}", f"DATA_DIR={tmp_path}", "all"],
+                         cwd=tree, capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0
+    assert "missing source file" in res.stderr and "Traceback" not in res.stderr
+    assert (tree / "outputs" / "borders.gpkg").is_file()  # the previous output is untouched
