@@ -66,7 +66,7 @@ def _check_digest(src: Source, digest: str) -> None:
         log.info("  %s sha256 %s (not pinned; add it to layers/sources.yaml to pin)", src.key, digest)
 
 
-def fetch_source(src: Source, workdir: Path) -> Path:
+def fetch_source(src: Source, workdir: Path) -> str:
     """Fetch one source into ``workdir``; return the path OGR should read."""
     name = src.url.rsplit("/", 1)[-1]
     local = workdir / name
@@ -75,12 +75,12 @@ def fetch_source(src: Source, workdir: Path) -> Path:
     _check_digest(src, digest)
     if name.lower().endswith(".zip"):
         member = src.member or f"{Path(name).stem}.shp"
-        return Path(f"/vsizip/{local}/{member}")
+        return f"/vsizip/{local}/{member}"
     if name.lower().endswith(".shp"):
         base = src.url[: -len(".shp")]
         for ext in SHAPEFILE_SIDECARS:
             fetch(base + ext, local.with_suffix(ext), optional=ext == ".cpg")
-    return local
+    return str(local)
 
 
 def normalise(gdf: gpd.GeoDataFrame, src: Source, bbox: tuple[float, float, float, float]

@@ -27,8 +27,9 @@ log = logging.getLogger("pipeline")
 def read_layer(path: Path | str, layer: str | None = None, *,
                columns: list[str] | None = None, required: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
     """Read one vector layer; check it has a CRS, coordinates that fit it, and the required columns."""
-    path = Path(path)
-    if not str(path).startswith("/vsi") and not path.is_file():
+    # GDAL virtual paths (/vsizip//tmp/x.zip/x.shp) stay strings: Path would fold their '//'.
+    path = path if isinstance(path, str) and path.startswith("/vsi") else Path(path)
+    if isinstance(path, Path) and not path.is_file():
         raise DataMissingError(f"{path}: file not found")
     try:
         layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
