@@ -40,7 +40,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="GIS pipeline for border regions. Stages: ingest → borders → zones → "
                        "border-regions → publish. Usually run through `make all`.")
 
-PathOpt = Annotated[Path, typer.Option(dir_okay=False, help="file")]
+PathOpt = Annotated[Path, typer.Option(dir_okay=False, help="output file")]
+IngestIn = Annotated[Path, typer.Option("--ingest", dir_okay=False, help="ingest stage GeoPackage")]
+BordersIn = Annotated[Path, typer.Option("--borders", dir_okay=False, help="borders stage GeoPackage")]
+ZonesIn = Annotated[Path, typer.Option("--zones", dir_okay=False, help="zones stage GeoPackage")]
 
 
 @app.callback()
@@ -99,8 +102,7 @@ def ingest(ctx: typer.Context, out: PathOpt = INGEST) -> None:
 
 
 @app.command()
-def borders(ctx: typer.Context, ingest_gpkg: Annotated[Path, typer.Option("--ingest")] = INGEST,
-            out: PathOpt = BORDERS) -> None:
+def borders(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST, out: PathOpt = BORDERS) -> None:
     """Border segments of the focus country, one per neighbour and sea shore, geodesic km."""
     from .borders import border_segments
     from .io import read_layer, write_layers
@@ -113,8 +115,7 @@ def borders(ctx: typer.Context, ingest_gpkg: Annotated[Path, typer.Option("--ing
 
 
 @app.command()
-def zones(ctx: typer.Context, ingest_gpkg: Annotated[Path, typer.Option("--ingest")] = INGEST,
-          borders_gpkg: Annotated[Path, typer.Option("--borders")] = BORDERS,
+def zones(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST, borders_gpkg: BordersIn = BORDERS,
           out: PathOpt = ZONES) -> None:
     """Cross-border belts of every configured distance on both sides of each segment."""
     from .io import read_layer, write_layers
@@ -131,15 +132,12 @@ def zones(ctx: typer.Context, ingest_gpkg: Annotated[Path, typer.Option("--inges
 
 
 @app.command("border-regions")
-def border_regions_cmd(ctx: typer.Context,
-                       ingest_gpkg: Annotated[Path, typer.Option("--ingest")] = INGEST,
-                       borders_gpkg: Annotated[Path, typer.Option("--borders")] = BORDERS,
-                       zones_gpkg: Annotated[Path, typer.Option("--zones")] = ZONES,
+def border_regions_cmd(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST,
+                       borders_gpkg: BordersIn = BORDERS, zones_gpkg: ZonesIn = ZONES,
                        out: PathOpt = BORDER_REGIONS) -> None:
     """Admin-1 regions bordering each segment or inside its belts, for every vintage."""
-    import pandas as pd
-
     import geopandas as gpd
+    import pandas as pd
 
     from .border_regions import border_regions
     from .io import read_layer, write_layers
