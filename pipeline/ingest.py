@@ -52,9 +52,8 @@ def clean(gdf: gpd.GeoDataFrame, name: str) -> Cleaned:
     gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
     still_empty = gdf.geometry.is_empty
     gdf = gdf.loc[~still_empty]
-    if n or empty.any():
-        log.info("%s: repaired %d invalid geometr%s, dropped %d empty", name, n,
-                 "y" if n == 1 else "ies", int(empty.sum() + still_empty.sum()))
+    log.info("%s: %d features, %d invalid geometr%s repaired, %d empty dropped", name, len(gdf), n,
+             "y" if n == 1 else "ies", int(empty.sum() + still_empty.sum()))
     return Cleaned(gdf, n, int(empty.sum() + still_empty.sum()))
 
 

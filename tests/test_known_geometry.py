@@ -182,3 +182,16 @@ def test_geodesic_buffer_outline_within_half_a_percent(lon, lat, d, bearing, len
     outline = np.vstack([shapely.get_coordinates(r) for r in rings])
     dist = distance_to_line_km(outline, line)
     assert np.all(np.abs(dist / d - 1) < 0.005), (dist.min(), dist.max())
+
+
+def test_ingest_repairs_invalid_and_drops_empty_geometries() -> None:
+    from pipeline.ingest import clean
+
+    bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])  # self-intersecting: invalid
+    gdf = gpd.GeoDataFrame({"k": [1, 2, 3]}, geometry=[bowtie, shapely.box(5, 5, 6, 6),
+                                                       shapely.Polygon()], crs="EPSG:4326")
+    out = clean(gdf, "test")
+    assert out.repaired == 1 and out.dropped_empty == 1
+    assert list(out.gdf.k) == [1, 2]
+    assert out.gdf.is_valid.all()
+    assert out.gdf.geometry.iloc[0].area == pytest.approx(2.0)  # the two triangles of the bow-tie
