@@ -24,12 +24,14 @@ COMMON := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/con
           pipeline/errors.py pipeline/io.py pipeline/geodesy.py pipeline/topology.py
 # Source files the ingest stage reads, as listed by layers/sources.yaml (empty before set-up). Only
 # those present are prerequisites: a missing one is reported by the pipeline, with how to get it.
-SOURCES := $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources 2>/dev/null))
+sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --stage $(1) 2>/dev/null))
+SOURCES_INGEST  := $(call sources,ingest)
+SOURCES_NETWORK := $(call sources,network)
 
 .PHONY: all setup data check-data test clean help
 .DELETE_ON_ERROR:
 
-all: outputs/borders.gpkg outputs/REPORT.md
+all: outputs/borders.gpkg outputs/REPORT.md $(STAGES)/network.gpkg
 
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -47,7 +49,7 @@ $(VENV)/.installed: pyproject.toml
 $(shell mkdir -p $(STAGES) && (echo '$(PIPELINE_DATA_DIR)' | cmp -s - $(STAGES)/data_dir.txt \
 	|| echo '$(PIPELINE_DATA_DIR)' > $(STAGES)/data_dir.txt))
 
-$(STAGES)/ingest.gpkg: pipeline/ingest.py $(COMMON) $(CONFIG) $(SOURCES) $(STAGES)/data_dir.txt | $(SETUP)
+$(STAGES)/ingest.gpkg: pipeline/ingest.py $(COMMON) $(CONFIG) $(SOURCES_INGEST) $(STAGES)/data_dir.txt | $(SETUP)
 	$(PIPE) ingest --out $@
 
 $(STAGES)/borders.gpkg: $(STAGES)/ingest.gpkg pipeline/borders.py $(COMMON) $(CONFIG) | $(SETUP)
@@ -59,6 +61,10 @@ $(STAGES)/zones.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg pipeline/zone
 $(STAGES)/border_regions.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		pipeline/border_regions.py $(COMMON) $(CONFIG) | $(SETUP)
 	$(PIPE) border-regions --ingest $< --borders $(STAGES)/borders.gpkg --zones $(STAGES)/zones.gpkg --out $@
+
+$(STAGES)/network.gpkg: pipeline/network.py $(COMMON) $(CONFIG) layers/network.yaml $(SOURCES_NETWORK) \
+		$(STAGES)/data_dir.txt | $(SETUP)
+	$(PIPE) network --out $@
 
 outputs/borders.gpkg outputs/REPORT.md &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		$(STAGES)/border_regions.gpkg pipeline/report.py $(COMMON) $(CONFIG) layers/official_borders.yaml | $(SETUP)

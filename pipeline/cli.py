@@ -33,6 +33,7 @@ INGEST = STAGES / "ingest.gpkg"
 BORDERS = STAGES / "borders.gpkg"
 ZONES = STAGES / "zones.gpkg"
 BORDER_REGIONS = STAGES / "border_regions.gpkg"
+NETWORK = STAGES / "network.gpkg"
 BORDERS_GPKG = Path("outputs/borders.gpkg")
 REPORT = Path("outputs/REPORT.md")
 
@@ -160,6 +161,25 @@ def border_regions_cmd(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST,
 
 
 @app.command()
+def network(ctx: typer.Context, out: PathOpt = NETWORK) -> None:
+    """Travel-time graph per mode (roads with ferries, rail): snapped, noded, largest component."""
+    from .config import load_network
+    from .io import read_layer, to_crs, write_layers
+    from .network import build_mode, number_nodes
+
+    cfg = _config(ctx)
+    net = load_network(cfg.layers_dir, cfg.sources)
+    with _stage("network"):
+        parts = []
+        for mode in net.modes:
+            src = cfg.source(mode.source)
+            lines = to_crs(read_layer(cfg.source_path(mode.source), src.layer), cfg.output_crs, src.file)
+            parts.append(build_mode(lines, mode, cfg.equal_area_crs, cfg.ellipsoid)[0])
+        edges, nodes = number_nodes(parts)
+        write_layers(out, {"edges": edges, "nodes": nodes}, descriptions=DESCRIPTIONS)
+
+
+@app.command()
 def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
             out: PathOpt = BORDERS_GPKG, report: PathOpt = REPORT) -> None:
     """Assemble outputs/borders.gpkg and render outputs/REPORT.md from the stage files."""
@@ -200,10 +220,19 @@ def download(ctx: typer.Context,
 
 
 @app.command()
-def sources(ctx: typer.Context) -> None:
-    """Print the data files the pipeline reads (for Make's prerequisites), one per line."""
+def sources(ctx: typer.Context,
+            stage: Annotated[str, typer.Option(help="ingest or network")] = "ingest") -> None:
+    """Print the data files a stage reads (for Make's prerequisites), one per line."""
+    from .config import load_network
+
     cfg = _config(ctx)
-    for key in [cfg.regions_source, *cfg.vintages.values()]:
+    if stage == "ingest":
+        keys = [cfg.regions_source, *cfg.vintages.values()]
+    elif stage == "network":
+        keys = [m.source for m in load_network(cfg.layers_dir, cfg.sources).modes]
+    else:
+        raise click.BadParameter(f"unknown stage {stage!r}: ingest or network", param_hint="--stage")
+    for key in keys:
         typer.echo(cfg.data_dir / cfg.source(key).file)
 
 
@@ -231,6 +260,9 @@ DESCRIPTIONS = {
                        "length_km geodesic.",
     "zones": "Cross-border belts: land within distance_km (geodesic) of each segment, per side and "
              "owning country; area_km2 geodesic.",
+    "edges": "Travel-time graph edges per mode: u, v node ids; speed_kmh from layers/network.yaml; "
+             "length_km geodesic; minutes = length / speed.",
+    "nodes": "Travel-time graph nodes (line ends and crossings after snapping); degree.",
     "border_regions": "Admin-1 regions bordering each segment (borders, shared_border_km) or inside "
                       "its belts (zone<d>_km2, zone<d>_share), per vintage.",
 }

@@ -279,3 +279,42 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
         region_fixes={str(k): {str(f): str(v) for f, v in fix.items()} for k, fix in fixes.items()},
         files=files,
     )
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    modes: tuple["Mode", ...]
+    off_network_kmh: float
+
+
+def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
+                 sources: dict[str, Source] | None = None) -> NetworkConfig:
+    """Load and validate ``layers/network.yaml`` (modes, classes, speeds, snap tolerances)."""
+    from .network import Mode
+
+    path = Path(layers_dir) / "network.yaml"
+    r = _Reader(path, _read_yaml(path))
+    raw = r.get("network.modes")
+    if not isinstance(raw, dict) or not raw:
+        raise r.fail("network.modes", "expected a mapping of mode name to its description")
+    modes = []
+    for name, spec in raw.items():
+        key = f"network.modes.{name}"
+        if not isinstance(spec, dict):
+            raise r.fail(key, "expected a mapping")
+        source = spec.get("source")
+        if not source or (sources is not None and source not in sources):
+            raise r.fail(f"{key}.source", f"{source!r} is not a source of layers/sources.yaml")
+        speeds = spec.get("speeds_kmh")
+        if not isinstance(speeds, dict) or not speeds:
+            raise r.fail(f"{key}.speeds_kmh", "expected a mapping of class to km/h")
+        for cls, kmh in speeds.items():
+            if isinstance(kmh, bool) or not isinstance(kmh, (int, float)) or not 0 < kmh <= 1000:
+                raise r.fail(f"{key}.speeds_kmh.{cls}", f"{kmh!r} is not a speed in km/h (0 < v ≤ 1000)")
+        modes.append(Mode(name=str(name), source=str(source),
+                          class_column=spec.get("class_column"),
+                          snap_tolerance_m=r.number(f"{key}.snap_tolerance_m", lo=0.0, hi=10000.0),
+                          speeds_kmh={str(c): float(v) for c, v in speeds.items()}))
+    return NetworkConfig(modes=tuple(modes),
+                         off_network_kmh=r.number("network.off_network_kmh", lo=0.0, hi=200.0,
+                                                  lo_open=True))

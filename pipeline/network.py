@@ -1,0 +1,195 @@
+"""Stage 4a, network: a travel-time graph from line layers (roads with ferries, railways).
+
+Reads the line sources named in ``layers/network.yaml`` (Natural Earth roads and railroads from the
+data directory by default).
+Writes ``outputs/stages/network.gpkg`` with layers
+  * ``edges`` (EPSG:4326, LineString): ``edge_id``, ``u``, ``v`` (node ids), ``mode`` ('road' | 'rail'),
+    ``class`` (the source class, e.g. 'Major Highway', 'Ferry Route'), ``speed_kmh``, ``length_km``
+    (geodesic), ``minutes`` (length / speed);
+  * ``nodes`` (EPSG:4326, Point): ``node_id``, ``mode``, ``degree``.
+
+Per mode: lines are exploded, their end points clustered within the mode's snap tolerance (metres, in
+the equal-area CRS) and moved to the cluster centre, the lines snapped to those centres (so a line
+ending a few metres short of another joins it), noded at every crossing, and each piece given the
+class of the line it came from (the fastest where lines overlap). Only the largest connected
+component of each mode is kept; what is dropped is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+
+from .errors import ConfigError
+from .geodesy import length_km
+
+log = logging.getLogger("pipeline")
+
+EDGE_FIELDS = ["edge_id", "u", "v", "mode", "class", "speed_kmh", "length_km", "minutes"]
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    source: str
+    class_column: str | None
+    snap_tolerance_m: float
+    speeds_kmh: dict[str, float]
+
+
+@dataclass
+class BuildReport:
+    mode: str
+    lines_in: int = 0
+    snapped_ends: int = 0
+    edges: int = 0
+    components: int = 0
+    dropped_edges: int = 0
+    dropped_km: float = 0.0
+
+
+def speeds_for(lines: gpd.GeoDataFrame, mode: Mode) -> tuple[np.ndarray, np.ndarray]:
+    """Class and speed (km/h) of each line; an unconfigured class is an error naming it."""
+    if mode.class_column is None:
+        classes = np.full(len(lines), "default", dtype=object)
+    else:
+        if mode.class_column not in lines.columns:
+            raise ConfigError(f"layers/network.yaml: mode {mode.name}: the source has no column "
+                              f"'{mode.class_column}' (columns: {', '.join(map(str, lines.columns))})")
+        classes = lines[mode.class_column].fillna("").astype(str).to_numpy(dtype=object)
+    missing = sorted(set(classes) - set(mode.speeds_kmh))
+    if missing:
+        raise ConfigError(f"layers/network.yaml: mode {mode.name}: no speed for class(es) "
+                          f"{', '.join(repr(m) for m in missing)} (speeds_kmh)")
+    return classes, np.array([mode.speeds_kmh[c] for c in classes], dtype=float)
+
+
+def _snap_ends(geoms: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Move line end points within ``tol`` of each other to their cluster's centre.
+
+    Returns the new lines, the cluster centres and how many end points moved."""
+    starts = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    ends = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    pts = np.vstack([starts, ends])
+    pairs = cKDTree(pts).query_pairs(tol, output_type="ndarray")
+    n = len(pts)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) \
+        else coo_matrix((n, n))
+    _, label = connected_components(graph, directed=False)
+    centres = np.column_stack([np.bincount(label, weights=pts[:, k]) / np.bincount(label)
+                               for k in (0, 1)])
+    new = centres[label]
+    moved = int((np.hypot(*(new - pts).T) > 1e-3).sum())  # more than a millimetre
+    out = []
+    m = len(geoms)
+    for i, g in enumerate(geoms):
+        xy = shapely.get_coordinates(g)
+        xy[0], xy[-1] = new[i], new[m + i]
+        out.append(shapely.LineString(xy))
+    return np.array(out, dtype=object), np.unique(centres, axis=0), moved
+
+
+def build_mode(lines: gpd.GeoDataFrame, mode: Mode, equal_area_crs: CRS,
+               ellps: str = "WGS84") -> tuple[gpd.GeoDataFrame, BuildReport]:
+    """Edges of one mode (lon/lat, with u/v local to the mode) and a report of the build."""
+    rep = BuildReport(mode.name, lines_in=len(lines))
+    lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty].explode(index_parts=False)
+    lines = lines[lines.geom_type == "LineString"].reset_index(drop=True)
+    classes, speeds = speeds_for(lines, mode)
+    ea = lines.geometry.to_crs(equal_area_crs).values
+    ea, centres, rep.snapped_ends = _snap_ends(np.asarray(ea, dtype=object), mode.snap_tolerance_m)
+    ea = shapely.snap(ea, shapely.multipoints(centres), mode.snap_tolerance_m)
+    noded = shapely.get_parts(shapely.node(shapely.MultiLineString(
+        [g for g in ea if g.geom_type == "LineString" and not g.is_empty])))
+    noded = noded[shapely.length(noded) > 0]
+    # Class of each piece: the fastest source line it lies on.
+    tree = shapely.STRtree(ea)
+    mid = shapely.line_interpolate_point(noded, 0.5, normalized=True)
+    piece_idx, line_idx = tree.query(mid, predicate="dwithin", distance=0.5)
+    best = pd.DataFrame({"p": piece_idx, "speed": speeds[line_idx], "line": line_idx}) \
+        .sort_values(["p", "speed"], ascending=[True, False]).drop_duplicates("p")
+    keep = best["p"].to_numpy()
+    noded = noded[keep]
+    line_of = best["line"].to_numpy()
+    # Nodes: unique end points (rounded to the centimetre).
+    ends = np.vstack([shapely.get_coordinates(shapely.get_point(noded, 0)),
+                      shapely.get_coordinates(shapely.get_point(noded, -1))]).round(2)
+    uniq, inv = np.unique(ends, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    u, v = inv[: len(noded)], inv[len(noded):]
+    ok = u != v
+    noded, line_of, u, v = noded[ok], line_of[ok], u[ok], v[ok]
+    lonlat = gpd.GeoSeries(noded, crs=equal_area_crs).to_crs(lines.crs)
+    edges = gpd.GeoDataFrame({"u": u, "v": v, "mode": mode.name, "class": classes[line_of],
+                              "speed_kmh": speeds[line_of]}, geometry=lonlat.values, crs=lines.crs)
+    edges["length_km"] = length_km(edges.geometry.values, ellps)
+    edges["minutes"] = edges["length_km"] / edges["speed_kmh"] * 60.0
+    # Keep the largest connected component.
+    n = len(uniq)
+    graph = coo_matrix((np.ones(len(edges)), (edges["u"], edges["v"])), shape=(n, n))
+    rep.components, label = connected_components(graph, directed=False)
+    main = np.bincount(label[edges["u"].to_numpy()], minlength=rep.components).argmax()
+    in_main = label[edges["u"].to_numpy()] == main
+    rep.dropped_edges = int((~in_main).sum())
+    rep.dropped_km = float(edges.loc[~in_main, "length_km"].sum())
+    edges = edges.loc[in_main].reset_index(drop=True)
+    rep.edges = len(edges)
+    log.info("network %s: %d lines → %d edges, %.0f km; %d end points snapped (≤ %g m); "
+             "%d components, dropped %d edges (%.0f km) outside the largest",
+             mode.name, rep.lines_in, rep.edges, edges["length_km"].sum(), rep.snapped_ends,
+             mode.snap_tolerance_m, rep.components, rep.dropped_edges, rep.dropped_km)
+    return edges, rep
+
+
+def number_nodes(parts: list[gpd.GeoDataFrame]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Give every mode's nodes global ids; return (edges, nodes) with ``edge_id`` and ``node_id``."""
+    edges_out, nodes_out, offset = [], [], 0
+    for e in parts:
+        if e.empty:
+            continue
+        used = np.unique(np.concatenate([e["u"].to_numpy(), e["v"].to_numpy()]))
+        remap = {old: offset + i for i, old in enumerate(used)}
+        e = e.assign(u=e["u"].map(remap), v=e["v"].map(remap))
+        first = shapely.get_point(e.geometry.values, 0)
+        last = shapely.get_point(e.geometry.values, -1)
+        pts = pd.concat([pd.Series(first, index=e["u"].to_numpy()),
+                         pd.Series(last, index=e["v"].to_numpy())])
+        pts = pts[~pts.index.duplicated()].sort_index()
+        degree = np.bincount(np.concatenate([e["u"], e["v"]]) - offset, minlength=len(used))
+        nodes_out.append(gpd.GeoDataFrame({"node_id": pts.index.to_numpy(), "mode": e["mode"].iloc[0],
+                                           "degree": degree}, geometry=pts.values, crs=e.crs))
+        edges_out.append(e)
+        offset += len(used)
+    edges = gpd.GeoDataFrame(pd.concat(edges_out, ignore_index=True), geometry="geometry")
+    edges.insert(0, "edge_id", np.arange(len(edges)))
+    nodes = gpd.GeoDataFrame(pd.concat(nodes_out, ignore_index=True), geometry="geometry")
+    return edges[[*EDGE_FIELDS, "geometry"]], nodes
+
+
+def graph_matrix(edges: pd.DataFrame, n_nodes: int, weight: str = "minutes") -> csr_matrix:
+    """Symmetric sparse adjacency weighted by ``weight``; of parallel edges the fastest counts.
+
+    csgraph reads a stored 0 as "no edge", so weights are floored at 1e-9 minutes."""
+    u, v = edges["u"].to_numpy(), edges["v"].to_numpy()
+    frame = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v),
+                          "w": np.maximum(edges[weight].to_numpy(dtype=float), 1e-9)})
+    frame = frame.groupby(["a", "b"], sort=False)["w"].min().reset_index()
+    a, b, w = frame["a"].to_numpy(), frame["b"].to_numpy(), frame["w"].to_numpy()
+    return coo_matrix((np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+                      shape=(n_nodes, n_nodes)).tocsr()
+
+
+def travel_minutes(edges: pd.DataFrame, n_nodes: int, sources: np.ndarray | list[int],
+                   weight: str = "minutes") -> np.ndarray:
+    """Minutes from the nearest of ``sources`` to every node (inf where unreachable)."""
+    return dijkstra(graph_matrix(edges, n_nodes, weight), directed=False,
+                    indices=np.asarray(sources), min_only=True)
