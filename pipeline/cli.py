@@ -23,7 +23,7 @@ from rich.logging import RichHandler
 
 from . import __version__
 from .config import DATA_DIR_ENV, Config, load_config
-from .errors import PipelineError
+from .errors import DataMissingError, PipelineError
 
 log = logging.getLogger("pipeline")
 err_console = Console(stderr=True)
@@ -165,13 +165,21 @@ def network(ctx: typer.Context, out: PathOpt = NETWORK) -> None:
     """Travel-time graph per mode (roads with ferries, rail): snapped, noded, largest component."""
     from .config import load_network
     from .io import read_layer, to_crs, write_layers
-    from .network import build_mode, number_nodes
+    from .network import build_mode, build_osm_mode, number_nodes, read_osm_pbf
 
     cfg = _config(ctx)
     net = load_network(cfg.layers_dir, cfg.sources)
     with _stage("network"):
         parts = []
         for mode in net.modes:
+            if mode.osm_pbf:
+                pbf = cfg.data_dir / mode.osm_pbf
+                if not pbf.is_file():
+                    raise DataMissingError(f"missing OpenStreetMap extract {pbf} (layers/network.yaml: "
+                                           f"network.modes.{mode.name}.osm_pbf)")
+                osm = read_osm_pbf(str(pbf), mode.network_type)
+                parts.append(build_osm_mode(osm, mode, cfg.ellipsoid)[0])
+                continue
             src = cfg.source(mode.source)
             lines = to_crs(read_layer(cfg.source_path(mode.source), src.layer), cfg.output_crs, src.file)
             parts.append(build_mode(lines, mode, cfg.equal_area_crs, cfg.ellipsoid)[0])
@@ -229,7 +237,9 @@ def sources(ctx: typer.Context,
     if stage == "ingest":
         keys = [cfg.regions_source, *cfg.vintages.values()]
     elif stage == "network":
-        keys = [m.source for m in load_network(cfg.layers_dir, cfg.sources).modes]
+        for m in load_network(cfg.layers_dir, cfg.sources).modes:
+            typer.echo(cfg.data_dir / (m.osm_pbf or cfg.source(m.source).file))  # type: ignore[arg-type]
+        return
     else:
         raise click.BadParameter(f"unknown stage {stage!r}: ingest or network", param_hint="--stage")
     for key in keys:

@@ -302,8 +302,10 @@ def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
         key = f"network.modes.{name}"
         if not isinstance(spec, dict):
             raise r.fail(key, "expected a mapping")
-        source = spec.get("source")
-        if not source or (sources is not None and source not in sources):
+        source, pbf = spec.get("source"), spec.get("osm_pbf")
+        if bool(source) == bool(pbf):
+            raise r.fail(key, "give either `source` (a line layer of layers/sources.yaml) or `osm_pbf`")
+        if source and sources is not None and source not in sources:
             raise r.fail(f"{key}.source", f"{source!r} is not a source of layers/sources.yaml")
         speeds = spec.get("speeds_kmh")
         if not isinstance(speeds, dict) or not speeds:
@@ -311,10 +313,13 @@ def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
         for cls, kmh in speeds.items():
             if isinstance(kmh, bool) or not isinstance(kmh, (int, float)) or not 0 < kmh <= 1000:
                 raise r.fail(f"{key}.speeds_kmh.{cls}", f"{kmh!r} is not a speed in km/h (0 < v ≤ 1000)")
-        modes.append(Mode(name=str(name), source=str(source),
+        modes.append(Mode(name=str(name), source=str(source) if source else None,
                           class_column=spec.get("class_column"),
-                          snap_tolerance_m=r.number(f"{key}.snap_tolerance_m", lo=0.0, hi=10000.0),
-                          speeds_kmh={str(c): float(v) for c, v in speeds.items()}))
+                          snap_tolerance_m=r.number(f"{key}.snap_tolerance_m", 0.0, lo=0.0, hi=10000.0),
+                          speeds_kmh={str(c): float(v) for c, v in speeds.items()},
+                          osm_pbf=str(pbf) if pbf else None,
+                          network_type=str(spec.get("network_type", "driving")),
+                          use_maxspeed=bool(spec.get("use_maxspeed", True))))
     return NetworkConfig(modes=tuple(modes),
                          off_network_kmh=r.number("network.off_network_kmh", lo=0.0, hi=200.0,
                                                   lo_open=True))

@@ -1,7 +1,9 @@
 """Stage 4a, network: a travel-time graph from line layers (roads with ferries, railways).
 
-Reads the line sources named in ``layers/network.yaml`` (Natural Earth roads and railroads from the
-data directory by default).
+Reads the line sources named in ``layers/network.yaml``: Natural Earth roads and railroads from the
+data directory by default, or for a mode with ``osm_pbf`` an OpenStreetMap extract (read with pyrosm;
+OSM topology is kept, speeds from ``maxspeed`` where posted, else by ``highway`` class). Travel times
+are symmetric: one-way restrictions are not modelled.
 Writes ``outputs/stages/network.gpkg`` with layers
   * ``edges`` (EPSG:4326, LineString): ``edge_id``, ``u``, ``v`` (node ids), ``mode`` ('road' | 'rail'),
     ``class`` (the source class, e.g. 'Major Highway', 'Ferry Route'), ``speed_kmh``, ``length_km``
@@ -29,7 +31,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .geodesy import length_km
 
 log = logging.getLogger("pipeline")
@@ -39,11 +41,17 @@ EDGE_FIELDS = ["edge_id", "u", "v", "mode", "class", "speed_kmh", "length_km", "
 
 @dataclass(frozen=True)
 class Mode:
+    """One mode of the network. Its lines come from ``source`` (a line layer of sources.yaml) or,
+    when ``osm_pbf`` is set, from an OpenStreetMap extract read with pyrosm."""
+
     name: str
-    source: str
+    source: str | None
     class_column: str | None
     snap_tolerance_m: float
     speeds_kmh: dict[str, float]
+    osm_pbf: str | None = None
+    network_type: str = "driving"
+    use_maxspeed: bool = True
 
 
 @dataclass
@@ -67,6 +75,11 @@ def speeds_for(lines: gpd.GeoDataFrame, mode: Mode) -> tuple[np.ndarray, np.ndar
                               f"'{mode.class_column}' (columns: {', '.join(map(str, lines.columns))})")
         classes = lines[mode.class_column].fillna("").astype(str).to_numpy(dtype=object)
     missing = sorted(set(classes) - set(mode.speeds_kmh))
+    if missing and "default" in mode.speeds_kmh:
+        log.info("network %s: classes without a speed of their own use 'default' (%g km/h): %s",
+                 mode.name, mode.speeds_kmh["default"], ", ".join(missing))
+        classes = np.where(np.isin(classes, missing), "default", classes).astype(object)
+        missing = []
     if missing:
         raise ConfigError(f"layers/network.yaml: mode {mode.name}: no speed for class(es) "
                           f"{', '.join(repr(m) for m in missing)} (speeds_kmh)")
@@ -133,20 +146,74 @@ def build_mode(lines: gpd.GeoDataFrame, mode: Mode, equal_area_crs: CRS,
                               "speed_kmh": speeds[line_of]}, geometry=lonlat.values, crs=lines.crs)
     edges["length_km"] = length_km(edges.geometry.values, ellps)
     edges["minutes"] = edges["length_km"] / edges["speed_kmh"] * 60.0
-    # Keep the largest connected component.
-    n = len(uniq)
-    graph = coo_matrix((np.ones(len(edges)), (edges["u"], edges["v"])), shape=(n, n))
-    rep.components, label = connected_components(graph, directed=False)
-    main = np.bincount(label[edges["u"].to_numpy()], minlength=rep.components).argmax()
-    in_main = label[edges["u"].to_numpy()] == main
-    rep.dropped_edges = int((~in_main).sum())
-    rep.dropped_km = float(edges.loc[~in_main, "length_km"].sum())
-    edges = edges.loc[in_main].reset_index(drop=True)
-    rep.edges = len(edges)
+    edges = keep_largest_component(edges, len(uniq), rep)
     log.info("network %s: %d lines → %d edges, %.0f km; %d end points snapped (≤ %g m); "
              "%d components, dropped %d edges (%.0f km) outside the largest",
              mode.name, rep.lines_in, rep.edges, edges["length_km"].sum(), rep.snapped_ends,
              mode.snap_tolerance_m, rep.components, rep.dropped_edges, rep.dropped_km)
+    return edges, rep
+
+
+def keep_largest_component(edges: gpd.GeoDataFrame, n_nodes: int,
+                           rep: BuildReport) -> gpd.GeoDataFrame:
+    """The edges of the largest connected component (by edges); the rest is counted in ``rep``."""
+    u = edges["u"].to_numpy()
+    graph = coo_matrix((np.ones(len(edges)), (u, edges["v"].to_numpy())), shape=(n_nodes, n_nodes))
+    rep.components, label = connected_components(graph, directed=False)
+    main = np.bincount(label[u], minlength=rep.components).argmax()
+    in_main = label[u] == main
+    rep.dropped_edges = int((~in_main).sum())
+    rep.dropped_km = float(edges.loc[~in_main, "length_km"].sum())
+    edges = edges.loc[in_main].reset_index(drop=True)
+    rep.edges = len(edges)
+    return edges
+
+
+def read_osm_pbf(path: str, network_type: str) -> gpd.GeoDataFrame:
+    """Edges of an OpenStreetMap extract, split at shared OSM nodes (u, v are OSM node ids)."""
+    import pyrosm
+
+    try:
+        _, edges = pyrosm.OSM(str(path)).get_network(network_type=network_type, nodes=True)
+    except Exception as exc:  # pyrosm raises plain Exceptions for unreadable files
+        raise DataError(f"{path}: cannot be read as an OpenStreetMap PBF extract ({exc})") from None
+    if edges is None or len(edges) == 0:
+        raise DataError(f"{path}: no '{network_type}' ways in this OpenStreetMap extract")
+    keep = [c for c in ("u", "v", "highway", "maxspeed", "geometry") if c in edges.columns]
+    return gpd.GeoDataFrame(edges[keep], geometry="geometry", crs="EPSG:4326")
+
+
+def parse_maxspeed(values: pd.Series) -> np.ndarray:
+    """OSM maxspeed as km/h: '60' → 60, '30 mph' → 48.3; NaN where not a plain figure ('RU:urban')."""
+    text = values.astype("string").str.strip().str.lower()
+    num = pd.to_numeric(text.str.extract(r"^(\d+(?:\.\d+)?)\s*(mph)?$")[0], errors="coerce")
+    mph = text.str.endswith("mph").fillna(False).to_numpy(dtype=bool)
+    out = num.to_numpy(dtype=float)
+    out[mph] *= 1.609344
+    return out
+
+
+def build_osm_mode(osm: gpd.GeoDataFrame, mode: Mode,
+                   ellps: str = "WGS84") -> tuple[gpd.GeoDataFrame, BuildReport]:
+    """Edges of one mode from OSM: OSM topology as is (no noding: bridges cross without meeting);
+    speed = ``maxspeed`` where it is a figure and ``use_maxspeed``, else the class speed."""
+    rep = BuildReport(mode.name, lines_in=len(osm))
+    classes, speeds = speeds_for(osm, mode)
+    if mode.use_maxspeed and "maxspeed" in osm.columns:
+        posted = parse_maxspeed(osm["maxspeed"])
+        speeds = np.where(np.isfinite(posted) & (posted > 0), posted, speeds)
+    ids, inv = np.unique(np.concatenate([osm["u"].to_numpy(), osm["v"].to_numpy()]),
+                         return_inverse=True)
+    n = len(osm)
+    edges = gpd.GeoDataFrame({"u": inv[:n], "v": inv[n:], "mode": mode.name, "class": classes,
+                              "speed_kmh": speeds}, geometry=osm.geometry.values, crs=osm.crs)
+    edges = edges[edges["u"] != edges["v"]]
+    edges["length_km"] = length_km(edges.geometry.values, ellps)
+    edges["minutes"] = edges["length_km"] / edges["speed_kmh"] * 60.0
+    edges = keep_largest_component(edges, len(ids), rep)
+    log.info("network %s (OpenStreetMap): %d ways → %d edges, %.1f km; %d components, dropped %d "
+             "edges (%.1f km) outside the largest", mode.name, rep.lines_in, rep.edges,
+             edges["length_km"].sum(), rep.components, rep.dropped_edges, rep.dropped_km)
     return edges, rep
 
 
