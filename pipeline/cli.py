@@ -148,9 +148,8 @@ def border_regions_cmd(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST,
         segs = read_layer(borders_gpkg, "border_segments")
         z = read_layer(zones_gpkg, "zones")
         frames = []
-        for vintage, layer in [("naturalearth", "regions"),
-                               *((v, f"regions_{v}") for v in cfg.vintages)]:
-            regions = read_layer(ingest_gpkg, layer)
+        for layer in ["regions", *(f"regions_{v}" for v in cfg.vintages)]:
+            regions = read_layer(ingest_gpkg, layer)  # each carries its `vintage` column
             frames.append(border_regions(
                 regions, segs, z, cfg.distances_km, tolerance_km=cfg.tolerance_km,
                 min_shared_km=cfg.min_shared_km, min_zone_share=cfg.min_zone_share,

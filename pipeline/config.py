@@ -14,13 +14,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from .errors import ConfigError, DataMissingError
+
+if TYPE_CHECKING:
+    from .network import Mode
 
 DATA_DIR_ENV = "PIPELINE_DATA_DIR"
 DEFAULT_LAYERS_DIR = Path("layers")
@@ -283,7 +286,7 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    modes: tuple["Mode", ...]
+    modes: tuple[Mode, ...]
     off_network_kmh: float
 
 

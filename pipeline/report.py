@@ -118,6 +118,7 @@ def render_report(*, study: str, focus: str, countries: gpd.GeoDataFrame,
                   provenance: Mapping[str, str]) -> str:
     fc = countries.set_index("country").loc[focus]
     land = segments[segments.segment_type == "land"]
+    neighbours = ", ".join(f"{n} ({c})" for c, n in zip(land.neighbour, land.neighbour_name))
     parts = [
         f"# {study}: border regions report",
         "",
@@ -126,7 +127,7 @@ def render_report(*, study: str, focus: str, countries: gpd.GeoDataFrame,
         "",
         f"Focus country: **{fc['name']}** ({focus}), {_km(fc['area_km2'])} km² "
         f"(Natural Earth units merged: {fc['units']}). "
-        f"Land neighbours derived from geometry: {', '.join(f'{n} ({c})' for c, n in zip(land.neighbour, land.neighbour_name))}.",
+        f"Land neighbours derived from geometry: {neighbours}.",
         "",
         "## Border length per neighbour",
         "",
