@@ -31,7 +31,7 @@ SOURCES_NETWORK := $(call sources,network)
 .PHONY: all setup data check-data test clean help
 .DELETE_ON_ERROR:
 
-all: outputs/borders.gpkg outputs/REPORT.md $(STAGES)/network.gpkg
+all: outputs/borders.gpkg outputs/REPORT.md $(STAGES)/network.gpkg $(STAGES)/crossings.gpkg
 
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -65,6 +65,10 @@ $(STAGES)/border_regions.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(ST
 $(STAGES)/network.gpkg: pipeline/network.py $(COMMON) $(CONFIG) layers/network.yaml $(SOURCES_NETWORK) \
 		$(STAGES)/data_dir.txt | $(SETUP)
 	$(PIPE) network --out $@
+
+$(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline/crossings.py $(COMMON) \
+		$(CONFIG) layers/network.yaml | $(SETUP)
+	$(PIPE) crossings --network $< --borders $(STAGES)/borders.gpkg --out $@
 
 outputs/borders.gpkg outputs/REPORT.md &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		$(STAGES)/border_regions.gpkg pipeline/report.py $(COMMON) $(CONFIG) layers/official_borders.yaml | $(SETUP)

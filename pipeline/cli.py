@@ -34,6 +34,7 @@ BORDERS = STAGES / "borders.gpkg"
 ZONES = STAGES / "zones.gpkg"
 BORDER_REGIONS = STAGES / "border_regions.gpkg"
 NETWORK = STAGES / "network.gpkg"
+CROSSINGS = STAGES / "crossings.gpkg"
 BORDERS_GPKG = Path("outputs/borders.gpkg")
 REPORT = Path("outputs/REPORT.md")
 
@@ -187,6 +188,26 @@ def network(ctx: typer.Context, out: PathOpt = NETWORK) -> None:
 
 
 @app.command()
+def crossings(ctx: typer.Context,
+              network_gpkg: Annotated[Path, typer.Option("--network", dir_okay=False,
+                                                         help="network stage GeoPackage")] = NETWORK,
+              borders_gpkg: BordersIn = BORDERS, out: PathOpt = CROSSINGS) -> None:
+    """Points where the network crosses the land border; edges split there, minutes per scenario."""
+    from .config import load_network
+    from .crossings import insert_crossings
+    from .io import read_layer, write_layers
+
+    cfg = _config(ctx)
+    net = load_network(cfg.layers_dir, cfg.sources)
+    with _stage("crossings"):
+        edges = read_layer(network_gpkg, "edges")
+        nodes = read_layer(network_gpkg, "nodes")
+        segs = read_layer(borders_gpkg, "border_segments")
+        out_edges, points = insert_crossings(edges, len(nodes), segs, net.delay_hours)
+        write_layers(out, {"crossings": points, "edges": out_edges}, descriptions=DESCRIPTIONS)
+
+
+@app.command()
 def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
             out: PathOpt = BORDERS_GPKG, report: PathOpt = REPORT) -> None:
     """Assemble outputs/borders.gpkg and render outputs/REPORT.md from the stage files."""
@@ -272,6 +293,8 @@ DESCRIPTIONS = {
     "edges": "Travel-time graph edges per mode: u, v node ids; speed_kmh from layers/network.yaml; "
              "length_km geodesic; minutes = length / speed.",
     "nodes": "Travel-time graph nodes (line ends and crossings after snapping); degree.",
+    "crossings": "Points where the network crosses the focus country's land border; delay_h = "
+                 "crossing delay (hours) in the current scenario, from layers/network.yaml.",
     "border_regions": "Admin-1 regions bordering each segment (borders, shared_border_km) or inside "
                       "its belts (zone<d>_km2, zone<d>_share), per vintage.",
 }

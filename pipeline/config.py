@@ -288,6 +288,7 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
 class NetworkConfig:
     modes: tuple[Mode, ...]
     off_network_kmh: float
+    delay_hours: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
@@ -323,6 +324,21 @@ def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
                           osm_pbf=str(pbf) if pbf else None,
                           network_type=str(spec.get("network_type", "driving")),
                           use_maxspeed=bool(spec.get("use_maxspeed", True))))
+    delays = r.get("crossings.delay_hours", {}) or {}
+    if not isinstance(delays, dict):
+        raise r.fail("crossings.delay_hours", "expected a mapping of neighbour (or default) to modes")
+    for who, per_mode in delays.items():
+        if not isinstance(per_mode, dict):
+            raise r.fail(f"crossings.delay_hours.{who}", "expected a mapping of mode to hours")
+        for m, h in per_mode.items():
+            if isinstance(h, bool) or not isinstance(h, (int, float)) or not 0 <= h <= 24 * 30:
+                raise r.fail(f"crossings.delay_hours.{who}.{m}", f"{h!r} is not a delay in hours (0..720)")
+    names = {m.name for m in modes}
+    missing = sorted(names - set((delays.get("default") or {})))
+    if delays and missing:
+        raise r.fail("crossings.delay_hours.default", f"no default delay for mode(s) {', '.join(missing)}")
     return NetworkConfig(modes=tuple(modes),
                          off_network_kmh=r.number("network.off_network_kmh", lo=0.0, hi=200.0,
-                                                  lo_open=True))
+                                                  lo_open=True),
+                         delay_hours={str(k): {str(m): float(h) for m, h in v.items()}
+                                      for k, v in delays.items()})

@@ -1,0 +1,127 @@
+"""Stage 4b, border crossings and scenarios: where the network crosses the focus country's land border.
+
+Reads ``outputs/stages/network.gpkg`` (``edges``, ``nodes``), ``outputs/stages/borders.gpkg``
+(``border_segments``) and the delays in ``layers/network.yaml`` (``crossings.delay_hours``).
+Writes ``outputs/stages/crossings.gpkg`` with layers
+  * ``crossings`` (Point): ``crossing_id``, ``segment_id``, ``neighbour``, ``mode``, ``class``,
+    ``delay_h`` (current scenario), ``edge_id`` (the crossing edge in ``edges``);
+  * ``edges``: the network with every border-crossing edge split at the border and an explicit
+    crossing edge (``class`` = 'border crossing', zero length) inserted between a node on each side,
+    with one travel-time column per scenario: ``min_open`` (no delay), ``min_current`` (plus the
+    crossing delay), ``min_closed`` (crossing edges unusable: NaN).
+
+Splitting gives each crossing two nodes, so a route pays the delay exactly once when it crosses, and
+never when it only runs up to the border and back.
+
+Limits: only the focus country's borders carry delays; borders between third countries are crossed
+freely, so a route may dodge a delayed crossing through a neighbour (Almaty→Tashkent through Kyrgyzstan).
+Crossings are not yet matched to named official checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.ops import substring
+
+log = logging.getLogger("pipeline")
+
+SCENARIOS = ("open", "current", "closed")
+CROSSING_CLASS = "border crossing"
+
+
+def delay_hours(delays: dict[str, dict[str, float]], neighbour: str, mode: str) -> float:
+    """Delay for a neighbour and mode: its own figure, else the ``default`` one."""
+    for key in (neighbour, "default"):
+        if mode in delays.get(key, {}):
+            return float(delays[key][mode])
+    raise KeyError(f"no crossing delay for {neighbour} / {mode} and no default for {mode}")
+
+
+def insert_crossings(edges: gpd.GeoDataFrame, n_nodes: int, segments: gpd.GeoDataFrame,
+                     delays: dict[str, dict[str, float]]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Split edges at the land border and insert crossing edges; add per-scenario minutes.
+
+    The pieces of a split edge share its length and minutes in proportion to where it is cut, so
+    splitting alone changes no travel time."""
+    land = segments[segments["segment_type"] == "land"]
+    keep = np.ones(len(edges), dtype=bool)
+    pieces: list[dict] = []
+    points: list[dict] = []
+    next_node = n_nodes
+    for seg in land.itertuples(index=False):
+        hit = edges.sindex.query(seg.geometry, predicate="crosses")
+        for i in hit:
+            if not keep[i]:
+                continue  # already split on another segment (a triple point): keep the first
+            e = edges.iloc[i]
+            cut = shapely.intersection(e.geometry, seg.geometry)
+            pts = [p for p in shapely.get_parts(cut) if p.geom_type == "Point"]
+            if not pts:
+                continue
+            at = sorted(e.geometry.project(p, normalized=True) for p in pts)
+            at = [a for a in at if 0.0 < a < 1.0]
+            if not at:
+                continue
+            keep[i] = False
+            bounds = [0.0, *at, 1.0]
+            parts = [substring(e.geometry, a, b, normalized=True) for a, b in zip(bounds[:-1], bounds[1:])]
+            ends = [int(e["u"])]
+            for _ in at:
+                ends += [next_node, next_node + 1]
+                next_node += 2
+            ends.append(int(e["v"]))
+            for k, part in enumerate(parts):
+                share = bounds[k + 1] - bounds[k]  # of the edge, so the halves add up exactly
+                pieces.append({"u": ends[2 * k], "v": ends[2 * k + 1], "mode": e["mode"],
+                               "class": e["class"], "speed_kmh": e["speed_kmh"],
+                               "length_km": e["length_km"] * share, "minutes": e["minutes"] * share,
+                               "geometry": part})
+            for k, a in enumerate(at):
+                where = e.geometry.interpolate(a, normalized=True)
+                h = delay_hours(delays, seg.neighbour, e["mode"])
+                pieces.append({"u": ends[2 * k + 1], "v": ends[2 * k + 2], "mode": e["mode"],
+                               "class": CROSSING_CLASS, "speed_kmh": np.nan, "delay_h": h,
+                               "crossing": len(points),
+                               "geometry": shapely.LineString([where, where])})
+                points.append({"segment_id": seg.segment_id, "neighbour": seg.neighbour,
+                               "mode": e["mode"], "class": e["class"], "delay_h": h,
+                               "geometry": where})
+    out = edges.loc[keep].drop(columns=["edge_id"], errors="ignore").copy()
+    out["delay_h"] = np.nan
+    out["crossing"] = -1
+    if pieces:
+        new = gpd.GeoDataFrame(pieces, geometry="geometry", crs=edges.crs)
+        new[["length_km", "minutes"]] = new[["length_km", "minutes"]].fillna(0.0)
+        new["crossing"] = new["crossing"].fillna(-1).astype(int)
+        out = gpd.GeoDataFrame(pd.concat([out, new], ignore_index=True), geometry="geometry",
+                               crs=edges.crs)
+    out = out.reset_index(drop=True)
+    out.insert(0, "edge_id", np.arange(len(out)))
+    is_x = out["class"] == CROSSING_CLASS
+    out["min_open"] = out["minutes"]
+    out["min_current"] = out["minutes"] + np.where(is_x, out["delay_h"].fillna(0) * 60.0, 0.0)
+    out["min_closed"] = np.where(is_x, np.nan, out["minutes"])
+    crossings = gpd.GeoDataFrame(points, geometry="geometry", crs=edges.crs) if points else \
+        gpd.GeoDataFrame(columns=["segment_id", "neighbour", "mode", "class", "delay_h", "geometry"],
+                         geometry="geometry", crs=edges.crs)
+    crossings.insert(0, "crossing_id", np.arange(len(crossings)))
+    x_edges = out.loc[is_x, ["crossing", "edge_id"]].set_index("crossing")["edge_id"]
+    crossings["edge_id"] = crossings["crossing_id"].map(x_edges).astype("Int64")
+    out = out.drop(columns=["crossing"])
+    log.info("crossings: %d points where the network crosses the land border (%s)", len(crossings),
+             ", ".join(f"{n}: {c}" for n, c in crossings.groupby("neighbour").size().items()))
+    return out, crossings
+
+
+def scenario_edges(edges: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    """Edges usable in ``scenario`` with their ``minutes`` for it (closed crossings dropped)."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
+    col = f"min_{scenario}"
+    usable = edges[edges[col].notna()]
+    return usable.assign(minutes=usable[col])
