@@ -334,7 +334,7 @@ def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
             if isinstance(h, bool) or not isinstance(h, (int, float)) or not 0 <= h <= 24 * 30:
                 raise r.fail(f"crossings.delay_hours.{who}.{m}", f"{h!r} is not a delay in hours (0..720)")
     names = {m.name for m in modes}
-    missing = sorted(names - set((delays.get("default") or {})))
+    missing = sorted(names - set(delays.get("default") or {}))
     if delays and missing:
         raise r.fail("crossings.delay_hours.default", f"no default delay for mode(s) {', '.join(missing)}")
     return NetworkConfig(modes=tuple(modes),
