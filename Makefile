@@ -31,7 +31,7 @@ SOURCES_NETWORK := $(call sources,network)
 .PHONY: all setup data check-data test clean help
 .DELETE_ON_ERROR:
 
-all: outputs/borders.gpkg outputs/REPORT.md $(STAGES)/network.gpkg $(STAGES)/crossings.gpkg
+all: outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg
 
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -70,6 +70,13 @@ $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline
 		$(CONFIG) layers/network.yaml | $(SETUP)
 	$(PIPE) crossings --network $< --borders $(STAGES)/borders.gpkg --out $@
 
+ACCESS_TIFS := $(foreach s,open current closed,outputs/rasters/access_$(s).tif) \
+               $(foreach s,current closed,outputs/rasters/barrier_$(s).tif)
+outputs/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
+		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py pipeline/rasters.py \
+		pipeline/poles.py $(COMMON) $(CONFIG) layers/network.yaml layers/accessibility.yaml layers/poles.yaml | $(SETUP)
+	$(PIPE) accessibility --stages $(STAGES) --out outputs/accessibility.gpkg --rasters outputs/rasters
+
 outputs/borders.gpkg outputs/REPORT.md &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		$(STAGES)/border_regions.gpkg pipeline/report.py $(COMMON) $(CONFIG) layers/official_borders.yaml | $(SETUP)
 	$(PIPE) publish --stages $(STAGES) --out outputs/borders.gpkg --report outputs/REPORT.md
@@ -84,4 +91,4 @@ test: | $(SETUP)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(STAGES) outputs/borders.gpkg outputs/REPORT.md
+	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg

@@ -35,6 +35,8 @@ ZONES = STAGES / "zones.gpkg"
 BORDER_REGIONS = STAGES / "border_regions.gpkg"
 NETWORK = STAGES / "network.gpkg"
 CROSSINGS = STAGES / "crossings.gpkg"
+ACCESSIBILITY = Path("outputs/accessibility.gpkg")
+RASTERS = Path("outputs/rasters")
 BORDERS_GPKG = Path("outputs/borders.gpkg")
 REPORT = Path("outputs/REPORT.md")
 
@@ -208,6 +210,75 @@ def crossings(ctx: typer.Context,
 
 
 @app.command()
+def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
+                  out: PathOpt = ACCESSIBILITY,
+                  rasters: Annotated[Path, typer.Option(file_okay=False, help="GeoTIFF folder")] = RASTERS,
+                  ) -> None:
+    """Hours to the nearest pole per cell and scenario (GeoTIFF), isochrones, means per region and belt."""
+    import geopandas as gpd
+    import numpy as np
+
+    from .accessibility import make_grid, travel_hours
+    from .config import load_accessibility, load_network
+    from .geodesy import area_km2
+    from .io import read_layer, write_layers
+    from .poles import load_poles
+    from .rasters import bands_to_polygons, write_geotiff, zonal_means
+
+    cfg = _config(ctx)
+    acc = load_accessibility(cfg.layers_dir)
+    net = load_network(cfg.layers_dir, cfg.sources)
+    if acc.mode not in {m.name for m in net.modes}:
+        raise PipelineError(f"{cfg.layers_dir / 'accessibility.yaml'}: accessibility.mode: '{acc.mode}' "
+                            f"is not a mode of layers/network.yaml ({', '.join(m.name for m in net.modes)})")
+    with _stage("accessibility"):
+        poles = load_poles(cfg.layers_dir, cfg.bbox)
+        edges = read_layer(stages / CROSSINGS.name, "edges")
+        countries = read_layer(stages / INGEST.name, "countries").to_crs(cfg.equal_area_crs)
+        focus = countries[countries["country"] == cfg.focus_country]
+        grid = make_grid(tuple(focus.buffer(acc.extent_buffer_km * 1000).total_bounds),
+                         acc.resolution_m, cfg.equal_area_crs)
+        poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(cfg.equal_area_crs).geometry])
+        result = travel_hours(edges, poles_ea, grid, countries.geometry, mode=acc.mode,
+                              scenarios=acc.scenarios, off_kmh=net.off_network_kmh,
+                              spacing=acc.access_spacing_m, k=acc.k_nearest)
+        common = {"units": "hours", "poles": "layers/poles.yaml (GeoNames)", "mode": acc.mode,
+                  "off_network_kmh": f"{net.off_network_kmh:g}", "config_sha256": cfg.digest()}
+        rasters.mkdir(parents=True, exist_ok=True)
+        open_h = result["open"][0]
+        iso, zone_stats, region_stats = [], {}, {}
+        zones = read_layer(stages / ZONES.name, "zones")
+        regions = read_layer(stages / BORDER_REGIONS.name, "border_regions")
+        zones_ea, regions_ea = zones.geometry.to_crs(grid.crs), regions.geometry.to_crs(grid.crs)
+        for scenario, (hours, _) in result.items():
+            write_geotiff(rasters / f"access_{scenario}.tif", hours, grid.transform, grid.crs,
+                          {**common, "scenario": scenario,
+                           "description": f"hours to the nearest growth pole, scenario {scenario}"})
+            zone_stats[f"mean_h_{scenario}"] = zonal_means(hours, zones_ea, grid.transform)
+            region_stats[f"mean_h_{scenario}"] = zonal_means(hours, regions_ea, grid.transform)
+            if scenario != "open":
+                write_geotiff(rasters / f"barrier_{scenario}.tif", hours - open_h, grid.transform,
+                              grid.crs, {**common, "scenario": scenario, "description":
+                                         f"barrier effect: hours lost in scenario {scenario} against open"})
+                zone_stats[f"barrier_h_{scenario}"] = (zone_stats[f"mean_h_{scenario}"]
+                                                       - zone_stats["mean_h_open"])
+                region_stats[f"barrier_h_{scenario}"] = (region_stats[f"mean_h_{scenario}"]
+                                                         - region_stats["mean_h_open"])
+            bands = bands_to_polygons(hours, list(acc.isochrones_h), grid.transform, grid.crs)
+            iso.append(bands.assign(scenario=scenario).to_crs(cfg.output_crs))
+        isochrones = gpd.GeoDataFrame(gpd.pd.concat(iso, ignore_index=True), geometry="geometry",
+                                      crs=cfg.output_crs)
+        isochrones["area_km2"] = area_km2(isochrones.geometry.values, cfg.ellipsoid)
+        isochrones = isochrones[["scenario", "band", "min_h", "max_h", "area_km2", "geometry"]]
+        zone_access = zones[["zone_id", "segment_id", "side", "country", "distance_km", "geometry"]] \
+            .assign(**zone_stats)
+        region_access = regions[["vintage", "segment_id", "side", "country", "region_id", "iso_3166_2",
+                                  "name_en", "geometry"]].assign(**region_stats)
+        write_layers(out, {"poles": poles, "isochrones": isochrones, "zone_access": zone_access,
+                           "region_access": region_access}, descriptions=DESCRIPTIONS)
+
+
+@app.command()
 def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
             out: PathOpt = BORDERS_GPKG, report: PathOpt = REPORT) -> None:
     """Assemble outputs/borders.gpkg and render outputs/REPORT.md from the stage files."""
@@ -295,6 +366,12 @@ DESCRIPTIONS = {
     "nodes": "Travel-time graph nodes (line ends and crossings after snapping); degree.",
     "crossings": "Points where the network crosses the focus country's land border; delay_h = "
                  "crossing delay (hours) in the current scenario, from layers/network.yaml.",
+    "poles": "Growth poles (layers/poles.yaml) with GeoNames coordinates and population (CC BY 4.0).",
+    "isochrones": "Bands of travel time (hours, min_h ≤ t < max_h) to the nearest growth pole, per scenario.",
+    "zone_access": "Area-weighted mean hours to the nearest pole per belt and scenario; barrier_h = "
+                   "scenario − open.",
+    "region_access": "Area-weighted mean hours to the nearest pole per border region and scenario; "
+                     "barrier_h = scenario − open.",
     "border_regions": "Admin-1 regions bordering each segment (borders, shared_border_km) or inside "
                       "its belts (zone<d>_km2, zone<d>_share), per vintage.",
 }

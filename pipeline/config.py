@@ -342,3 +342,39 @@ def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
                                                   lo_open=True),
                          delay_hours={str(k): {str(m): float(h) for m, h in v.items()}
                                       for k, v in delays.items()})
+
+
+@dataclass(frozen=True)
+class AccessibilityConfig:
+    resolution_m: float
+    extent_buffer_km: float
+    mode: str
+    access_spacing_m: float
+    k_nearest: int
+    scenarios: tuple[str, ...]
+    isochrones_h: tuple[float, ...]
+
+
+def load_accessibility(layers_dir: Path | str = DEFAULT_LAYERS_DIR) -> AccessibilityConfig:
+    """Load and validate ``layers/accessibility.yaml``."""
+    path = Path(layers_dir) / "accessibility.yaml"
+    r = _Reader(path, _read_yaml(path))
+    scenarios = r.get("accessibility.scenarios")
+    known = ("open", "current", "closed")
+    if not isinstance(scenarios, list) or not scenarios or not set(scenarios) <= set(known):
+        raise r.fail("accessibility.scenarios", f"expected a list drawn from {', '.join(known)}")
+    if "open" not in scenarios:
+        raise r.fail("accessibility.scenarios", "must include 'open' (the barrier effect is against it)")
+    iso = r.get("accessibility.isochrones_h")
+    if (not isinstance(iso, list) or not iso
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in iso)):
+        raise r.fail("accessibility.isochrones_h", "expected a list of positive hours")
+    return AccessibilityConfig(
+        resolution_m=r.number("accessibility.resolution_m", lo=50.0, hi=50000.0),
+        extent_buffer_km=r.number("accessibility.extent_buffer_km", lo=0.0, hi=3000.0),
+        mode=str(r.get("accessibility.mode")),
+        access_spacing_m=r.number("accessibility.access_spacing_m", lo=10.0, hi=50000.0),
+        k_nearest=int(r.number("accessibility.k_nearest", lo=1, hi=64)),
+        scenarios=tuple(dict.fromkeys(str(s) for s in scenarios)),
+        isochrones_h=tuple(sorted(float(v) for v in iso)),
+    )

@@ -1,0 +1,297 @@
+"""Stage 4c, accessibility: travel time from every cell of a grid to the nearest growth pole.
+
+Reads ``outputs/stages/crossings.gpkg`` (``edges`` with minutes per scenario), the poles
+(``layers/poles.yaml``), countries (land mask) and ``layers/accessibility.yaml``.
+Writes GeoTIFFs ``outputs/rasters/access_<scenario>.tif`` (hours to the nearest pole, float32) and
+``outputs/rasters/barrier_<scenario>.tif`` (hours lost against the ``open`` scenario), all in the
+equal-area CRS of ``layers/study.yaml``; and ``outputs/accessibility.gpkg`` with ``poles``,
+``isochrones`` (bands of hours per scenario) and ``region_access`` / ``zone_access`` (area-weighted
+mean hours per border region and belt, per scenario; area-weighted because the data pack has no
+population grid).
+
+Model. Travel = an off-network leg at ``off_network_kmh`` (straight line) to the nearest road,
+then the road network (Natural Earth roads with ferries; border crossings delayed per scenario).
+Roads are sampled every ``access_spacing_m``: a sample's time is the faster of the ways to it from
+its edge's two ends. A pole joins the network through its ``k_nearest`` samples; a cell takes the
+best of its ``k_nearest`` samples (time there + off-network leg) and of walking off-network straight
+to a pole. Off-network legs stay inside the cell's own country: borders are crossed only at
+crossings, by road.
+Distances of the off-network legs are planar in the equal-area CRS (scale error of a few per cent
+on legs of a few km). Unreachable land cells (a closed border) and water are nodata.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from affine import Affine
+from pyproj import CRS
+from rasterio import features
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from .crossings import CROSSING_CLASS, scenario_edges
+from .network import graph_matrix
+
+log = logging.getLogger("pipeline")
+
+
+
+@dataclass(frozen=True)
+class Grid:
+    transform: Affine
+    width: int
+    height: int
+    crs: CRS
+
+    @property
+    def res(self) -> float:
+        return self.transform.a
+
+    def centres(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        t = self.transform  # north-up: x = c + a·col, y = f + e·row
+        return np.column_stack([t.c + t.a * (cols + 0.5), t.f + t.e * (rows + 0.5)])
+
+    def cell(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, col) of the cell under each point (may fall outside the grid)."""
+        t = self.transform
+        return (np.floor((xy[:, 1] - t.f) / t.e).astype(np.int64),
+                np.floor((xy[:, 0] - t.c) / t.a).astype(np.int64))
+
+
+def make_grid(bounds: tuple[float, float, float, float], res: float, crs: CRS) -> Grid:
+    """A north-up grid of ``res`` metres covering ``bounds`` (snapped outwards to the resolution)."""
+    minx, miny = np.floor(bounds[0] / res) * res, np.floor(bounds[1] / res) * res
+    maxx, maxy = np.ceil(bounds[2] / res) * res, np.ceil(bounds[3] / res) * res
+    return Grid(Affine(res, 0.0, minx, 0.0, -res, maxy), int(round((maxx - minx) / res)),
+                int(round((maxy - miny) / res)), crs)
+
+
+@dataclass
+class AccessPoints:
+    xy: np.ndarray       # (M, 2) metres, equal-area CRS
+    edge: np.ndarray     # (M,) position in the edges table
+    frac: np.ndarray     # (M,) fraction of the edge's length from u
+
+
+def access_points(edges_ea: gpd.GeoSeries, spacing: float) -> AccessPoints:
+    """Points every ``spacing`` metres along each edge (ends included), with their fraction along it."""
+    dense = shapely.segmentize(edges_ea.values, spacing)
+    xy, idx = shapely.get_coordinates(dense, return_index=True)
+    step = np.hypot(*np.diff(xy, axis=0).T)
+    step = np.concatenate([[0.0], step])
+    step[np.r_[True, idx[1:] != idx[:-1]]] = 0.0  # restart at each edge
+    cum = pd.Series(step).groupby(idx).cumsum().to_numpy()
+    total = np.bincount(idx, weights=step, minlength=len(dense))
+    frac = np.divide(cum, total[idx], out=np.zeros_like(cum), where=total[idx] > 0)
+    return AccessPoints(xy, idx, frac)
+
+
+def label_points(xy: np.ndarray, areas: gpd.GeoSeries) -> np.ndarray:
+    """Label (1-based position in ``areas``) of the polygon containing each point; 0 for none."""
+    pts = shapely.points(xy)
+    tree = shapely.STRtree(areas.values)
+    i_pt, i_area = tree.query(pts, predicate="within")
+    out = np.zeros(len(xy), dtype=np.int32)
+    out[i_pt] = i_area + 1
+    return out
+
+
+def point_labels(pts: AccessPoints, areas: gpd.GeoSeries) -> np.ndarray:
+    """Country label of each access point (exact point-in-polygon); an edge's end points take their
+    neighbour's on the edge, since edges split at a border end exactly on it."""
+    lab = label_points(pts.xy, areas)
+    n = len(lab)
+    start = np.r_[True, pts.edge[1:] != pts.edge[:-1]]
+    end = np.r_[pts.edge[1:] != pts.edge[:-1], True]
+    nxt = np.minimum(np.arange(n) + 1, n - 1)
+    prv = np.maximum(np.arange(n) - 1, 0)
+    out = lab.copy()
+    out[start & ~end] = lab[nxt[start & ~end]]
+    out[end & ~start] = lab[prv[end & ~start]]
+    return out
+
+
+def pole_links(poles_xy: np.ndarray, pole_label: np.ndarray, pts: AccessPoints,
+               pts_label: np.ndarray, k: int, off_kmh: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each pole, its ``k`` nearest access points in its own country and the minutes to them."""
+    pole, point, minutes = [], [], []
+    for lab in np.unique(pole_label):
+        mine = np.flatnonzero(pts_label == lab)
+        if lab == 0 or mine.size == 0:
+            continue
+        which = np.flatnonzero(pole_label == lab)
+        kk = min(k, mine.size)
+        d, j = cKDTree(pts.xy[mine]).query(poles_xy[which], k=kk)
+        d, j = d.reshape(len(which), kk), j.reshape(len(which), kk)
+        pole.append(np.repeat(which, kk))
+        point.append(mine[j.ravel()])
+        minutes.append(d.ravel() / 1000.0 / off_kmh * 60.0)
+    if not pole:
+        raise ValueError("no pole lies in a country with roads")
+    return np.concatenate(pole), np.concatenate(point), np.concatenate(minutes)
+
+
+def node_times(graph_edges: pd.DataFrame, link_edges: pd.DataFrame, n_nodes: int,
+               pts: AccessPoints, links: tuple[np.ndarray, ...], n_poles: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes from the nearest pole to every node, and which pole (−1 where unreachable).
+
+    ``graph_edges`` is the scenario's network; ``link_edges`` the edges the access points lie on.
+    Each pole is a virtual node joined to both ends of its access points' edges (off-network minutes
+    plus the minutes along the edge; the cheapest of parallel links); one multi-source Dijkstra."""
+    pole, j, access_min = links
+    e = pts.edge[j]
+    w = link_edges["minutes"].to_numpy()[e]
+    f = pts.frac[j]
+    ends = np.concatenate([link_edges["u"].to_numpy()[e], link_edges["v"].to_numpy()[e]])
+    cost = np.maximum(np.concatenate([access_min + f * w, access_min + (1 - f) * w]), 1e-9)
+    src = n_nodes + np.concatenate([pole, pole])
+    size = n_nodes + n_poles
+    frame = pd.DataFrame({"a": src, "b": ends, "w": cost}).groupby(["a", "b"])["w"].min().reset_index()
+    a, b, w = frame["a"].to_numpy(), frame["b"].to_numpy(), frame["w"].to_numpy()
+    virtual = coo_matrix((np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+                         shape=(size, size)).tocsr()
+    graph = (graph_matrix(graph_edges, size) + virtual).tocsr()
+    dist, _, source = dijkstra(graph, directed=False, indices=np.arange(n_nodes, size),
+                               min_only=True, return_predecessors=True)
+    return dist[:n_nodes], np.where(source[:n_nodes] >= 0, source[:n_nodes] - n_nodes, -1)
+
+
+def point_times(edges: pd.DataFrame, pts: AccessPoints, t_node: np.ndarray, pole_node: np.ndarray,
+                links: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes from the nearest pole to each access point, and that pole.
+
+    A point is reached through either end of its edge or, on a pole's own edge, straight along the
+    edge from where the pole joins it."""
+    w_all = edges["minutes"].to_numpy()
+    u = edges["u"].to_numpy()[pts.edge]
+    v = edges["v"].to_numpy()[pts.edge]
+    w = w_all[pts.edge]
+    via_u = t_node[u] + pts.frac * w
+    via_v = t_node[v] + (1 - pts.frac) * w
+    best_u = via_u <= via_v
+    t = np.where(best_u, via_u, via_v)
+    who = np.where(best_u, pole_node[u], pole_node[v])
+    first = np.searchsorted(pts.edge, np.arange(len(edges)), side="left")
+    last = np.searchsorted(pts.edge, np.arange(len(edges)), side="right")
+    for pole, j, access_min in zip(*links):
+        e = pts.edge[j]
+        span = slice(first[e], last[e])
+        along = access_min + np.abs(pts.frac[span] - pts.frac[j]) * w_all[e]
+        better = along < t[span]
+        t[span] = np.where(better, along, t[span])
+        who[span] = np.where(better, pole, who[span])
+    return t, who
+
+
+def _chunks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+@dataclass
+class CellLinks:
+    """The k nearest access points of every land cell and its nearest pole, both within the cell's own
+    country (off-network travel never crosses a border); scenario-independent."""
+    rows: np.ndarray
+    cols: np.ndarray
+    point: np.ndarray     # (N, k) access point index (−1: none)
+    leg_min: np.ndarray   # (N, k) off-network minutes to it (inf: none)
+    pole: np.ndarray      # (N,) nearest pole in a straight line (−1: none)
+    pole_min: np.ndarray  # (N,) off-network minutes to it (inf: none)
+
+
+def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.ndarray,
+               poles_xy: np.ndarray, pole_label: np.ndarray, k: int, off_kmh: float,
+               chunk: int = 1_000_000) -> CellLinks:
+    rows, cols = np.nonzero(labels)
+    cell_label = labels[rows, cols]
+    n = len(rows)
+    point = np.full((n, k), -1, dtype=np.int64)
+    leg = np.full((n, k), np.inf, dtype=np.float32)
+    pole = np.full(n, -1, dtype=np.int32)
+    pole_min = np.full(n, np.inf, dtype=np.float32)
+    per_min = 1.0 / 1000.0 / off_kmh * 60.0  # minutes per metre off-network
+    for lab in np.unique(cell_label):
+        cells = np.flatnonzero(cell_label == lab)
+        mine = np.flatnonzero(pts_label == lab)
+        theirs = np.flatnonzero(pole_label == lab)
+        tree = cKDTree(pts.xy[mine]) if mine.size else None
+        pole_tree = cKDTree(poles_xy[theirs]) if theirs.size else None
+        kk = min(k, mine.size)
+        for s in _chunks(cells.size, chunk):
+            idx = cells[s]
+            xy = grid.centres(rows[idx], cols[idx])
+            if tree is not None:
+                d, j = tree.query(xy, k=kk, workers=-1)
+                point[idx, :kk] = mine[j.reshape(-1, kk)]
+                leg[idx, :kk] = d.reshape(-1, kk) * per_min
+            if pole_tree is not None:
+                dp, jp = pole_tree.query(xy, k=1, workers=-1)
+                pole[idx], pole_min[idx] = theirs[jp], dp * per_min
+    return CellLinks(rows, cols, point, leg, pole, pole_min)
+
+
+def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Hours to the nearest pole per cell (NaN off land or unreachable) and that pole's id (−1)."""
+    t = np.append(t_point, np.inf)                        # index −1 (no access point) → inf
+    total = t[links.point] + links.leg_min                 # (N, k) minutes
+    best = np.argmin(total, axis=1)
+    minutes = np.take_along_axis(total, best[:, None], axis=1)[:, 0]
+    which = np.append(pole_point, -1)[np.take_along_axis(links.point, best[:, None], axis=1)[:, 0]]
+    direct = links.pole_min < minutes
+    minutes = np.where(direct, links.pole_min, minutes)
+    which = np.where(direct, links.pole, which)
+    hours = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
+    pole = np.full((grid.height, grid.width), -1, dtype=np.int16)
+    finite = np.isfinite(minutes)
+    hours[links.rows[finite], links.cols[finite]] = minutes[finite] / 60.0
+    pole[links.rows[finite], links.cols[finite]] = which[finite]
+    return hours, pole
+
+
+def travel_hours(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.GeoSeries, *,
+                 mode: str, scenarios: tuple[str, ...], off_kmh: float, spacing: float, k: int,
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Hours to the nearest pole and that pole, per scenario (see the module docstring).
+
+    ``edges`` are the crossings stage's edges (lon/lat); ``poles_ea`` pole coordinates and ``areas``
+    the countries' land, both in the grid's CRS. Cells whose centre is on no country's land are not
+    computed; off-network legs stay within one country."""
+    labels = features.rasterize(((g, i + 1) for i, g in enumerate(areas.values)), fill=0,
+                                dtype="int32", out_shape=(grid.height, grid.width),
+                                transform=grid.transform)
+    road = edges[edges["mode"] == mode].reset_index(drop=True)
+    if road.empty:
+        raise ValueError(f"the network has no '{mode}' edges")
+    n_nodes = int(max(road["u"].max(), road["v"].max())) + 1
+    base = road[road["class"] != CROSSING_CLASS].reset_index(drop=True)
+    base = base.assign(minutes=base["min_open"])  # the same in every scenario off the crossings
+    pts = access_points(base.geometry.to_crs(grid.crs), spacing)
+    pts_label, pole_label = point_labels(pts, areas), label_points(poles_ea, areas)
+    links = pole_links(poles_ea, pole_label, pts, pts_label, k, off_kmh)
+    cells = link_cells(grid, labels, pts, pts_label, poles_ea, pole_label, k, off_kmh)
+    land = labels > 0
+    log.info("accessibility: %d × %d cells of %g m (%d on land), %d access points on %d edges",
+             grid.width, grid.height, grid.res, len(cells.rows), len(pts.xy), len(base))
+    out = {}
+    for scenario in scenarios:
+        t_node, pole_node = node_times(scenario_edges(road, scenario), base, n_nodes, pts, links,
+                                       len(poles_ea))
+        t_pt, pole_pt = point_times(base, pts, t_node, pole_node, links)
+        out[scenario] = cell_hours(grid, cells, t_pt, pole_pt)
+        h = out[scenario][0]
+        log.info("  %s: median %.1f h, 90th percentile %.1f h, %d land cells unreachable", scenario,
+                 float(np.nanmedian(h)), float(np.nanpercentile(h, 90)),
+                 int(land.sum() - np.isfinite(h).sum()))
+    return out

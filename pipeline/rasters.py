@@ -1,0 +1,86 @@
+"""GeoTIFF writing and raster → vector helpers (rasterio), used by the accessibility stage.
+
+GeoTIFFs are float32, DEFLATE-compressed with a floating-point predictor, tiled 256 × 256, with
+nodata, an explicit CRS, internal overviews (2–32, average) and tags for units and meaning; each
+is written to a temporary file and renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from affine import Affine
+from pyproj import CRS
+from rasterio import features
+from rasterio.enums import Resampling
+
+from .io import atomic_path
+
+NODATA = -9999.0
+
+
+def write_geotiff(path: Path | str, data: np.ndarray, transform: Affine, crs: CRS,
+                  tags: Mapping[str, str] | None = None, nodata: float = NODATA) -> Path:
+    """Write one band (NaN → nodata) atomically."""
+    band = np.where(np.isfinite(data), data, nodata).astype(np.float32)
+    profile = {"driver": "GTiff", "height": band.shape[0], "width": band.shape[1], "count": 1,
+               "dtype": "float32", "crs": crs.to_wkt(), "transform": transform, "nodata": nodata,
+               "compress": "deflate", "predictor": 3, "tiled": True, "blockxsize": 256,
+               "blockysize": 256, "BIGTIFF": "IF_SAFER"}
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(band, 1)
+            dst.update_tags(**(tags or {}))
+            levels = [f for f in (2, 4, 8, 16, 32) if min(band.shape) // f >= 64]
+            if levels:
+                dst.build_overviews(levels, Resampling.average)
+                dst.update_tags(ns="rio_overview", resampling="average")
+    return Path(path)
+
+
+def bands_to_polygons(hours: np.ndarray, limits: list[float], transform: Affine,
+                      crs: CRS) -> gpd.GeoDataFrame:
+    """Polygons of the bands [0, l1), [l1, l2), … , [ln, ∞) of ``hours`` (NaN is left out)."""
+    edges = [0.0, *sorted(limits), np.inf]
+    klass = np.full(hours.shape, -1, dtype=np.int16)
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        klass[(hours >= lo) & (hours < hi)] = i
+    geoms, ids = [], []
+    for geom, value in features.shapes(klass, mask=klass >= 0, transform=transform, connectivity=4):
+        geoms.append(shapely.geometry.shape(geom))
+        ids.append(int(value))
+    frame = gpd.GeoDataFrame({"band": ids}, geometry=geoms, crs=crs).dissolve("band").reset_index()
+    frame["min_h"] = [edges[b] for b in frame["band"]]
+    frame["max_h"] = [edges[b + 1] if np.isfinite(edges[b + 1]) else np.nan for b in frame["band"]]
+    return frame
+
+
+def zonal_means(values: np.ndarray, polygons: gpd.GeoSeries, transform: Affine) -> np.ndarray:
+    """Mean of the finite cells whose centre lies in each polygon (NaN where none): area-weighted."""
+    height, width = values.shape
+    res = transform.a
+    out = np.full(len(polygons), np.nan)
+    for i, poly in enumerate(polygons.values):
+        if poly is None or poly.is_empty:
+            continue
+        minx, miny, maxx, maxy = poly.bounds
+        c0 = max(int(np.floor((minx - transform.c) / res)), 0)
+        c1 = min(int(np.ceil((maxx - transform.c) / res)), width)
+        r0 = max(int(np.floor((transform.f - maxy) / res)), 0)
+        r1 = min(int(np.ceil((transform.f - miny) / res)), height)
+        if c0 >= c1 or r0 >= r1:
+            continue
+        window_transform = Affine(res, 0.0, transform.c + c0 * res, 0.0, transform.e,
+                                  transform.f + r0 * transform.e)
+        inside = features.geometry_mask([poly], out_shape=(r1 - r0, c1 - c0),
+                                        transform=window_transform, invert=True)
+        cells = values[r0:r1, c0:c1][inside]
+        cells = cells[np.isfinite(cells)]
+        if cells.size:
+            out[i] = float(cells.mean())
+    return out

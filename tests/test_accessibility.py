@@ -1,0 +1,170 @@
+"""Accessibility rasters: known travel times on a toy network, crossing scenarios, georeferencing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from pyproj import CRS, Transformer
+from rasterio import features
+
+from pipeline.accessibility import make_grid, travel_hours
+from pipeline.borders import border_segments
+from pipeline.crossings import insert_crossings
+from pipeline.network import Mode, build_mode, number_nodes
+from pipeline.rasters import bands_to_polygons, write_geotiff, zonal_means
+
+CEA = CRS.from_proj4("+proj=cea +datum=WGS84 +units=m")  # true scale along the equator
+TO_LL = Transformer.from_crs(CEA, "EPSG:4326", always_xy=True)
+RES = 1000.0
+OFF_KMH = 20.0
+ROAD_KMH = 60.0
+
+
+def world(split: bool):
+    """Land 0–2°E × 1°S–1°N (one country, or two split at 1°E), a road along the equator."""
+    boxes = {"AAA": shapely.box(0, -1, 1, 1), "BBB": shapely.box(1, -1, 2, 1)} if split else \
+        {"AAA": shapely.box(0, -1, 2, 1)}
+    countries = gpd.GeoDataFrame({"country": list(boxes), "name": list(boxes)},
+                                 geometry=list(boxes.values()), crs="EPSG:4326")
+    lines = gpd.GeoDataFrame({"type": ["r"]}, geometry=[shapely.LineString([(0.0, 0), (2.0, 0)])],
+                             crs="EPSG:4326")
+    edges, _ = build_mode(lines, Mode("road", "roads", "type", 1.0, {"r": ROAD_KMH}), CEA)
+    edges, nodes = number_nodes([edges])
+    segs = border_segments(countries, "AAA", ()) if split else None
+    delays = {"default": {"road": 2.0}}
+    if split:
+        edges, _ = insert_crossings(edges, len(nodes), segs, delays)
+    else:
+        edges = edges.assign(min_open=edges.minutes, min_current=edges.minutes, min_closed=edges.minutes)
+    ea = countries.to_crs(CEA)
+    grid = make_grid(tuple(ea.total_bounds), RES, CEA)
+    labels = features.rasterize(((g, i + 1) for i, g in enumerate(ea.geometry)), fill=0, dtype="uint8",
+                                out_shape=(grid.height, grid.width), transform=grid.transform)
+    # The pole sits exactly on the centre of the cell just north of the road (the equator is a row
+    # boundary), near the western edge: 0.5 km off the road.
+    row = int(np.floor((0.0 - grid.transform.f) / grid.transform.e)) - 1
+    pole_xy = grid.centres(np.array([row]), np.array([5]))
+    assert pole_xy[0, 1] == pytest.approx(RES / 2)
+    return edges, grid, labels, pole_xy, ea.geometry
+
+
+def cell_of(grid, x: float, y: float) -> tuple[int, int]:
+    row, col = grid.cell(np.array([[x, y]]))
+    return int(row[0]), int(col[0])
+
+
+def run(edges, grid, areas, pole_xy, scenarios=("open",)):
+    return travel_hours(edges, pole_xy, grid, areas, mode="road", scenarios=scenarios,
+                        off_kmh=OFF_KMH, spacing=250.0, k=4)
+
+
+def road_bounds(along_km: float, *offsets_km: float) -> tuple[float, float]:
+    """Hours by road with off-road legs of ``offsets_km`` at each end: at least the continuous optimum
+    (each leg enters the road at the best angle: y·√(r²−1)/v_road, r = v_road/v_off), at most
+    perpendicular legs (y/v_off)."""
+    r = ROAD_KMH / OFF_KMH
+    lo = along_km / ROAD_KMH + sum(y * np.sqrt(r * r - 1) / ROAD_KMH for y in offsets_km)
+    hi = along_km / ROAD_KMH + sum(y / OFF_KMH for y in offsets_km)
+    return lo, hi
+
+
+def test_cell_at_the_pole_is_zero_and_times_grow_along_the_road() -> None:
+    edges, grid, labels, pole, areas = world(split=False)
+    hours, which = run(edges, grid, areas, pole)["open"]
+    r0, c0 = cell_of(grid, *pole[0])
+    assert hours[r0, c0] == 0.0 and which[r0, c0] == 0
+    # Cells along the road: distance along it at 60 km/h, plus an off-road leg of at most the
+    # half-spacing of access points and the cell's offset from the road line (≤ 0.5 km) at 20 km/h.
+    # Cells of the pole's row: 0.5 km off the road at each end, along it at 60 km/h.
+    x0, y0 = pole[0]
+    for km in (50, 100, 150):
+        r, c = cell_of(grid, x0 + km * 1000, y0)
+        lo, hi = road_bounds(km, 0.5, 0.5)
+        assert lo - 1e-6 <= hours[r, c] <= hi + 1e-6
+        assert hours[r, c] == pytest.approx(lo, abs=0.002)  # access points every 250 m: near the optimum
+    # 30 km north of the road: the road, then 30.5 km off it.
+    r, c = cell_of(grid, x0 + 100_000, y0 + 30_000)
+    lo, hi = road_bounds(100, 0.5, 30.5)
+    assert lo - 1e-6 <= hours[r, c] <= hi + 1e-6
+    # Near the pole walking straight is faster than the road: 3 km at 20 km/h.
+    r, c = cell_of(grid, x0, y0 + 3000)
+    assert hours[r, c] == pytest.approx(3 / OFF_KMH, abs=1e-6)
+
+
+def test_water_is_nodata() -> None:
+    edges, grid, labels, pole, areas = world(split=False)
+    east = grid.transform.c + (grid.width - 20) * RES  # the eastern 20 columns become sea
+    sea = shapely.box(east, -1e7, 1e7, 1e7)
+    hours, _ = run(edges, grid, areas.difference(sea), pole)["open"]
+    assert np.isnan(hours[:, -20:]).all() and np.isfinite(hours[:, :-20]).all()
+
+
+def test_crossing_delay_changes_far_side_times_by_exactly_the_delay() -> None:
+    edges, grid, labels, pole, areas = world(split=True)
+    out = run(edges, grid, areas, pole, ("open", "current", "closed"))
+    far = labels == 2  # BBB: east of 1°E
+    near = labels == 1
+    diff = out["current"][0][far] - out["open"][0][far]
+    np.testing.assert_allclose(diff, 2.0, atol=1e-4)  # hours; float32 rasters
+    np.testing.assert_array_equal(out["current"][0][near], out["open"][0][near])
+    # Closed: no crossing and no walking across the border: the far side is unreachable.
+    assert np.isnan(out["closed"][0][far]).all()
+    assert np.isfinite(out["closed"][0][near]).all()
+
+
+def test_geotiff_round_trip(tmp_path: Path) -> None:
+    edges, grid, labels, pole, areas = world(split=False)
+    hours, _ = run(edges, grid, areas, pole)["open"]
+    path = write_geotiff(tmp_path / "t.tif", hours, grid.transform, grid.crs, {"units": "hours"})
+    with rasterio.open(path) as src:
+        assert CRS.from_wkt(src.crs.to_wkt()) == CEA
+        assert src.transform == grid.transform and src.nodata == -9999.0
+        assert src.profile["compress"] == "deflate" and src.profile["tiled"]
+        assert src.overviews(1) == [2]
+        assert src.tags()["units"] == "hours"
+        value = next(src.sample([tuple(pole[0])]))[0]
+        assert value == 0.0
+        back = src.read(1, masked=True)
+        np.testing.assert_allclose(back.filled(np.nan), hours, equal_nan=True)
+    lon, lat = TO_LL.transform(*pole[0])
+    assert lon == pytest.approx(5.5 * RES / 1000 / 111.3195, abs=1e-6)  # cell 5's centre, 5.5 km east
+    assert lat == pytest.approx(0.5 / 111.3195, abs=1e-4)
+
+
+def test_isochrone_bands_tile_the_reachable_land() -> None:
+    edges, grid, labels, pole, areas = world(split=False)
+    hours, _ = run(edges, grid, areas, pole)["open"]
+    bands = bands_to_polygons(hours, [1, 2], grid.transform, grid.crs)
+    assert list(bands["band"]) == [0, 1, 2]
+    assert bands.area.sum() == pytest.approx(np.isfinite(hours).sum() * RES**2, rel=1e-9)
+    assert bands.loc[0, "min_h"] == 0 and bands.loc[1, "max_h"] == 2 and np.isnan(bands.loc[2, "max_h"])
+
+
+def test_zonal_means_are_area_weighted() -> None:
+    grid = make_grid((0, 0, 10_000, 10_000), 1000, CEA)
+    values = np.tile(np.arange(10, dtype=float), (10, 1))  # value = column index
+    square = gpd.GeoSeries([shapely.box(0, 0, 4000, 10_000), shapely.box(20_000, 0, 30_000, 1)])
+    means = zonal_means(values, square, grid.transform)
+    assert means[0] == pytest.approx(1.5)  # columns 0..3
+    assert np.isnan(means[1])  # outside the grid
+
+
+def test_equal_area_grid_counts_kazakhstan_cells_as_its_area(cfg) -> None:
+    from pipeline.geodesy import area_km2
+    from pipeline.ingest import clean, countries_from_regions, regions_from_admin1, sovereignties
+    from pipeline.io import read_layer
+
+    admin1 = clean(read_layer(cfg.source_path("admin1")), "admin1").gdf
+    regions = regions_from_admin1(admin1, cfg.region_fixes)
+    kz = countries_from_regions(regions, sovereignties(admin1).set_index("country")["name"])
+    kz = kz[kz.country == "KAZ"]
+    ea = kz.to_crs(cfg.equal_area_crs)
+    grid = make_grid(tuple(ea.total_bounds), 1000.0, cfg.equal_area_crs)
+    cells = features.rasterize([(ea.geometry.iloc[0], 1)], out_shape=(grid.height, grid.width),
+                               transform=grid.transform, fill=0, dtype="uint8").sum()
+    assert cells == pytest.approx(area_km2(kz.geometry.values)[0], rel=0.001)
