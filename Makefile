@@ -28,7 +28,7 @@ sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' s
 SOURCES_INGEST  := $(call sources,ingest)
 SOURCES_NETWORK := $(call sources,network)
 
-.PHONY: all setup data check-data test clean help
+.PHONY: all setup data check-data test clean help bench
 .DELETE_ON_ERROR:
 
 all: outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg
@@ -89,6 +89,12 @@ check-data: | $(SETUP)
 
 test: | $(SETUP)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Benchmark (not a test): the accessibility raster against GRASS r.cost and scikit-image MCP, the
+# network against networkx. BENCH_RES: cell sizes in metres. Writes outputs/bench.md.
+BENCH_RES ?= 1000
+bench: all
+	$(PYTHON) bench/bench_accessibility.py --res $(BENCH_RES)
 
 clean:
 	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg

@@ -95,12 +95,19 @@ def access_points(edges_ea: gpd.GeoSeries, spacing: float) -> AccessPoints:
 
 
 def label_points(xy: np.ndarray, areas: gpd.GeoSeries) -> np.ndarray:
-    """Label (1-based position in ``areas``) of the polygon containing each point; 0 for none."""
-    pts = shapely.points(xy)
-    tree = shapely.STRtree(areas.values)
-    i_pt, i_area = tree.query(pts, predicate="within")
+    """Label (1-based position in ``areas``) of the polygon containing each point; 0 for none.
+
+    Exact point-in-polygon with prepared geometries, tested only for points in each polygon's box."""
     out = np.zeros(len(xy), dtype=np.int32)
-    out[i_pt] = i_area + 1
+    x, y = xy[:, 0], xy[:, 1]
+    for i, area in enumerate(areas.values):
+        if area is None or area.is_empty:
+            continue
+        minx, miny, maxx, maxy = area.bounds
+        cand = np.flatnonzero((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy) & (out == 0))
+        if cand.size:
+            shapely.prepare(area)
+            out[cand[shapely.contains_xy(area, x[cand], y[cand])]] = i + 1
     return out
 
 
@@ -295,3 +302,22 @@ def travel_hours(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, area
                  float(np.nanmedian(h)), float(np.nanpercentile(h, 90)),
                  int(land.sum() - np.isfinite(h).sum()))
     return out
+
+
+def friction_surface(edges: gpd.GeoDataFrame, grid: Grid, areas: gpd.GeoSeries, *, mode: str,
+                     off_kmh: float) -> np.ndarray:
+    """Minutes to cross one cell (edge to edge, orthogonally): the fastest road through the cell
+    (rasterised with all touched cells), else the off-network speed; NaN on water and off the land.
+
+    This is the input of cost-distance tools (GRASS r.cost, scikit-image MCP_Geometric); the
+    pipeline itself routes on the network and uses it only for comparison (``make bench``)."""
+    land = features.rasterize(((g, 1) for g in areas.values), fill=0, dtype="uint8",
+                              out_shape=(grid.height, grid.width), transform=grid.transform) > 0
+    road = edges[(edges["mode"] == mode) & (edges["class"] != CROSSING_CLASS)]
+    road = road.sort_values("speed_kmh")  # later (faster) roads overwrite slower ones
+    kmh = features.rasterize(zip(road.geometry.to_crs(grid.crs).values, road["speed_kmh"]),
+                             out_shape=(grid.height, grid.width), transform=grid.transform,
+                             fill=0.0, dtype="float32", all_touched=True)
+    kmh = np.where(kmh > 0, np.maximum(kmh, off_kmh), off_kmh)
+    minutes = grid.res / 1000.0 / kmh * 60.0
+    return np.where(land, minutes, np.nan).astype(np.float64)
