@@ -121,7 +121,7 @@ def main() -> int:
         rows_, cols_ = grid.cell(poles_ea)
         starts = [(int(r), int(c)) for r, c in zip(rows_, cols_) if np.isfinite(friction[r, c])]
         costs = np.where(np.isfinite(friction), friction, -1.0)  # negative: impassable for MCP
-        mcp_min, t_mcp = timed(lambda: MCP_Geometric(costs).find_costs(starts)[0])
+        mcp_min, t_mcp = timed(lambda c, s: MCP_Geometric(c).find_costs(s)[0], costs, starts)
         mcp_h = np.where(np.isfinite(friction), mcp_min / 60.0, np.nan)
         cells = f"{grid.width} × {grid.height} ({grid.width * grid.height / 1e6:.1f} M cells)"
         _, t_three = timed(travel_hours, edges, poles_ea, grid, countries.geometry,
