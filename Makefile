@@ -78,8 +78,10 @@ outputs/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/
 	$(PIPE) accessibility --stages $(STAGES) --out outputs/accessibility.gpkg --rasters outputs/rasters
 
 outputs/borders.gpkg outputs/REPORT.md &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
-		$(STAGES)/border_regions.gpkg pipeline/report.py $(COMMON) $(CONFIG) layers/official_borders.yaml | $(SETUP)
-	$(PIPE) publish --stages $(STAGES) --out outputs/borders.gpkg --report outputs/REPORT.md
+		$(STAGES)/border_regions.gpkg outputs/accessibility.gpkg pipeline/report.py $(COMMON) $(CONFIG) \
+		layers/official_borders.yaml | $(SETUP)
+	$(PIPE) publish --stages $(STAGES) --out outputs/borders.gpkg --report outputs/REPORT.md \
+		--accessibility outputs/accessibility.gpkg
 
 data: | $(SETUP)
 	$(PIPE) download

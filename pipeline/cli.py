@@ -280,10 +280,13 @@ def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_
 
 @app.command()
 def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
-            out: PathOpt = BORDERS_GPKG, report: PathOpt = REPORT) -> None:
+            out: PathOpt = BORDERS_GPKG, report: PathOpt = REPORT,
+            access: Annotated[Path | None, typer.Option(
+                "--accessibility", dir_okay=False, help="accessibility GeoPackage for the report")] = None,
+            ) -> None:
     """Assemble outputs/borders.gpkg and render outputs/REPORT.md from the stage files."""
     from .io import read_layer, write_layers, write_text
-    from .report import render_report
+    from .report import accessibility_section, render_report
 
     cfg = _config(ctx)
     with _stage("publish"):
@@ -302,6 +305,12 @@ def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=F
             segments=layers["border_segments"], zones=layers["zones"], br=layers["border_regions"],
             distances=cfg.distances_km, official=cfg.official,
             vintages=["naturalearth", *cfg.vintages], provenance=provenance(cfg))
+        if access is not None:
+            section = accessibility_section(read_layer(access, "zone_access"),
+                                            read_layer(access, "region_access"),
+                                            read_layer(stages / CROSSINGS.name, "crossings"),
+                                            cfg.distances_km[0])
+            text = text.replace("## Provenance", section + "\n## Provenance")
         write_text(report, text)
 
 

@@ -171,3 +171,35 @@ def render_report(*, study: str, focus: str, countries: gpd.GeoDataFrame,
                       zone_share_table(br, distances, vintage, side), ""]
     parts += ["## Provenance", "", *(f"- {k}: {v}" for k, v in provenance.items()), ""]
     return "\n".join(parts)
+
+
+def accessibility_section(zone_access: gpd.GeoDataFrame, region_access: gpd.GeoDataFrame,
+                          crossings: gpd.GeoDataFrame, distance: float) -> str:
+    """Crossings per neighbour; mean hours to the nearest pole and barrier effect per belt and region."""
+    scen = [c.removeprefix("mean_h_") for c in zone_access.columns if c.startswith("mean_h_")]
+    bar = [s for s in scen if f"barrier_h_{s}" in zone_access.columns]
+    counts = crossings.groupby(["neighbour", "mode"]).size().unstack(fill_value=0)
+    xs = _table(["neighbour", *counts.columns], ([n, *(int(v) for v in r)] for n, r in counts.iterrows()),
+                "l" + "r" * len(counts.columns))
+    head = [*(f"mean h, {s}" for s in scen), *(f"barrier h, {s}" for s in bar)]
+    z = zone_access[zone_access["distance_km"] == distance].sort_values(["segment_id", "side"])
+    zt = _table(["belt", "country", "side", *head],
+                ([r.segment_id, r.country, r.side, *(f"{getattr(r, f'mean_h_{s}'):.2f}" for s in scen),
+                  *(f"{getattr(r, f'barrier_h_{s}'):+.2f}" for s in bar)] for r in z.itertuples()),
+                "lll" + "r" * len(head))
+    rg = region_access.drop_duplicates(["vintage", "region_id", "segment_id"])
+    rg = rg[rg["segment_id"].isin(set(z["segment_id"]))].sort_values(
+        [f"barrier_h_{bar[-1]}" if bar else f"mean_h_{scen[0]}"], ascending=False)
+    rt = _table(["vintage", "border", "country", "region", *head],
+                ([r.vintage, r.segment_id, r.country, f"{r.name_en} ({r.iso_3166_2})",
+                  *(f"{getattr(r, f'mean_h_{s}'):.2f}" for s in scen),
+                  *(f"{getattr(r, f'barrier_h_{s}'):+.2f}" for s in bar)] for r in rg.head(25).itertuples()),
+                "llll" + "r" * len(head))
+    return "\n".join([
+        "## Accessibility and the border as a barrier", "",
+        "Hours from each 1 km cell to the nearest growth pole by road (`outputs/rasters/access_*.tif`), "
+        "area-weighted means. Scenarios: *open* (crossings without delay), *current* (delays of "
+        "`layers/network.yaml`), *closed* (no crossing). Barrier = scenario − open.", "",
+        "Points where the network crosses the focus country's land border:", "", xs, "",
+        f"Per {distance:g} km belt:", "", zt, "",
+        "Border regions with the largest barrier effect (first 25):", "", rt, ""])
