@@ -67,7 +67,7 @@ $(STAGES)/network.gpkg: pipeline/network.py $(COMMON) $(CONFIG) layers/network.y
 	$(PIPE) network --out $@
 
 $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline/crossings.py $(COMMON) \
-		$(CONFIG) layers/network.yaml | $(SETUP)
+		$(CONFIG) layers/network.yaml layers/checkpoints.yaml | $(SETUP)
 	$(PIPE) crossings --network $< --borders $(STAGES)/borders.gpkg --out $@
 
 ACCESS_TIFS := $(foreach s,open current closed,outputs/rasters/access_$(s).tif) \

@@ -196,7 +196,7 @@ def crossings(ctx: typer.Context,
               borders_gpkg: BordersIn = BORDERS, out: PathOpt = CROSSINGS) -> None:
     """Points where the network crosses the land border; edges split there, minutes per scenario."""
     from .config import load_network
-    from .crossings import insert_crossings
+    from .crossings import insert_crossings, load_checkpoints, match_checkpoints
     from .io import read_layer, write_layers
 
     cfg = _config(ctx)
@@ -206,6 +206,11 @@ def crossings(ctx: typer.Context,
         nodes = read_layer(network_gpkg, "nodes")
         segs = read_layer(borders_gpkg, "border_segments")
         out_edges, points = insert_crossings(edges, len(nodes), segs, net.delay_hours)
+        points = match_checkpoints(points, load_checkpoints(cfg.layers_dir / "checkpoints.yaml"),
+                                   net.match_km)
+        log.info("crossings: %d of %d matched to official checkpoints (%s)",
+                 int((points["checkpoint"] != "").sum()), len(points),
+                 ", ".join(sorted(set(points["checkpoint"]) - {""})))
         write_layers(out, {"crossings": points, "edges": out_edges}, descriptions=DESCRIPTIONS)
 
 

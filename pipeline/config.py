@@ -289,6 +289,7 @@ class NetworkConfig:
     modes: tuple[Mode, ...]
     off_network_kmh: float
     delay_hours: dict[str, dict[str, float]] = field(default_factory=dict)
+    match_km: float = 25.0
 
 
 def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
@@ -341,7 +342,8 @@ def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
                          off_network_kmh=r.number("network.off_network_kmh", lo=0.0, hi=200.0,
                                                   lo_open=True),
                          delay_hours={str(k): {str(m): float(h) for m, h in v.items()}
-                                      for k, v in delays.items()})
+                                      for k, v in delays.items()},
+                         match_km=r.number("crossings.match_km", 25.0, lo=0.0, hi=500.0))
 
 
 @dataclass(frozen=True)

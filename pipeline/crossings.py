@@ -1,10 +1,13 @@
 """Stage 4b, border crossings and scenarios: where the network crosses the focus country's land border.
 
 Reads ``outputs/stages/network.gpkg`` (``edges``, ``nodes``), ``outputs/stages/borders.gpkg``
-(``border_segments``) and the delays in ``layers/network.yaml`` (``crossings.delay_hours``).
+(``border_segments``), the delays in ``layers/network.yaml`` (``crossings.delay_hours``) and the
+official checkpoints of ``layers/checkpoints.yaml`` (name, coordinates, source).
 Writes ``outputs/stages/crossings.gpkg`` with layers
   * ``crossings`` (Point): ``crossing_id``, ``segment_id``, ``neighbour``, ``mode``, ``class``,
-    ``delay_h`` (current scenario), ``edge_id`` (the crossing edge in ``edges``);
+    ``delay_h`` (current scenario), ``edge_id`` (the crossing edge in ``edges``), ``checkpoint`` (the
+    official checkpoint it is matched to, where one with coordinates lies within ``match_km``) and
+    ``checkpoint_km`` (distance to it);
   * ``edges``: the network with every border-crossing edge split at the border and an explicit
     crossing edge (``class`` = 'border crossing', zero length) inserted between a node on each side,
     with one travel-time column per scenario: ``min_open`` (no delay), ``min_current`` (plus the
@@ -15,17 +18,20 @@ never when it only runs up to the border and back.
 
 Limits: only the focus country's borders carry delays; borders between third countries are crossed
 freely, so a route may dodge a delayed crossing through a neighbour (Almaty→Tashkent through Kyrgyzstan).
-Crossings are not yet matched to named official checkpoints.
+Only checkpoints with cited coordinates can be matched (see layers/checkpoints.yaml).
 """
 
 from __future__ import annotations
 
 import logging
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Geod
 from shapely.ops import substring
 
 log = logging.getLogger("pipeline")
@@ -125,3 +131,43 @@ def scenario_edges(edges: pd.DataFrame, scenario: str) -> pd.DataFrame:
     col = f"min_{scenario}"
     usable = edges[edges[col].notna()]
     return usable.assign(minutes=usable[col])
+
+
+def load_checkpoints(path: Path) -> gpd.GeoDataFrame:
+    """``layers/checkpoints.yaml`` as points (EPSG:4326); every entry must cite a source."""
+    from .config import _read_yaml
+    from .errors import ConfigError
+
+    rows = []
+    for i, c in enumerate(_read_yaml(path).get("checkpoints") or []):
+        need = ("name", "neighbour", "modes", "lon", "lat", "source")
+        if not isinstance(c, dict) or any(c.get(k) in (None, "", []) for k in need):
+            raise ConfigError(f"{path}: checkpoints[{i}]: needs {', '.join(need)}")
+        rows.append({"name": str(c["name"]), "neighbour": str(c["neighbour"]),
+                     "modes": ",".join(map(str, c["modes"])), "source": str(c["source"]),
+                     "geometry": shapely.Point(float(c["lon"]), float(c["lat"]))})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326") if rows else \
+        gpd.GeoDataFrame(columns=["name", "neighbour", "modes", "source", "geometry"],
+                         geometry="geometry", crs="EPSG:4326")
+
+
+def match_checkpoints(crossings: gpd.GeoDataFrame, checkpoints: gpd.GeoDataFrame,
+                      max_km: float) -> gpd.GeoDataFrame:
+    """Name each crossing after the nearest checkpoint with its neighbour and mode within ``max_km``
+    (geodesic); ``checkpoint`` is empty and ``checkpoint_km`` NaN where none is that close."""
+    out = crossings.copy()
+    out["checkpoint"] = ""
+    out["checkpoint_km"] = np.nan
+    geod = Geod(ellps="WGS84")
+    for i, x in enumerate(out.itertuples()):
+        cands = checkpoints[(checkpoints["neighbour"] == x.neighbour)
+                            & checkpoints["modes"].str.split(",").apply(lambda m, mode=x.mode: mode in m)]
+        if cands.empty:
+            continue
+        lon, lat = np.full(len(cands), x.geometry.x), np.full(len(cands), x.geometry.y)
+        _, _, d = geod.inv(lon, lat, cands.geometry.x.to_numpy(), cands.geometry.y.to_numpy())
+        j = int(np.argmin(d))
+        if d[j] / 1000.0 <= max_km:
+            out.iloc[i, out.columns.get_loc("checkpoint")] = cands["name"].iloc[j]
+            out.iloc[i, out.columns.get_loc("checkpoint_km")] = d[j] / 1000.0
+    return out

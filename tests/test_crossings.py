@@ -131,3 +131,42 @@ def test_real_scenarios_almaty_to_urumqi(real_crossings) -> None:
     assert np.isinf(t["closed"][urumqi])
     # A domestic trip is the same in every scenario.
     assert t["open"][astana] == t["current"][astana] == t["closed"][astana]
+
+
+def test_checkpoint_matching_respects_neighbour_mode_and_distance() -> None:
+    from pipeline.crossings import match_checkpoints
+
+    xs = gpd.GeoDataFrame({"neighbour": ["BBB", "BBB", "BBB", "CCC"],
+                           "mode": ["road", "rail", "road", "road"]},
+                          geometry=[shapely.Point(0, 2), shapely.Point(0, 2), shapely.Point(0, 3),
+                                    shapely.Point(0, 2)], crs="EPSG:4326")
+    cps = gpd.GeoDataFrame({"name": ["Gate"], "neighbour": ["BBB"], "modes": ["road"], "source": ["test"]},
+                           geometry=[shapely.Point(0.1, 2)], crs="EPSG:4326")
+    out = match_checkpoints(xs, cps, max_km=25)
+    # 0.1° of longitude at 2°N is 11.1 km: matched; the rail crossing, the one 111 km away and the
+    # one on another neighbour's border are not.
+    assert list(out["checkpoint"]) == ["Gate", "", "", ""]
+    assert out["checkpoint_km"].iloc[0] == pytest.approx(11.12, abs=0.01)
+    assert out["checkpoint_km"].iloc[1:].isna().all()
+
+
+def test_checkpoint_file_cites_a_source_for_every_entry(cfg) -> None:
+    from pipeline.crossings import load_checkpoints
+
+    cps = load_checkpoints(cfg.layers_dir / "checkpoints.yaml")
+    assert len(cps) >= 4 and cps["source"].str.len().min() > 10
+
+
+def test_real_crossings_are_named_after_the_chinese_checkpoints(real_crossings, cfg) -> None:
+    from pipeline.config import load_network
+    from pipeline.crossings import load_checkpoints, match_checkpoints
+
+    _, _, xs, _ = real_crossings
+    named = match_checkpoints(xs, load_checkpoints(cfg.layers_dir / "checkpoints.yaml"),
+                              load_network(cfg.layers_dir, cfg.sources).match_km)
+    by_name = named[named.checkpoint != ""].set_index("checkpoint")
+    assert by_name.loc["Nur Zholy – Khorgos", "class"] == "Major Highway"
+    assert by_name.loc["Dostyk – Alashankou (rail)", "mode"] == "rail"
+    assert by_name.loc["Dostyk – Alashankou (rail)", "checkpoint_km"] < 2.0
+    assert set(by_name.index) == {"Nur Zholy – Khorgos", "Dostyk – Alashankou (rail)", "Dostyk (road)",
+                                  "Bakhty – Baktu"}
