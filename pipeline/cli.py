@@ -167,19 +167,24 @@ def network(ctx: typer.Context, out: PathOpt = NETWORK) -> None:
     """Travel-time graph per mode (roads with ferries, rail): snapped, noded, largest component."""
     from .config import load_network
     from .io import read_layer, to_crs, write_layers
-    from .network import build_mode, build_osm_mode, number_nodes, read_osm_pbf
+    from .network import build_mode, build_osm_mode, number_nodes, read_osm_pbf, read_osmnx
 
     cfg = _config(ctx)
     net = load_network(cfg.layers_dir, cfg.sources)
     with _stage("network"):
         parts = []
         for mode in net.modes:
-            if mode.osm_pbf:
-                pbf = cfg.data_dir / mode.osm_pbf
-                if not pbf.is_file():
-                    raise DataMissingError(f"missing OpenStreetMap extract {pbf} (layers/network.yaml: "
-                                           f"network.modes.{mode.name}.osm_pbf)")
-                osm = read_osm_pbf(str(pbf), mode.network_type)
+            if mode.is_osm:
+                local = mode.osm_pbf or mode.osm_xml
+                path = cfg.data_dir / local if local else None
+                if path is not None and not path.is_file():
+                    raise DataMissingError(f"missing OpenStreetMap file {path} (layers/network.yaml: "
+                                           f"network.modes.{mode.name})")
+                if mode.osm_pbf:
+                    osm = read_osm_pbf(str(path), mode.network_type)
+                else:
+                    osm = read_osmnx(bbox=mode.osmnx_bbox, xml=str(path) if path else None,
+                                     network_type=mode.network_type)
                 parts.append(build_osm_mode(osm, mode, cfg.ellipsoid)[0])
                 continue
             src = cfg.source(mode.source)
@@ -343,7 +348,8 @@ def sources(ctx: typer.Context,
         keys = [cfg.regions_source, *cfg.vintages.values()]
     elif stage == "network":
         for m in load_network(cfg.layers_dir, cfg.sources).modes:
-            typer.echo(cfg.data_dir / (m.osm_pbf or cfg.source(m.source).file))  # type: ignore[arg-type]
+            if m.osmnx_bbox is None:
+                typer.echo(cfg.data_dir / (m.osm_pbf or m.osm_xml or cfg.source(m.source).file))  # type: ignore[arg-type]
         return
     else:
         raise click.BadParameter(f"unknown stage {stage!r}: ingest or network", param_hint="--stage")

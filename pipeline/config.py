@@ -308,8 +308,13 @@ def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
         if not isinstance(spec, dict):
             raise r.fail(key, "expected a mapping")
         source, pbf = spec.get("source"), spec.get("osm_pbf")
-        if bool(source) == bool(pbf):
-            raise r.fail(key, "give either `source` (a line layer of layers/sources.yaml) or `osm_pbf`")
+        bbox, xml = spec.get("osmnx_bbox"), spec.get("osm_xml")
+        if sum(bool(v) for v in (source, pbf, bbox, xml)) != 1:
+            raise r.fail(key, "give one of `source` (a line layer of layers/sources.yaml), `osm_pbf`, "
+                              "`osmnx_bbox` or `osm_xml`")
+        if bbox is not None and (not isinstance(bbox, list) or len(bbox) != 4
+                                 or not all(isinstance(v, (int, float)) for v in bbox)):
+            raise r.fail(f"{key}.osmnx_bbox", "expected [west, south, east, north] in degrees")
         if source and sources is not None and source not in sources:
             raise r.fail(f"{key}.source", f"{source!r} is not a source of layers/sources.yaml")
         speeds = spec.get("speeds_kmh")
@@ -323,6 +328,8 @@ def load_network(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
                           snap_tolerance_m=r.number(f"{key}.snap_tolerance_m", 0.0, lo=0.0, hi=10000.0),
                           speeds_kmh={str(c): float(v) for c, v in speeds.items()},
                           osm_pbf=str(pbf) if pbf else None,
+                          osmnx_bbox=tuple(float(v) for v in bbox) if bbox else None,  # type: ignore[arg-type]
+                          osm_xml=str(xml) if xml else None,
                           network_type=str(spec.get("network_type", "driving")),
                           use_maxspeed=bool(spec.get("use_maxspeed", True))))
     delays = r.get("crossings.delay_hours", {}) or {}

@@ -50,8 +50,14 @@ class Mode:
     snap_tolerance_m: float
     speeds_kmh: dict[str, float]
     osm_pbf: str | None = None
+    osmnx_bbox: tuple[float, float, float, float] | None = None
+    osm_xml: str | None = None
     network_type: str = "driving"
     use_maxspeed: bool = True
+
+    @property
+    def is_osm(self) -> bool:
+        return bool(self.osm_pbf or self.osmnx_bbox or self.osm_xml)
 
 
 @dataclass
@@ -181,6 +187,32 @@ def read_osm_pbf(path: str, network_type: str) -> gpd.GeoDataFrame:
         raise DataError(f"{path}: no '{network_type}' ways in this OpenStreetMap extract")
     keep = [c for c in ("u", "v", "highway", "maxspeed", "geometry") if c in edges.columns]
     return gpd.GeoDataFrame(edges[keep], geometry="geometry", crs="EPSG:4326")
+
+
+def read_osmnx(*, bbox: tuple[float, float, float, float] | None = None, xml: str | None = None,
+               network_type: str = "drive") -> gpd.GeoDataFrame:
+    """Edges from osmnx: downloaded for ``bbox`` (lon/lat: west, south, east, north; needs the
+    internet) or read from an OSM XML file; same columns as :func:`read_osm_pbf`."""
+    import osmnx as ox
+
+    try:
+        if xml is not None:
+            graph = ox.graph_from_xml(xml, simplify=True, retain_all=True)
+        else:
+            graph = ox.graph_from_bbox(bbox, network_type=network_type, retain_all=True)
+    except Exception as exc:  # osmnx raises many kinds (HTTP, parse, empty response)
+        where = xml or f"bbox {list(bbox or ())}"
+        raise DataError(f"OpenStreetMap through osmnx ({where}) failed: {exc}. Offline, use a local "
+                        "extract instead (osm_pbf: in layers/network.yaml)") from None
+    edges = ox.graph_to_gdfs(graph, nodes=False).reset_index()
+    first = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731 (osmnx merges ways into lists)
+    out = gpd.GeoDataFrame({"u": edges["u"].to_numpy(), "v": edges["v"].to_numpy(),
+                            "highway": edges["highway"].map(first).astype(str),
+                            "maxspeed": edges["maxspeed"].map(first) if "maxspeed" in edges else None},
+                           geometry=edges.geometry.values, crs=edges.crs).to_crs("EPSG:4326")
+    if out.empty:
+        raise DataError(f"OpenStreetMap through osmnx: no ways in {xml or list(bbox or ())}")
+    return out
 
 
 def parse_maxspeed(values: pd.Series) -> np.ndarray:

@@ -9,6 +9,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pyrosm
+import shapely
 import pytest
 import yaml
 from pyproj import Geod
@@ -97,3 +98,50 @@ def test_corrupt_pbf_is_a_clear_error(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 4 and "bad.osm.pbf" in err and "Traceback" not in err
     assert not (tmp_path / "n.gpkg").exists()
+
+
+OSM_XML = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6" generator="hand-written test">
+  <node id="1" lat="60.0000" lon="25.0000" version="1"/>
+  <node id="2" lat="60.0000" lon="25.0100" version="1"/>
+  <node id="3" lat="60.0000" lon="25.0200" version="1"/>
+  <node id="4" lat="60.0050" lon="25.0100" version="1"/>
+  <way id="10" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/>
+    <tag k="highway" v="primary"/><tag k="maxspeed" v="50"/></way>
+  <way id="11" version="1"><nd ref="2"/><nd ref="4"/><tag k="highway" v="residential"/></way>
+</osm>
+"""
+
+
+def test_osmnx_path_on_an_osm_xml_file(tmp_path: Path) -> None:
+    """The osmnx route (the same conversion as an online download) on a hand-written OSM file:
+    a 50 km/h primary road through a junction and a residential street at the class speed."""
+    from pipeline.network import Mode, build_osm_mode, number_nodes, read_osmnx
+
+    xml = tmp_path / "tiny.osm"
+    xml.write_text(OSM_XML)
+    osm = read_osmnx(xml=str(xml))
+    edges, rep = build_osm_mode(osm, Mode("road", None, "highway", 0.0, {"primary": 90, "residential": 30},
+                                          osm_xml=str(xml)))
+    edges, nodes = number_nodes([edges])
+    geod = Geod(ellps="WGS84")
+    street_km = geod.inv(25.01, 60.0, 25.01, 60.005)[2] / 1000
+    road_km = geod.inv(25.0, 60.0, 25.01, 60.0)[2] / 1000
+    start = int(nodes.node_id.iloc[int(np.argmin(shapely.distance(nodes.geometry.values,
+                                                                  shapely.Point(25.0, 60.0))))])
+    end = int(nodes.node_id.iloc[int(np.argmin(shapely.distance(nodes.geometry.values,
+                                                                shapely.Point(25.01, 60.005))))])
+    t = travel_minutes(edges, len(nodes), [start])[end]
+    # Posted 50 km/h wins over the class's 90 on the primary; the street has no maxspeed: 30 km/h.
+    assert t == pytest.approx(road_km / 50 * 60 + street_km / 30 * 60, rel=1e-6)
+    assert rep.components == 1
+
+
+def test_osmnx_download_failure_is_a_clear_error(tmp_path: Path) -> None:
+    from pipeline.errors import DataError
+    from pipeline.network import read_osmnx
+
+    bad = tmp_path / "bad.osm"
+    bad.write_text("<osm><node id='1'")
+    with pytest.raises(DataError, match="osmnx"):
+        read_osmnx(xml=str(bad))
