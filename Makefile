@@ -99,4 +99,5 @@ bench: all
 	$(PYTHON) bench/bench_accessibility.py --res $(BENCH_RES)
 
 clean:
-	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg
+	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg \
+		outputs/bench.md
