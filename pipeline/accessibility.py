@@ -212,8 +212,8 @@ class CellLinks:
     rows: np.ndarray
     cols: np.ndarray
     label: np.ndarray     # (N,) country label of the cell
-    point: np.ndarray     # (N, k) access point index (−1: none)
-    leg_min: np.ndarray   # (N, k) off-network minutes to it (inf: none)
+    point: np.ndarray     # (k, N) access point index (−1: none); rows contiguous for fast reductions
+    leg_min: np.ndarray   # (k, N) off-network minutes to it (inf: none)
     pole: np.ndarray      # (N,) nearest pole in a straight line (−1: none)
     pole_min: np.ndarray  # (N,) off-network minutes to it (inf: none)
 
@@ -224,8 +224,8 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
     rows, cols = np.nonzero(labels)
     cell_label = labels[rows, cols]
     n = len(rows)
-    point = np.full((n, k), -1, dtype=np.int64)
-    leg = np.full((n, k), np.inf, dtype=np.float32)
+    point = np.full((k, n), -1, dtype=np.int64)
+    leg = np.full((k, n), np.inf, dtype=np.float32)
     pole = np.full(n, -1, dtype=np.int32)
     pole_min = np.full(n, np.inf, dtype=np.float32)
     per_min = 1.0 / 1000.0 / off_kmh * 60.0  # minutes per metre off-network
@@ -241,8 +241,8 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
             xy = grid.centres(rows[idx], cols[idx])
             if tree is not None:
                 d, j = tree.query(xy, k=kk, workers=-1)
-                point[idx, :kk] = mine[j.reshape(-1, kk)]
-                leg[idx, :kk] = d.reshape(-1, kk) * per_min
+                point[:kk, idx] = mine[j.reshape(-1, kk)].T
+                leg[:kk, idx] = (d.reshape(-1, kk) * per_min).T
             if pole_tree is not None:
                 dp, jp = pole_tree.query(xy, k=1, workers=-1)
                 pole[idx], pole_min[idx] = theirs[jp], dp * per_min
@@ -252,11 +252,15 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
 def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """Hours to the nearest pole per cell (NaN off land or unreachable) and that pole's id (−1)."""
-    t = np.append(t_point, np.inf)                        # index −1 (no access point) → inf
-    total = t[links.point] + links.leg_min                 # (N, k) minutes
-    best = np.argmin(total, axis=1)
-    minutes = np.take_along_axis(total, best[:, None], axis=1)[:, 0]
-    which = np.append(pole_point, -1)[np.take_along_axis(links.point, best[:, None], axis=1)[:, 0]]
+    t = np.append(t_point, np.inf)  # index −1 (no access point) → inf
+    minutes = np.full(links.point.shape[1], np.inf)
+    via = np.full(links.point.shape[1], -1, dtype=np.int64)
+    for j in range(links.point.shape[0]):
+        cand = t[links.point[j]] + links.leg_min[j]
+        better = cand < minutes
+        minutes = np.where(better, cand, minutes)
+        via = np.where(better, links.point[j], via)
+    which = np.append(pole_point, -1)[via]
     direct = links.pole_min < minutes
     minutes = np.where(direct, links.pole_min, minutes)
     which = np.where(direct, links.pole, which)
@@ -366,8 +370,10 @@ def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
         one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
         t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)
         t_pt, _ = point_times(lk.base, lk.pts, t_node, pole_node, one)
-        t = np.append(t_pt, np.inf)[lk.cells.point] + lk.cells.leg_min
-        minutes = t.min(axis=1)
+        tp = np.append(t_pt, np.inf)
+        minutes = tp[lk.cells.point[0]] + lk.cells.leg_min[0]
+        for j in range(1, lk.cells.point.shape[0]):
+            np.minimum(minutes, tp[lk.cells.point[j]] + lk.cells.leg_min[j], out=minutes)
         same = lk.cells.label == lk.pole_label[p]
         direct = np.full(len(minutes), np.inf)
         direct[same] = np.hypot(xy[same, 0] - lk.poles_ea[p, 0], xy[same, 1] - lk.poles_ea[p, 1]) * per_min

@@ -601,7 +601,7 @@ DESCRIPTIONS = {
     "region_access": "Area-weighted mean hours to the nearest pole per border region and scenario; "
                      "barrier_h = scenario − open.",
     "catchments": "Travel-time catchments: cells whose fastest pole (of a tier set, per scenario) is "
-                  "each pole; population = GeoNames settlements ≥ 15,000 inside.",
+                  "each pole; population = GeoNames settlements ≥ 5,000 inside.",
     "huff_dominant": "Huff market areas: the dominant pole per cell (attraction population^α, "
                      "exp(−β·hours) decay) with the mean probability of the dominant pole.",
     "beyond_influence": "Land of the focus country farther than `hours` from every pole of a tier set "

@@ -4,7 +4,7 @@ cross-border influence and development axes.
 Reads the crossings stage's graph, the poles (``layers/poles.yaml``), countries, zones and border
 regions, and ``layers/influence.yaml``. Writes ``outputs/influence.gpkg`` with layers
   * ``poles``; ``catchments`` (per tier set and scenario: the cells whose fastest pole is each pole,
-    with ``area_km2`` and ``population``: GeoNames settlements ≥ 15,000 inside);
+    with ``area_km2`` and ``population``: GeoNames settlements ≥ 5,000 inside);
   * ``huff_dominant`` (per dominant pole: area and mean probability, Huff model of the configured
     scenario and tier set: P_ij = A_j^α·exp(−β·t_ij) / Σ_k A_k^α·exp(−β·t_ik), A = population);
   * ``beyond_influence`` (per tier set: land farther than ``beyond_hours`` from every pole of the

