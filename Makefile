@@ -21,7 +21,7 @@ PIPE   := $(PYTHON) -m pipeline
 STAGES := outputs/stages
 CONFIG := layers/study.yaml layers/sources.yaml layers/region_fixes.yaml
 COMMON := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
-          pipeline/errors.py pipeline/io.py pipeline/geodesy.py pipeline/topology.py
+          pipeline/errors.py pipeline/io.py pipeline/geodesy.py pipeline/topology.py pipeline/styles.py
 # Source files the ingest stage reads, as listed by layers/sources.yaml (empty before set-up). Only
 # those present are prerequisites: a missing one is reported by the pipeline, with how to get it.
 sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --stage $(1) 2>/dev/null))
@@ -31,7 +31,8 @@ SOURCES_NETWORK := $(call sources,network)
 .PHONY: all setup data check-data test clean help bench
 .DELETE_ON_ERROR:
 
-all: outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg outputs/influence.gpkg
+all: outputs/borders.gpkg outputs/REPORT.md outputs/border_regions.qgs outputs/accessibility.gpkg \
+	outputs/influence.gpkg
 
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -83,11 +84,13 @@ outputs/influence.gpkg outputs/rasters/huff_probability.tif &: $(STAGES)/crossin
 		layers/accessibility.yaml layers/poles.yaml layers/influence.yaml layers/checkpoints.yaml | $(SETUP)
 	$(PIPE) influence --stages $(STAGES) --out outputs/influence.gpkg --rasters outputs/rasters
 
-outputs/borders.gpkg outputs/REPORT.md &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
+outputs/borders.gpkg outputs/REPORT.md outputs/border_regions.qgs &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		$(STAGES)/border_regions.gpkg outputs/accessibility.gpkg outputs/influence.gpkg pipeline/report.py \
-		$(COMMON) $(CONFIG) layers/official_borders.yaml layers/influence.yaml | $(SETUP)
+		pipeline/qgis_project.py $(COMMON) $(CONFIG) layers/official_borders.yaml \
+		layers/influence.yaml | $(SETUP)
 	$(PIPE) publish --stages $(STAGES) --out outputs/borders.gpkg --report outputs/REPORT.md \
-		--accessibility outputs/accessibility.gpkg --influence outputs/influence.gpkg
+		--accessibility outputs/accessibility.gpkg --influence outputs/influence.gpkg \
+		--project outputs/border_regions.qgs
 
 data: | $(SETUP)
 	$(PIPE) download
@@ -106,5 +109,4 @@ bench: all
 
 clean:
 	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg \
-		outputs/influence.gpkg \
-		outputs/bench.md
+		outputs/influence.gpkg outputs/border_regions.qgs outputs/bench.md

@@ -9,6 +9,7 @@ code and no traceback.
 from __future__ import annotations
 
 import hashlib
+import re
 import logging
 import time
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ INFLUENCE = Path("outputs/influence.gpkg")
 RASTERS = Path("outputs/rasters")
 BORDERS_GPKG = Path("outputs/borders.gpkg")
 REPORT = Path("outputs/REPORT.md")
+PROJECT = Path("outputs/border_regions.qgs")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="GIS pipeline for border regions. Stages: ingest → borders → zones → "
@@ -83,7 +85,7 @@ def _stage(name: str) -> Iterator[None]:
 def ingest(ctx: typer.Context, out: PathOpt = INGEST) -> None:
     """Regions (admin-1) of every country, countries (dissolve by sovereignty), focus-country vintages."""
     from . import ingest as st
-    from .io import read_layer, to_crs, write_layers
+    from .io import read_layer, to_crs
 
     cfg = _config(ctx)
     with _stage("ingest"):
@@ -103,27 +105,27 @@ def ingest(ctx: typer.Context, out: PathOpt = INGEST) -> None:
                          vsrc.file)
             layers[f"regions_{vintage}"] = st.regions_from_geokz(st.clean(raw, vsrc.file).gdf,
                                                                  cfg.focus_country, vintage)
-        write_layers(out, layers, descriptions=DESCRIPTIONS)
+        _write(cfg, out, layers)
 
 
 @app.command()
 def borders(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST, out: PathOpt = BORDERS) -> None:
     """Border segments of the focus country, one per neighbour and sea shore, geodesic km."""
     from .borders import border_segments
-    from .io import read_layer, write_layers
+    from .io import read_layer
 
     cfg = _config(ctx)
     with _stage("borders"):
         countries = read_layer(ingest_gpkg, "countries")
         segs = border_segments(countries, cfg.focus_country, cfg.seas, cfg.ellipsoid)
-        write_layers(out, {"border_segments": segs}, descriptions=DESCRIPTIONS)
+        _write(cfg, out, {"border_segments": segs})
 
 
 @app.command()
 def zones(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST, borders_gpkg: BordersIn = BORDERS,
           out: PathOpt = ZONES) -> None:
     """Cross-border belts of every configured distance on both sides of each segment."""
-    from .io import read_layer, write_layers
+    from .io import read_layer
     from .zones import cross_border_zones
 
     cfg = _config(ctx)
@@ -133,7 +135,7 @@ def zones(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST, borders_gpkg: Bord
         z = cross_border_zones(segs, countries, cfg.distances_km, maritime=cfg.maritime_zones,
                                piece_km=cfg.buffer_piece_km, densify_km=cfg.densify_km,
                                ellps=cfg.ellipsoid, progress=lambda m: log.info("  belt %s", m))
-        write_layers(out, {"zones": z}, descriptions=DESCRIPTIONS)
+        _write(cfg, out, {"zones": z})
 
 
 @app.command("border-regions")
@@ -145,7 +147,7 @@ def border_regions_cmd(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST,
     import pandas as pd
 
     from .border_regions import border_regions
-    from .io import read_layer, write_layers
+    from .io import read_layer
 
     cfg = _config(ctx)
     with _stage("border regions"):
@@ -160,14 +162,14 @@ def border_regions_cmd(ctx: typer.Context, ingest_gpkg: IngestIn = INGEST,
                 equal_area_crs=cfg.equal_area_crs, ellps=cfg.ellipsoid))
         br = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
                               crs=frames[0].crs)
-        write_layers(out, {"border_regions": br}, descriptions=DESCRIPTIONS)
+        _write(cfg, out, {"border_regions": br})
 
 
 @app.command()
 def network(ctx: typer.Context, out: PathOpt = NETWORK) -> None:
     """Travel-time graph per mode (roads with ferries, rail): snapped, noded, largest component."""
     from .config import load_network
-    from .io import read_layer, to_crs, write_layers
+    from .io import read_layer, to_crs
     from .network import build_mode, build_osm_mode, number_nodes, read_osm_pbf, read_osmnx
 
     cfg = _config(ctx)
@@ -192,7 +194,7 @@ def network(ctx: typer.Context, out: PathOpt = NETWORK) -> None:
             lines = to_crs(read_layer(cfg.source_path(mode.source), src.layer), cfg.output_crs, src.file)
             parts.append(build_mode(lines, mode, cfg.equal_area_crs, cfg.ellipsoid)[0])
         edges, nodes = number_nodes(parts)
-        write_layers(out, {"edges": edges, "nodes": nodes}, descriptions=DESCRIPTIONS)
+        _write(cfg, out, {"edges": edges, "nodes": nodes})
 
 
 @app.command()
@@ -203,7 +205,7 @@ def crossings(ctx: typer.Context,
     """Points where the network crosses the land border; edges split there, minutes per scenario."""
     from .config import load_network
     from .crossings import insert_crossings, load_checkpoints, match_checkpoints
-    from .io import read_layer, write_layers
+    from .io import read_layer
 
     cfg = _config(ctx)
     net = load_network(cfg.layers_dir, cfg.sources)
@@ -217,7 +219,7 @@ def crossings(ctx: typer.Context,
         log.info("crossings: %d of %d matched to official checkpoints (%s)",
                  int((points["checkpoint"] != "").sum()), len(points),
                  ", ".join(sorted(set(points["checkpoint"]) - {""})))
-        write_layers(out, {"crossings": points, "edges": out_edges}, descriptions=DESCRIPTIONS)
+        _write(cfg, out, {"crossings": points, "edges": out_edges})
 
 
 @app.command()
@@ -232,7 +234,7 @@ def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_
     from .accessibility import make_grid, travel_hours
     from .config import load_accessibility, load_network
     from .geodesy import area_km2
-    from .io import read_layer, write_layers
+    from .io import read_layer
     from .poles import load_poles
     from .rasters import bands_to_polygons, write_geotiff, zonal_means
 
@@ -285,8 +287,8 @@ def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_
             .assign(**zone_stats)
         region_access = regions[["vintage", "segment_id", "side", "country", "region_id", "iso_3166_2",
                                   "name_en", "geometry"]].assign(**region_stats)
-        write_layers(out, {"poles": poles, "isochrones": isochrones, "zone_access": zone_access,
-                           "region_access": region_access}, descriptions=DESCRIPTIONS)
+        _write(cfg, out, {"poles": poles, "isochrones": isochrones, "zone_access": zone_access,
+                           "region_access": region_access})
 
 
 @app.command()
@@ -305,7 +307,7 @@ def influence(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay
     from .config import load_accessibility, load_influence, load_network
     from .crossings import load_checkpoints, scenario_edges
     from .geodesy import area_km2, length_km
-    from .io import read_layer, write_layers
+    from .io import read_layer
     from .poles import load_poles, load_settlements
     from .rasters import write_geotiff
 
@@ -479,10 +481,10 @@ def influence(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay
         corridors["area_km2"] = area_km2(corridors.geometry.values, cfg.ellipsoid)
         corridors["population"] = inf.settlement_population(corridors, settlements)
 
-        write_layers(out, {
+        _write(cfg, out, {
             "poles": poles, "catchments": catchments, "huff_dominant": huff,
             "beyond_influence": beyond_gdf, "region_beyond": rb, "cross_border_influence": cross_gdf,
-            "axes": axes, "axis_corridors": corridors}, descriptions=DESCRIPTIONS)
+            "axes": axes, "axis_corridors": corridors})
 
 
 @app.command()
@@ -492,9 +494,11 @@ def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=F
                 "--accessibility", dir_okay=False, help="accessibility GeoPackage for the report")] = None,
             influence_gpkg: Annotated[Path | None, typer.Option(
                 "--influence", dir_okay=False, help="influence GeoPackage for the report")] = None,
+            project: Annotated[Path | None, typer.Option(
+                dir_okay=False, help="QGIS project to write (needs --accessibility and --influence)")] = None,
             ) -> None:
     """Assemble outputs/borders.gpkg and render outputs/REPORT.md from the stage files."""
-    from .io import read_layer, write_layers, write_text
+    from .io import read_layer, write_text
     from .report import accessibility_section, influence_section, render_report
 
     cfg = _config(ctx)
@@ -508,7 +512,7 @@ def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=F
             "zones": read_layer(stages / ZONES.name, "zones"),
             "border_regions": read_layer(stages / BORDER_REGIONS.name, "border_regions"),
         }
-        write_layers(out, layers, descriptions=DESCRIPTIONS)
+        _write(cfg, out, layers)
         text = render_report(
             study=cfg.name, focus=cfg.focus_country, countries=layers["countries"],
             segments=layers["border_segments"], zones=layers["zones"], br=layers["border_regions"],
@@ -530,6 +534,8 @@ def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=F
                                         beyond_hours=conf.beyond_hours, distance=cfg.distances_km[0])
             text = text.replace("## Provenance", section + "\n## Provenance")
         write_text(report, text)
+        if project is not None and access is not None and influence_gpkg is not None:
+            write_project(cfg, project, out, access, influence_gpkg, stages)
 
 
 @app.command()
@@ -617,6 +623,69 @@ DESCRIPTIONS = {
 }
 
 
+def write_project(cfg: Config, project: Path, borders: Path, access: Path, influence: Path,
+                  stages: Path) -> None:
+    """Write the QGIS project and the rasters' sidecar styles; paths relative to the project."""
+    import os
+
+    from .io import write_text
+    from .qgis_project import build_project, raster_qml
+    from .styles import styles_for
+
+    base = project.parent.resolve()
+
+    def rel(p: Path) -> str:
+        return Path(os.path.relpath(p.resolve(), base)).as_posix()
+
+    rasters = sorted(RASTERS.glob("*.tif")) if RASTERS.is_dir() else []
+    for tif in rasters:
+        write_text(tif.with_suffix(".qml"), raster_qml(tif.stem))
+    shown = {"access_current", "poles", "axes", "border_segments", "zones", "countries", "crossings"}
+
+    def raster(stem: str) -> tuple[str, str, bool]:
+        return (rel(RASTERS / f"{stem}.tif"), "", stem in shown)
+
+    groups = {
+        "Growth poles and influence": [
+            (rel(influence), n, n in shown)
+            for n in ("poles", "axes", "axis_corridors", "beyond_influence", "huff_dominant", "catchments",
+                      "region_beyond", "cross_border_influence")] + [raster("huff_probability")],
+        "Border zones": [(rel(borders), n, n in shown) for n in
+                         ("border_segments", "border_regions", "zones", "regions_geokz_2024", "regions")],
+        "Accessibility": [(rel(stages / CROSSINGS.name), "crossings", True)]
+        + [(rel(access), n, False) for n in ("isochrones", "zone_access", "region_access")]
+        + [raster(s) for s in ("access_current", "access_open", "access_closed", "barrier_current",
+                               "barrier_closed")],
+        "Base": [(rel(borders), "countries", True)],
+    }
+    groups = {g: [m for m in ms if (base / m[0]).exists()] for g, ms in groups.items()}
+    xml = build_project(base, groups, styles_for(cfg.distances_km), cfg.equal_area_crs,
+                        f"{cfg.name}: border regions")
+    write_text(project, xml)
+
+
+def _write(cfg: Config, out: Path, layers: dict) -> None:
+    """Write a stage's GeoPackage with descriptions, QGIS styles, layer metadata and provenance."""
+    import datetime as dt
+
+    from .io import write_layers
+    from .styles import styles_for
+
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    prov = {**provenance(cfg), "run date (UTC)": now}
+    credits = "; ".join(sorted({s.credit for s in cfg.sources.values()} | {"GeoNames (CC BY 4.0)"}))
+    layer_md = {name: {"TITLE": name.replace("_", " ").capitalize(),
+                       "ABSTRACT": DESCRIPTIONS.get(name, ""),
+                       "CRS": gdf.crs.to_string() if gdf.crs is not None else "",
+                       "SOURCE": "border-pipeline " + __version__ + "; " + credits,
+                       "LICENCE": "Data: Natural Earth public domain; geokz CC BY 4.0; GeoNames CC BY 4.0"}
+                for name, gdf in layers.items()}
+    write_layers(out, layers, DESCRIPTIONS, styles=styles_for(cfg.distances_km),
+                 metadata={re.sub(r"[^A-Z0-9]+", "_", k.upper()).strip("_"): v
+                           for k, v in prov.items()},
+                 layer_metadata=layer_md)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -637,6 +706,10 @@ def provenance(cfg: Config) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user-facing errors into one line and an exit code."""
+    import os
+
+    # No GDAL .aux.xml sidecars next to the outputs: metadata lives inside the GeoPackages/GeoTIFFs.
+    os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
     try:
         app(args=argv, standalone_mode=False)
     except PipelineError as exc:

@@ -88,10 +88,15 @@ def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]
 
 
 def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame],
-                 descriptions: Mapping[str, str] | None = None) -> Path:
+                 descriptions: Mapping[str, str] | None = None, *,
+                 styles: Mapping[str, str] | None = None,
+                 metadata: Mapping[str, str] | None = None,
+                 layer_metadata: Mapping[str, Mapping[str, str]] | None = None) -> Path:
     """Write GeoDataFrames as layers of one GeoPackage, atomically. Every layer must have a CRS.
 
-    ``descriptions`` become the layers' GeoPackage descriptions (shown by QGIS as the abstract).
+    ``descriptions`` become the layers' GeoPackage descriptions (shown by QGIS as the abstract);
+    ``styles`` (QML per layer) go into ``layer_styles`` as default styles; ``metadata`` (dataset) and
+    ``layer_metadata`` (per layer) into the GeoPackage metadata tables.
     """
     descriptions = descriptions or {}
     target = Path(target)
@@ -101,7 +106,18 @@ def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame],
     with atomic_path(target) as tmp:
         for name, gdf in layers.items():
             options = {"DESCRIPTION": descriptions[name]} if name in descriptions else {}
-            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", layer_options=options)
+            extra = {}
+            if metadata:
+                extra["dataset_metadata"] = dict(metadata)
+            if layer_metadata and name in layer_metadata:
+                extra["layer_metadata"] = dict(layer_metadata[name])
+            # GeoPackage 1.2: readable by the GDAL of older QGIS releases (3.22 warns on 1.4).
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", layer_options=options,
+                        dataset_options={"VERSION": "1.2"}, **extra)
+        if styles:
+            from .styles import store_styles
+
+            store_styles(tmp, styles)
     log.info("wrote %s (%s)", target, ", ".join(f"{n}: {len(g)}" for n, g in layers.items()))
     return target
 

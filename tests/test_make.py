@@ -91,3 +91,65 @@ def check_outputs(tree: Path) -> None:
     report = (tree / "outputs" / "REPORT.md").read_text()
     for heading in ("## Accessibility and the border as a barrier", "## Growth poles and their influence"):
         assert heading in report
+
+
+def qgis_python() -> str | None:
+    """A Python that imports PyQGIS: $QGIS_PYTHON, else Debian's /usr/bin/python3."""
+    import os
+
+    for exe in (os.environ.get("QGIS_PYTHON"), "/usr/bin/python3"):
+        if exe and Path(exe).exists() and subprocess.run(
+                [exe, "-c", "import qgis.core"], capture_output=True,
+                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}).returncode == 0:
+            return exe
+    return None
+
+
+def test_outputs_open_styled_in_real_qgis(tree: Path, cfg, tmp_path: Path) -> None:
+    """Every GeoPackage layer and GeoTIFF opens in QGIS with the expected features, CRS and stored
+    style; the project's layers all resolve; the project renders to a picture that is not blank."""
+    import json
+    import os
+    import re
+
+    import pyogrio
+    from pyproj import CRS
+
+    from pipeline.styles import styles_for
+
+    exe = qgis_python()
+    if exe is None:
+        pytest.skip("QGIS is not installed here (Debian: apt-get install qgis python3-qgis; "
+                    "or set QGIS_PYTHON to a Python with PyQGIS)")
+    if not (tree / "outputs" / "border_regions.qgs").is_file():
+        assert make(tree, cfg, "all").returncode == 0
+    png = Path(os.environ.get("QGIS_RENDER_PNG", tmp_path / "render.png"))
+    res = subprocess.run([exe, str(ROOT / "tests" / "qgis_check.py"), str(tree / "outputs"),
+                          str(tree / "outputs" / "border_regions.qgs"), str(png)],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    seen = json.loads(res.stdout.strip().splitlines()[-1])
+    styles = styles_for(cfg.distances_km)
+    expected = 0
+    for gpkg in sorted((tree / "outputs").glob("*.gpkg")) + [tree / "outputs" / "stages" / "crossings.gpkg"]:
+        for name in pyogrio.list_layers(gpkg)[:, 0]:
+            if name == "layer_styles":
+                continue
+            expected += 1
+            got = seen["vector"][f"{gpkg.name}/{name}"]
+            assert got["valid"], (gpkg.name, name)
+            assert got["features"] == pyogrio.read_info(gpkg, layer=name)["features"], (gpkg.name, name)
+            assert got["crs"] == "EPSG:4326", (gpkg.name, name)
+            want = re.search(r'renderer-v2 type="(\w+)"', styles[name]).group(1)
+            assert got["renderer"] == want, (gpkg.name, name, got["renderer"])
+    assert len(seen["vector"]) == expected
+    assert "land border" in seen["vector"]["borders.gpkg/border_segments"]["categories"]
+    for stem in ("access_open", "access_current", "access_closed", "barrier_current", "huff_probability"):
+        got = seen["raster"][stem]
+        assert got["valid"] and got["renderer"] == "singlebandpseudocolor", stem
+        assert CRS.from_wkt(got["crs_wkt"]).equals(cfg.equal_area_crs, ignore_axis_order=True), stem
+    assert seen["project_read"] and seen["project_invalid"] == []
+    assert seen["project_layers"] >= 20
+    assert seen["render_errors"] == [] and seen["render_colours"] > 20, seen["render_colours"]
+    assert png.stat().st_size > 10_000

@@ -1,0 +1,201 @@
+"""QGIS styles (QML) for the output layers, stored in each GeoPackage's ``layer_styles`` table.
+
+QGIS reads ``layer_styles`` as the layer's default style when it opens a GeoPackage layer, so the
+outputs open styled: belts categorised by side and distance, travel times graduated, poles sized by
+tier, crossings by mode. The QML is generated here (no QGIS needed at build time); the QGIS test
+checks that QGIS applies it. Colours are ColorBrewer-like and print-safe.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+QGIS_VERSION = "3.22.16-Białowieża"
+
+
+@dataclass(frozen=True)
+class Sym:
+    """One symbol: fill / line / marker with a colour (r,g,b,a), outline and size."""
+    kind: str            # "fill" | "line" | "marker"
+    color: str           # "r,g,b,a"
+    outline: str = "60,60,60,255"
+    width: float = 0.26  # mm (line width or outline width)
+    size: float = 2.0    # mm (marker)
+    style: str = "solid"  # line/fill style: solid, dash, no
+
+
+def _symbol_xml(name: str, s: Sym) -> str:
+    if s.kind == "fill":
+        props = {"color": s.color, "outline_color": s.outline, "outline_width": f"{s.width}",
+                 "outline_width_unit": "MM", "style": s.style, "outline_style": "solid",
+                 "joinstyle": "bevel"}
+        cls = "SimpleFill"
+    elif s.kind == "line":
+        props = {"line_color": s.color, "line_width": f"{s.width}", "line_width_unit": "MM",
+                 "line_style": s.style, "capstyle": "round", "joinstyle": "round"}
+        cls = "SimpleLine"
+    else:
+        props = {"color": s.color, "outline_color": s.outline, "outline_width": "0.2",
+                 "outline_width_unit": "MM", "name": "circle", "size": f"{s.size}", "size_unit": "MM"}
+        cls = "SimpleMarker"
+    opts = "".join(f'<Option type="QString" name={quoteattr(k)} value={quoteattr(v)}/>'
+                   for k, v in props.items())
+    return (f'<symbol type="{s.kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" force_rhr="0">'
+            f'<layer class="{cls}" enabled="1" pass="0" locked="0"><Option type="Map">{opts}</Option>'
+            f'</layer></symbol>')
+
+
+def single(sym: Sym) -> str:
+    return (f'<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
+            f'<symbols>{_symbol_xml("0", sym)}</symbols></renderer-v2>')
+
+
+def categorized(attr: str, cats: Sequence[tuple[object, str, Sym]]) -> str:
+    """Categories (value, label, symbol) on an attribute or expression."""
+    c = "".join(f'<category render="true" symbol="{i}" value={quoteattr(str(v))} label={quoteattr(lab)}/>'
+                for i, (v, lab, _) in enumerate(cats))
+    syms = "".join(_symbol_xml(str(i), s) for i, (_, _, s) in enumerate(cats))
+    return (f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attr)} symbollevels="0" '
+            f'enableorderby="0" forceraster="0"><categories>{c}</categories><symbols>{syms}</symbols>'
+            f'</renderer-v2>')
+
+
+def graduated(attr: str, ranges: Sequence[tuple[float, float, str, Sym]]) -> str:
+    """Classes (lower, upper, label, symbol)."""
+    r = "".join(f'<range render="true" symbol="{i}" lower="{lo}" upper="{hi}" label={quoteattr(lab)}/>'
+                for i, (lo, hi, lab, _) in enumerate(ranges))
+    syms = "".join(_symbol_xml(str(i), s) for i, (_, _, _, s) in enumerate(ranges))
+    return (f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attr)} graduatedMethod="GraduatedColor" '
+            f'symbollevels="0" enableorderby="0" forceraster="0"><ranges>{r}</ranges>'
+            f'<symbols>{syms}</symbols><mode name="manual"/></renderer-v2>')
+
+
+def qml(renderer: str, opacity: float = 1.0) -> str:
+    return (f'<!DOCTYPE qgis PUBLIC \'http://mrcc.com/qgis.dtd\' \'SYSTEM\'>'
+            f'<qgis version="{QGIS_VERSION}" styleCategories="Symbology">{renderer}'
+            f'<layerOpacity>{opacity}</layerOpacity></qgis>')
+
+
+# --- the pipeline's layers ------------------------------------------------------------------------
+
+GREY = "230,230,225,255"
+RED, BLUE, ORANGE = "215,48,39,255", "69,117,180,255", "244,109,67,255"
+GREEN, PURPLE = "26,152,80,255", "118,42,131,255"
+HOURS = [(0, 1, "< 1 h", "255,255,204,255"), (1, 2, "1–2 h", "199,233,180,255"),
+         (2, 4, "2–4 h", "127,205,187,255"), (4, 8, "4–8 h", "65,182,196,255"),
+         (8, 12, "8–12 h", "44,127,184,255"), (12, 1000, "≥ 12 h", "37,52,148,255")]
+BARRIER = [(-1000, 0.05, "< 0.05 h", "255,255,255,255"), (0.05, 0.25, "0.05–0.25 h", "254,224,210,255"),
+           (0.25, 0.5, "0.25–0.5 h", "252,146,114,255"), (0.5, 1, "0.5–1 h", "222,45,38,255"),
+           (1, 1000, "≥ 1 h", "165,15,21,255")]
+
+
+def zone_style(distances: Sequence[float]) -> str:
+    focus = ["253,174,97,140", "254,224,139,140", "255,255,191,140"]
+    neigh = ["116,173,209,140", "171,217,233,140", "224,243,248,140"]
+    cats = []
+    for i, d in enumerate(sorted(distances)):
+        for side, pal in (("focus", focus), ("neighbour", neigh)):
+            cats.append((f"{side} {d:g}", f"{side} side, within {d:g} km",
+                         Sym("fill", pal[min(i, len(pal) - 1)], "120,120,120,255", 0.1)))
+    return qml(categorized('concat("side", \' \', format_number("distance_km", 0))', cats))
+
+
+def styles_for(distances: Sequence[float]) -> dict[str, str]:
+    """QML per layer name (layers absent from a GeoPackage are skipped when writing)."""
+    barrier_fill = [(lo, hi, lab, Sym("fill", c, "90,90,90,255", 0.1)) for lo, hi, lab, c in BARRIER]
+    return {
+        "countries": qml(single(Sym("fill", GREY, "90,90,90,255", 0.4))),
+        "regions": qml(single(Sym("fill", "0,0,0,0", "130,130,130,255", 0.15))),
+        "regions_geokz_2024": qml(single(Sym("fill", "0,0,0,0", "110,110,110,255", 0.2, style="solid"))),
+        "border_segments": qml(categorized("segment_type", [
+            ("land", "land border", Sym("line", RED, width=0.8)),
+            ("maritime", "sea shore", Sym("line", BLUE, width=0.8, style="dash"))])),
+        "zones": zone_style(distances),
+        "border_regions": qml(categorized("side", [
+            ("focus", "focus-country region", Sym("fill", "253,174,97,90", "150,80,20,255", 0.3)),
+            ("neighbour", "neighbour region", Sym("fill", "116,173,209,90", "30,80,140,255", 0.3))])),
+        "poles": qml(categorized("tier", [
+            ("national", "national pole", Sym("marker", RED, size=4.0)),
+            ("regional", "regional pole", Sym("marker", ORANGE, size=2.6)),
+            ("cross_border", "cross-border pole", Sym("marker", PURPLE, size=3.2))])),
+        "crossings": qml(categorized("mode", [
+            ("road", "road crossing", Sym("marker", "0,0,0,255", size=2.2)),
+            ("rail", "rail crossing", Sym("marker", "255,255,255,255", "0,0,0,255", size=2.2))])),
+        "edges": qml(categorized("class", [
+            ("Major Highway", "major highway", Sym("line", RED, width=0.6)),
+            ("Road", "road", Sym("line", ORANGE, width=0.35)),
+            ("Secondary Highway", "secondary highway", Sym("line", ORANGE, width=0.45)),
+            ("Unknown", "road (unknown class)", Sym("line", "150,150,150,255", width=0.25)),
+            ("Track", "track", Sym("line", "150,150,150,255", width=0.2, style="dash")),
+            ("Ferry Route", "ferry", Sym("line", BLUE, width=0.4, style="dash")),
+            ("default", "railway", Sym("line", "40,40,40,255", width=0.35)),
+            ("border crossing", "border crossing", Sym("line", "0,0,0,255", width=1.0))])),
+        "nodes": qml(single(Sym("marker", "80,80,80,255", size=0.8))),
+        "isochrones": qml(graduated("min_h", [(lo, hi, lab, Sym("fill", c, "0,0,0,0", 0.0))
+                                               for lo, hi, lab, c in HOURS[:5]]), 0.85),
+        "zone_access": qml(graduated("barrier_h_current", barrier_fill)),
+        "region_access": qml(graduated("barrier_h_current", barrier_fill)),
+        "catchments": qml(single(Sym("fill", "0,0,0,0", "60,60,60,255", 0.3))),
+        "huff_dominant": qml(graduated("mean_probability", [
+            (0, 0.5, "< 0.5", Sym("fill", "247,252,185,200", "90,90,90,255", 0.2)),
+            (0.5, 0.7, "0.5–0.7", Sym("fill", "173,221,142,200", "90,90,90,255", 0.2)),
+            (0.7, 0.9, "0.7–0.9", Sym("fill", "49,163,84,200", "90,90,90,255", 0.2)),
+            (0.9, 1.01, "≥ 0.9", Sym("fill", "0,104,55,200", "90,90,90,255", 0.2))])),
+        "beyond_influence": qml(categorized("tier_set", [
+            ("national", "beyond the national poles", Sym("fill", "0,0,0,0", "200,200,200,255", 0.2)),
+            ("kazakh", "beyond all Kazakh poles", Sym("fill", "215,48,39,70", "215,48,39,255", 0.3)),
+            ("all", "beyond every pole", Sym("fill", "165,0,38,110", "165,0,38,255", 0.4))])),
+        "region_beyond": qml(graduated("beyond_share_all", [
+            (0, 0.25, "< 25 %", Sym("fill", "254,229,217,255", "90,90,90,255", 0.2)),
+            (0.25, 0.5, "25–50 %", Sym("fill", "252,174,145,255", "90,90,90,255", 0.2)),
+            (0.5, 0.75, "50–75 %", Sym("fill", "251,106,74,255", "90,90,90,255", 0.2)),
+            (0.75, 1.01, "≥ 75 %", Sym("fill", "203,24,29,255", "90,90,90,255", 0.2))])),
+        "cross_border_influence": qml(graduated("area_share_across", [
+            (0, 0.05, "< 5 %", Sym("fill", "242,240,247,200", "90,90,90,255", 0.2)),
+            (0.05, 0.2, "5–20 %", Sym("fill", "188,189,220,200", "90,90,90,255", 0.2)),
+            (0.2, 0.5, "20–50 %", Sym("fill", "128,125,186,200", "90,90,90,255", 0.2)),
+            (0.5, 1.01, "≥ 50 %", Sym("fill", "84,39,143,200", "90,90,90,255", 0.2))])),
+        "axes": qml(categorized("axis", [
+            ("northern", "northern axis", Sym("line", BLUE, width=1.2)),
+            ("southern", "southern axis", Sym("line", RED, width=1.2)),
+            ("central", "central axis", Sym("line", GREEN, width=1.2))])),
+        "axis_corridors": qml(categorized("axis", [
+            ("northern", "northern corridor", Sym("fill", "69,117,180,60", "69,117,180,255", 0.2)),
+            ("southern", "southern corridor", Sym("fill", "215,48,39,60", "215,48,39,255", 0.2)),
+            ("central", "central corridor", Sym("fill", "26,152,80,60", "26,152,80,255", 0.2))])),
+    }
+
+
+def store_styles(gpkg: Path, styles: dict[str, str]) -> list[str]:
+    """Write each layer's QML into ``layer_styles`` as its default style (the table QGIS creates);
+    returns the layers styled. Run on the temporary file before it is renamed into place."""
+    con = sqlite3.connect(gpkg)
+    try:
+        layers = {r[0]: r[1] for r in con.execute(
+            "SELECT c.table_name, g.column_name FROM gpkg_contents c JOIN gpkg_geometry_columns g "
+            "ON g.table_name = c.table_name")}
+        con.execute("""CREATE TABLE IF NOT EXISTS layer_styles (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256),
+            f_table_name TEXT(256), f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT,
+            styleSLD TEXT, useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30),
+            update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))""")
+        con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
+                    "VALUES ('layer_styles', 'attributes', 'layer_styles')")
+        done = []
+        for name, geom_col in layers.items():
+            if name not in styles:
+                continue
+            con.execute("DELETE FROM layer_styles WHERE f_table_name = ?", (name,))
+            con.execute("INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                        "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                        "owner, ui) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, 'pipeline', '')",
+                        (name, geom_col, name, styles[name], escape(f"default style of {name}")))
+            done.append(name)
+        con.commit()
+    finally:
+        con.close()
+    return done

@@ -1,0 +1,76 @@
+"""Run by the QGIS test under a Python that has PyQGIS (Debian: python3-qgis), headless.
+
+Usage: qgis_check.py OUTPUTS_DIR PROJECT RENDER_PNG (run with QT_QPA_PLATFORM=offscreen). Opens every layer of every GeoPackage in
+OUTPUTS_DIR (and outputs/stages/crossings.gpkg) and every GeoTIFF in OUTPUTS_DIR/rasters, opens the
+project and renders it; prints one JSON document with what QGIS saw.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from qgis.core import (  # noqa: E402
+    QgsApplication, QgsMapRendererSequentialJob, QgsMapSettings, QgsProject, QgsRasterLayer,
+    QgsVectorLayer)
+from qgis.PyQt.QtCore import QSize  # noqa: E402
+from qgis.PyQt.QtGui import QColor  # noqa: E402
+
+out_dir, project_path, png = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+app = QgsApplication([], False)
+app.initQgis()
+result = {"qgis": app.applicationVersion() if hasattr(app, "applicationVersion") else "", "vector": {},
+          "raster": {}}
+from qgis.core import Qgis  # noqa: E402
+
+result["qgis"] = Qgis.QGIS_VERSION
+gpkgs = sorted(out_dir.glob("*.gpkg")) + [out_dir / "stages" / "crossings.gpkg"]
+for gpkg in gpkgs:
+    probe = QgsVectorLayer(str(gpkg), "probe", "ogr")
+    for sub in probe.dataProvider().subLayers():
+        name = sub.split("!!::!!")[1]
+        if name == "layer_styles":
+            continue
+        layer = QgsVectorLayer(f"{gpkg}|layername={name}", name, "ogr")
+        renderer = layer.renderer()
+        result["vector"][f"{gpkg.name}/{name}"] = {
+            "valid": layer.isValid(), "features": layer.featureCount(), "crs": layer.crs().authid(),
+            "renderer": renderer.type() if renderer else None,
+            "categories": [c.label() for c in renderer.categories()]
+            if renderer is not None and renderer.type() == "categorizedSymbol" else []}
+for tif in sorted((out_dir / "rasters").glob("*.tif")):
+    layer = QgsRasterLayer(str(tif), tif.stem, "gdal")
+    result["raster"][tif.stem] = {"valid": layer.isValid(), "crs_wkt": layer.crs().toWkt(),
+                                  "renderer": layer.renderer().type() if layer.renderer() else None,
+                                  "width": layer.width(), "height": layer.height()}
+project = QgsProject.instance()
+result["project_read"] = project.read(project_path)
+layers = list(project.mapLayers().values())
+result["project_layers"] = len(layers)
+result["project_invalid"] = [lyr.name() for lyr in layers if not lyr.isValid()]
+result["project_crs"] = project.crs().toProj()
+visible = [n.layer() for n in project.layerTreeRoot().findLayers() if n.isVisible()]
+settings = QgsMapSettings()
+settings.setLayers(visible)
+settings.setDestinationCrs(project.crs())
+countries = [lyr for lyr in layers if lyr.name() == "countries"][0]
+from qgis.core import QgsCoordinateTransform  # noqa: E402
+
+to_project = QgsCoordinateTransform(countries.crs(), project.crs(), project)
+focus = to_project.transformBoundingBox(countries.extent())
+settings.setExtent(focus)
+settings.setOutputSize(QSize(1200, 800))
+settings.setBackgroundColor(QColor(255, 255, 255))
+job = QgsMapRendererSequentialJob(settings)
+job.start()
+job.waitForFinished()
+image = job.renderedImage()
+image.save(png)
+colours = {image.pixel(x, y) for x in range(0, image.width(), 10) for y in range(0, image.height(), 10)}
+result["render_colours"] = len(colours)
+result["render_errors"] = [e.message for e in job.errors()]
+print(json.dumps(result), flush=True)
+# exitQgis() can crash in headless PyQGIS teardown; everything is written, so leave directly.
+os._exit(0)
