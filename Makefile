@@ -28,11 +28,15 @@ sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' s
 SOURCES_INGEST  := $(call sources,ingest)
 SOURCES_NETWORK := $(call sources,network)
 
-.PHONY: all setup data check-data test clean help bench
+.PHONY: all setup data check-data test clean help bench maps
 .DELETE_ON_ERROR:
 
+MAP_FILES := $(foreach m,zones travel_time barrier influence axes,outputs/maps/$(m).png outputs/maps/$(m).pdf)
+
 all: outputs/borders.gpkg outputs/REPORT.md outputs/border_regions.qgs outputs/accessibility.gpkg \
-	outputs/influence.gpkg
+	outputs/influence.gpkg $(MAP_FILES)
+
+maps: $(MAP_FILES)
 
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -101,6 +105,10 @@ check-data: | $(SETUP)
 test: | $(SETUP)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+$(MAP_FILES) &: outputs/borders.gpkg outputs/accessibility.gpkg outputs/influence.gpkg pipeline/maps.py \
+		$(COMMON) $(CONFIG) | $(SETUP)
+	$(PIPE) maps --outputs outputs --out outputs/maps
+
 # Benchmark (not a test): the accessibility raster against GRASS r.cost and scikit-image MCP, the
 # network against networkx. BENCH_RES: cell sizes in metres. Writes outputs/bench.md.
 BENCH_RES ?= 1000
@@ -109,4 +117,4 @@ bench: all
 
 clean:
 	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg \
-		outputs/influence.gpkg outputs/border_regions.qgs outputs/bench.md
+		outputs/influence.gpkg outputs/border_regions.qgs outputs/bench.md outputs/maps

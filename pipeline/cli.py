@@ -539,6 +539,18 @@ def publish(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=F
 
 
 @app.command()
+def maps(ctx: typer.Context, outputs: Annotated[Path, typer.Option(file_okay=False)] = Path("outputs"),
+         out_dir: Annotated[Path, typer.Option("--out", file_okay=False)] = Path("outputs/maps")) -> None:
+    """Publication maps (PNG 300 dpi and vector PDF) from the outputs."""
+    from .maps import draw_maps
+
+    cfg = _config(ctx)
+    with _stage("maps"):
+        files = draw_maps(outputs, out_dir, cfg.focus_country, cfg.equal_area_crs, cfg.distances_km)
+        log.info("wrote %d files in %s", len(files), out_dir)
+
+
+@app.command()
 def download(ctx: typer.Context,
              only: Annotated[list[str] | None, typer.Option(help="source name(s); default all")] = None,
              force: Annotated[bool, typer.Option(help="download even if the file exists")] = False,
@@ -699,8 +711,9 @@ def provenance(cfg: Config) -> dict[str, str]:
     out = {"pipeline version": __version__, "configuration sha256": cfg.digest()}
     for key in used:
         src = cfg.source(key)
-        out[f"source {src.file}"] = (f"{src.title}; {src.licence}; credit: {src.credit}; "
-                                     f"sha256 {_sha256(cfg.data_dir / src.file)[:16]}…")
+        path = cfg.data_dir / src.file
+        digest = f"sha256 {_sha256(path)[:16]}…" if path.is_file() else "not present in this run"
+        out[f"source {src.file}"] = f"{src.title}; {src.licence}; credit: {src.credit}; {digest}"
     return out
 
 

@@ -1,8 +1,9 @@
 """Run by the QGIS test under a Python that has PyQGIS (Debian: python3-qgis), headless.
 
-Usage: qgis_check.py OUTPUTS_DIR PROJECT RENDER_PNG (run with QT_QPA_PLATFORM=offscreen). Opens every layer of every GeoPackage in
-OUTPUTS_DIR (and outputs/stages/crossings.gpkg) and every GeoTIFF in OUTPUTS_DIR/rasters, opens the
-project and renders it; prints one JSON document with what QGIS saw.
+Usage: qgis_check.py OUTPUTS_DIR PROJECT RENDER_PNG (with QT_QPA_PLATFORM=offscreen).
+Opens every layer of every GeoPackage in OUTPUTS_DIR and outputs/stages/crossings.gpkg, every
+GeoTIFF in OUTPUTS_DIR/rasters, opens the project and renders it; prints one JSON document with
+what QGIS saw.
 """
 
 import json

@@ -68,6 +68,8 @@ def check_outputs(tree: Path) -> None:
     for gpkg in ("borders", "accessibility", "influence"):
         path = tree / "outputs" / f"{gpkg}.gpkg"
         for layer in pyogrio.list_layers(path)[:, 0]:
+            if layer == "layer_styles":  # QGIS styles: an attribute table
+                continue
             info = pyogrio.read_info(path, layer=layer)
             assert info["crs"] == "EPSG:4326" and info["features"] > 0, (gpkg, layer)
     inf = tree / "outputs" / "influence.gpkg"

@@ -1,0 +1,237 @@
+"""Stage 6 (part), publication maps: ``outputs/maps/<name>.png`` (300 dpi) and ``.pdf`` (vector).
+
+Reads the output GeoPackages and GeoTIFFs. Every map is drawn in the equal-area conic of
+``layers/study.yaml`` with a graticule (10°), a legend, a scale bar (true at the projection's
+standard parallels; the Albers scale error across Kazakhstan is under 2 %), and the source credits.
+Maps: cross-border zones and border regions; travel time to poles (current); barrier effect
+(current − open); catchments and territories beyond influence; development axes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+import shapely  # noqa: E402
+from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from pyproj import CRS  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+from .styles import BARRIER, HOURS  # noqa: E402
+
+CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); GeoNames (CC BY 4.0). "
+          "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
+MAPS = ("zones", "travel_time", "barrier", "influence", "axes")
+
+
+def _rgb(c: str) -> tuple[float, ...]:
+    return tuple(int(v) / 255 for v in c.split(","))
+
+
+def projection_name(crs: CRS) -> str:
+    """E.g. 'Albers Equal Area, standard parallels 42°N and 52°N, central meridian 67°E, WGS 84'."""
+    op = crs.coordinate_operation
+    if op is None:
+        return crs.name
+    par = {p.name: p.value for p in op.params}
+    parts = [op.method_name]
+    lat1, lat2 = par.get("Latitude of 1st standard parallel"), par.get("Latitude of 2nd standard parallel")
+    if lat1 is not None and lat2 is not None:
+        parts.append(f"standard parallels {lat1:g}°N and {lat2:g}°N")
+    lon0 = par.get("Longitude of false origin", par.get("Longitude of natural origin"))
+    if lon0 is not None:
+        parts.append(f"central meridian {lon0:g}°E")
+    return ", ".join(parts + [crs.datum.name if crs.datum else ""]).rstrip(", ")
+
+
+class Frame:
+    """A map frame: basemap, graticule, scale bar, credits, in the equal-area CRS."""
+
+    def __init__(self, title: str, countries: gpd.GeoDataFrame, focus: str, crs: CRS) -> None:
+        self.crs = crs
+        self.countries = countries.to_crs(crs)
+        f = self.countries[self.countries["country"] == focus]
+        minx, miny, maxx, maxy = f.total_bounds
+        pad = 0.06 * max(maxx - minx, maxy - miny)
+        self.extent = (minx - pad, maxx + pad, miny - pad, maxy + pad)
+        self.fig, self.ax = plt.subplots(figsize=(11, 7.2))
+        self.ax.set_facecolor("#dcebf5")  # sea
+        self.countries.plot(ax=self.ax, color="#f2f0eb", edgecolor="none", zorder=0)
+        self.ax.set_title(title, fontsize=13, loc="left")
+        self.handles: list = []
+
+    def outline(self) -> None:
+        self.countries.boundary.plot(ax=self.ax, color="#555555", linewidth=0.6, zorder=5)
+
+    def finish(self, out_dir: Path, name: str, legend_title: str = "") -> list[Path]:
+        ax = self.ax
+        ax.set_xlim(self.extent[0], self.extent[1])
+        ax.set_ylim(self.extent[2], self.extent[3])
+        self._graticule()
+        self._scalebar()
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        if self.handles:
+            ax.legend(handles=self.handles, title=legend_title or None, loc="lower left", fontsize=7.5,
+                      title_fontsize=8, framealpha=0.92)
+        self.fig.text(0.01, 0.032, f"Projection: {projection_name(self.crs)}. Scale bar true at the "
+                      "standard parallels.", fontsize=6.2, color="#555555")
+        self.fig.text(0.01, 0.01, CREDIT, fontsize=6.2, color="#444444")
+        self.fig.tight_layout(rect=(0, 0.05, 1, 1))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for ext, dpi in (("png", 300), ("pdf", None)):
+            target = out_dir / f"{name}.{ext}"
+            with atomic_path(target) as tmp:
+                self.fig.savefig(tmp, dpi=dpi, format=ext)
+            written.append(target)
+        plt.close(self.fig)
+        return written
+
+    def _graticule(self) -> None:
+        lines = [shapely.LineString([(lon, lat) for lat in np.linspace(25, 65, 81)])
+                 for lon in range(30, 111, 10)]
+        lines += [shapely.LineString([(lon, lat) for lon in np.linspace(30, 110, 161)])
+                  for lat in range(30, 66, 10)]
+        grat = gpd.GeoSeries(lines, crs="EPSG:4326").to_crs(self.crs)
+        grat.plot(ax=self.ax, color="#9aa7b0", linewidth=0.35, linestyle=":", zorder=6)
+        x0, x1, y0, y1 = self.extent
+        for lon in range(30, 111, 10):
+            g = grat.iloc[(lon - 30) // 10]
+            hit = g.intersection(shapely.LineString([(x0, y0 + 1), (x1, y0 + 1)]))
+            if not hit.is_empty:
+                self.ax.text(hit.centroid.x, y0, f"{lon}°E", fontsize=6, ha="center", va="bottom",
+                             color="#667")
+        for i, lat in enumerate(range(30, 66, 10)):
+            g = grat.iloc[9 + i]
+            hit = g.intersection(shapely.LineString([(x0 + 1, y0), (x0 + 1, y1)]))
+            if not hit.is_empty:
+                self.ax.text(x0, hit.centroid.y, f"{lat}°N", fontsize=6, ha="left", va="center",
+                             color="#667")
+
+    def _scalebar(self) -> None:
+        x0, x1, y0, y1 = self.extent
+        length = 500_000.0  # 500 km
+        bx, by = x1 - 0.04 * (x1 - x0) - length, y0 + 0.05 * (y1 - y0)
+        for i in range(5):
+            self.ax.add_patch(plt.Rectangle((bx + i * length / 5, by), length / 5, 0.008 * (y1 - y0),
+                                            facecolor="black" if i % 2 == 0 else "white", edgecolor="black",
+                                            linewidth=0.5, zorder=20))
+        for km, x in ((0, bx), (250, bx + length / 2), (500, bx + length)):
+            self.ax.text(x, by + 0.012 * (y1 - y0), f"{km}", fontsize=6.5, ha="center", zorder=20)
+        self.ax.text(bx + length + 0.01 * (x1 - x0), by, "km", fontsize=6.5, va="bottom", zorder=20)
+
+    def raster(self, path: Path, classes: list[tuple[float, float, str, str]], title: str) -> None:
+        with rasterio.open(path) as src:
+            data = src.read(1, masked=True)
+            b = src.bounds
+        bounds = [classes[0][0]] + [hi for _, hi, _, _ in classes]
+        cmap = ListedColormap([_rgb(c) for *_, c in classes])
+        norm = BoundaryNorm(bounds, cmap.N)
+        self.ax.imshow(data, extent=(b.left, b.right, b.bottom, b.top), cmap=cmap, norm=norm,
+                       interpolation="nearest", zorder=1)
+        self.handles += [Patch(facecolor=_rgb(c), edgecolor="#777", label=lab) for *_, lab, c in classes]
+        self.handles.insert(0, Patch(facecolor="none", edgecolor="none", label=title))
+
+    def poles(self, poles: gpd.GeoDataFrame, labels: bool = True) -> None:
+        p = poles.to_crs(self.crs)
+        style = {"national": ("#d73027", 70), "regional": ("#f46d43", 28), "cross_border": ("#762a83", 45)}
+        for tier, (color, size) in style.items():
+            sel = p[p["tier"] == tier]
+            self.ax.scatter(sel.geometry.x, sel.geometry.y, s=size, color=color, edgecolor="white",
+                            linewidth=0.6, zorder=15)
+            self.handles.append(Line2D([], [], marker="o", linestyle="", color=color,
+                                       markersize=np.sqrt(size), label=f"{tier.replace('_', '-')} pole"))
+        if labels:
+            x0, x1, y0, y1 = self.extent
+            for r in p.itertuples():
+                if x0 < r.geometry.x < x1 and y0 < r.geometry.y < y1:
+                    self.ax.annotate(r.name, (r.geometry.x, r.geometry.y), xytext=(3, 3),
+                                     textcoords="offset points", fontsize=6, zorder=16)
+
+
+def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tuple[float, ...],
+              names: tuple[str, ...] = MAPS) -> list[Path]:
+    """Draw the publication maps; return the files written."""
+    borders, influence = outputs / "borders.gpkg", outputs / "influence.gpkg"
+    countries = gpd.read_file(borders, layer="countries")
+    poles = gpd.read_file(influence, layer="poles")
+    written: list[Path] = []
+    if "zones" in names:
+        fr = Frame("Cross-border belts and border regions", countries, focus, crs)
+        zones = gpd.read_file(borders, layer="zones").to_crs(crs)
+        shades = {"focus": ["#fdae61", "#fee08b"], "neighbour": ["#74add1", "#abd9e9"]}
+        for i, d in enumerate(sorted(distances, reverse=True)):
+            for side in ("focus", "neighbour"):
+                sel = zones[(zones["distance_km"] == d) & (zones["side"] == side)]
+                color = shades[side][min(i, 1)] if i == 0 else shades[side][0]
+                sel.plot(ax=fr.ax, color=color, alpha=0.55 if i == 0 else 0.9, edgecolor="none", zorder=2)
+                fr.handles.append(Patch(facecolor=color, label=f"{side} side, within {d:g} km"))
+        br = gpd.read_file(borders, layer="border_regions")
+        br = br[(br["vintage"] == "naturalearth") & br["borders"]]
+        br = br.drop_duplicates("region_id").to_crs(crs)
+        br.boundary.plot(ax=fr.ax, color="#7f3b08", linewidth=0.5, zorder=4)
+        fr.handles.append(Line2D([], [], color="#7f3b08", linewidth=0.8,
+                                 label="region bordering a neighbour"))
+        segs = gpd.read_file(borders, layer="border_segments").to_crs(crs)
+        segs[segs["segment_type"] == "land"].plot(ax=fr.ax, color="#d73027", linewidth=1.4, zorder=7)
+        segs[segs["segment_type"] == "maritime"].plot(ax=fr.ax, color="#4575b4", linewidth=1.2,
+                                                      linestyle="--", zorder=7)
+        fr.handles += [Line2D([], [], color="#d73027", linewidth=1.4, label="land border"),
+                       Line2D([], [], color="#4575b4", linewidth=1.2, linestyle="--", label="Caspian shore")]
+        fr.outline()
+        written += fr.finish(out_dir, "zones")
+    if "travel_time" in names:
+        fr = Frame("Travel time to the nearest growth pole (current border delays)", countries, focus, crs)
+        fr.raster(outputs / "rasters" / "access_current.tif", HOURS, "hours by road")
+        fr.outline()
+        fr.poles(poles)
+        written += fr.finish(out_dir, "travel_time")
+    if "barrier" in names:
+        fr = Frame("Barrier effect of the borders: hours lost against open borders", countries, focus, crs)
+        fr.raster(outputs / "rasters" / "barrier_current.tif", BARRIER[1:], "hours lost (current − open)")
+        fr.outline()
+        xs = gpd.read_file(outputs / "stages" / "crossings.gpkg", layer="crossings").to_crs(crs)
+        fr.ax.scatter(xs.geometry.x, xs.geometry.y, s=10, color="black", marker="s", zorder=14)
+        fr.handles.append(Line2D([], [], marker="s", linestyle="", color="black", markersize=3,
+                                 label="border crossing"))
+        written += fr.finish(out_dir, "barrier")
+    if "influence" in names:
+        fr = Frame("Pole catchments and territories beyond 3 h of any pole", countries, focus, crs)
+        catch = gpd.read_file(influence, layer="catchments")
+        catch = catch[(catch["tier_set"] == "all") & (catch["scenario"] == "current")].to_crs(crs)
+        palette = plt.get_cmap("tab20")
+        catch.plot(ax=fr.ax, color=[palette(i % 20) for i in range(len(catch))], alpha=0.35,
+                   edgecolor="white", linewidth=0.4, zorder=1)
+        beyond = gpd.read_file(influence, layer="beyond_influence")
+        beyond[beyond["tier_set"] == "all"].to_crs(crs).plot(
+            ax=fr.ax, facecolor="none", edgecolor="#a50026", hatch="////", linewidth=0.3, zorder=3)
+        fr.handles += [Patch(facecolor="#cccccc", alpha=0.5, label="catchment of a pole (colours)"),
+                       Patch(facecolor="none", edgecolor="#a50026", hatch="////",
+                             label="beyond 3 h of every pole")]
+        fr.outline()
+        fr.poles(poles, labels=False)
+        written += fr.finish(out_dir, "influence")
+    if "axes" in names:
+        fr = Frame("Development axes (routed on the road network) and corridors", countries, focus, crs)
+        corr = gpd.read_file(influence, layer="axis_corridors").to_crs(crs)
+        axes = gpd.read_file(influence, layer="axes").to_crs(crs)
+        colors = {"northern": "#4575b4", "southern": "#d73027", "central": "#1a9850"}
+        for axis, color in colors.items():
+            corr[corr["axis"] == axis].plot(ax=fr.ax, color=color, alpha=0.15, zorder=1)
+            axes[axes["axis"] == axis].plot(ax=fr.ax, color=color, linewidth=1.8, zorder=8)
+            fr.handles.append(Line2D([], [], color=color, linewidth=2, label=f"{axis} axis"))
+        fr.outline()
+        fr.poles(poles)
+        written += fr.finish(out_dir, "axes")
+    return written
