@@ -34,7 +34,7 @@ SOURCES_NETWORK := $(call sources,network)
 MAP_FILES := $(foreach m,zones travel_time barrier influence axes,outputs/maps/$(m).png outputs/maps/$(m).pdf)
 
 all: outputs/borders.gpkg outputs/REPORT.md outputs/border_regions.qgs outputs/accessibility.gpkg \
-	outputs/influence.gpkg $(MAP_FILES)
+	outputs/influence.gpkg $(MAP_FILES) outputs/VALIDATION.md
 
 maps: $(MAP_FILES)
 
@@ -109,6 +109,11 @@ $(MAP_FILES) &: outputs/borders.gpkg outputs/accessibility.gpkg outputs/influenc
 		$(COMMON) $(CONFIG) | $(SETUP)
 	$(PIPE) maps --outputs outputs --out outputs/maps
 
+# Every output layer valid, with a CRS, not empty; belts overlap only near shared corners.
+outputs/VALIDATION.md: outputs/borders.gpkg outputs/accessibility.gpkg outputs/influence.gpkg \
+		pipeline/validate.py $(COMMON) | $(SETUP)
+	$(PIPE) validate --outputs outputs --out $@
+
 # Benchmark (not a test): the accessibility raster against GRASS r.cost and scikit-image MCP, the
 # network against networkx. BENCH_RES: cell sizes in metres. Writes outputs/bench.md.
 BENCH_RES ?= 1000
@@ -117,4 +122,5 @@ bench: all
 
 clean:
 	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg \
-		outputs/influence.gpkg outputs/border_regions.qgs outputs/bench.md outputs/maps
+		outputs/influence.gpkg outputs/border_regions.qgs outputs/bench.md outputs/maps \
+		outputs/VALIDATION.md

@@ -551,6 +551,22 @@ def maps(ctx: typer.Context, outputs: Annotated[Path, typer.Option(file_okay=Fal
 
 
 @app.command()
+def validate(ctx: typer.Context, outputs: Annotated[Path, typer.Option(file_okay=False)] = Path("outputs"),
+             out: PathOpt = Path("outputs/VALIDATION.md")) -> None:
+    """Check every output layer (CRS, validity, no empty layers) and the belt overlaps."""
+    from .io import write_text
+    from .validate import validate as run_checks
+
+    _config(ctx)
+    with _stage("validate"):
+        problems, text = run_checks(outputs)
+        if problems:
+            raise PipelineError(f"{len(problems)} problem(s) in the outputs: " + "; ".join(problems[:5])
+                                + (" …" if len(problems) > 5 else ""))
+        write_text(out, text)
+
+
+@app.command()
 def download(ctx: typer.Context,
              only: Annotated[list[str] | None, typer.Option(help="source name(s); default all")] = None,
              force: Annotated[bool, typer.Option(help="download even if the file exists")] = False,

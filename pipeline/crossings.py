@@ -9,9 +9,9 @@ Writes ``outputs/stages/crossings.gpkg`` with layers
     official checkpoint it is matched to, where one with coordinates lies within ``match_km``) and
     ``checkpoint_km`` (distance to it);
   * ``edges``: the network with every border-crossing edge split at the border and an explicit
-    crossing edge (``class`` = 'border crossing', zero length) inserted between a node on each side,
-    with one travel-time column per scenario: ``min_open`` (no delay), ``min_current`` (plus the
-    crossing delay), ``min_closed`` (crossing edges unusable: NaN).
+    crossing edge (``class`` = 'border crossing', 0 km, drawn as 2 cm of the road) inserted
+    between a node on each side, with one travel-time column per scenario: ``min_open`` (no
+    delay), ``min_current`` (plus the crossing delay), ``min_closed`` (crossing edges unusable: NaN).
 
 Splitting gives each crossing two nodes, so a route pays the delay exactly once when it crosses, and
 never when it only runs up to the border and back.
@@ -90,10 +90,13 @@ def insert_crossings(edges: gpd.GeoDataFrame, n_nodes: int, segments: gpd.GeoDat
             for k, a in enumerate(at):
                 where = e.geometry.interpolate(a, normalized=True)
                 h = delay_hours(delays, seg.neighbour, e["mode"])
+                # A valid (non-degenerate) line: ±1 cm along the road around the crossing point.
+                eps = 0.01 / max(e["length_km"] * 1000.0, 1.0)
+                span = shapely.LineString([e.geometry.interpolate(max(a - eps, 0.0), normalized=True),
+                                           e.geometry.interpolate(min(a + eps, 1.0), normalized=True)])
                 pieces.append({"u": ends[2 * k + 1], "v": ends[2 * k + 2], "mode": e["mode"],
                                "class": CROSSING_CLASS, "speed_kmh": np.nan, "delay_h": h,
-                               "crossing": len(points),
-                               "geometry": shapely.LineString([where, where])})
+                               "crossing": len(points), "geometry": span})
                 points.append({"segment_id": seg.segment_id, "neighbour": seg.neighbour,
                                "mode": e["mode"], "class": e["class"], "delay_h": h,
                                "geometry": where})
