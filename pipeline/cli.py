@@ -737,8 +737,21 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user-facing errors into one line and an exit code."""
     import os
 
+    import signal
+
     # No GDAL .aux.xml sidecars next to the outputs: metadata lives inside the GeoPackages/GeoTIFFs.
     os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
+
+    def terminated(signum: int, _frame: object) -> None:
+        # Leave at once (unwinding through native worker threads can crash): remove what is being
+        # written; finished outputs were renamed into place and are kept, the rest is untouched.
+        from .io import remove_active_temporaries
+
+        remove_active_temporaries()
+        err_console.print(f"interrupted (signal {signum}): previous outputs are left as they were")
+        os._exit(130)
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         app(args=argv, standalone_mode=False)
     except PipelineError as exc:
@@ -749,8 +762,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
-        err_console.print("aborted")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("interrupted: previous outputs are left as they were")
         return 130
     return 0
 

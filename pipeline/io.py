@@ -23,6 +23,19 @@ from .errors import DataError, DataMissingError
 
 log = logging.getLogger("pipeline")
 
+# Temporary files being written now, so that a termination signal can remove them (see cli.main).
+_ACTIVE: set[Path] = set()
+
+
+def remove_active_temporaries() -> None:
+    """Delete every temporary output still being written (the targets themselves are untouched)."""
+    for tmp in list(_ACTIVE):
+        for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
+
 
 def read_layer(path: Path | str, layer: str | None = None, *,
                columns: list[str] | None = None, required: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
@@ -78,10 +91,12 @@ def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # let the writer create it (GDAL refuses to open an empty file as a GeoPackage)
+    _ACTIVE.add(tmp)
     try:
         yield tmp
         os.replace(tmp, target)
     finally:
+        _ACTIVE.discard(tmp)
         for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             if leftover.exists():
                 leftover.unlink()

@@ -182,3 +182,41 @@ def test_cli_end_to_end_writes_all_layers(tmp_path: Path, cfg, capsys) -> None:
     report = (tmp_path / "REPORT.md").read_text()
     assert "| Russia | land | 6,658 | 7,644 (factbook) | 87.1% | 7,512 (seed) |" in report
     assert "joining: Abay (KZ-ABY)" in report
+
+
+def test_pole_outside_the_study_area(layers: Path) -> None:
+    from pipeline.poles import load_poles
+
+    edit(layers, "poles.yaml", lambda d: d["poles"]["cross_border"].append(
+        {"geonameid": 2643743, "name": "London"}))
+    with pytest.raises(ConfigError, match=r"London \(-0\.13, 51\.51\) is outside the study area"):
+        load_poles(layers, (40.0, 33.0, 95.0, 60.0))
+
+
+def test_unknown_geonames_id(layers: Path) -> None:
+    from pipeline.poles import load_poles
+
+    edit(layers, "poles.yaml", lambda d: d["poles"]["regional"].append({"geonameid": 1, "name": "Nowhere"}))
+    with pytest.raises(ConfigError, match="GeoNames id 1 \\(Nowhere\\) is not among"):
+        load_poles(layers, (40.0, 33.0, 95.0, 60.0))
+
+
+def test_two_runs_give_identical_layers(tmp_path: Path, cfg) -> None:
+    """Reproducibility: the border slice twice from the same inputs, compared feature by feature."""
+    import geopandas as gpd
+
+    runs = []
+    for k in range(2):
+        st = tmp_path / f"run{k}"
+        base = ["--layers", str(ROOT / "layers"), "--data-dir", str(cfg.data_dir)]
+        assert main(base + ["ingest", "--out", str(st / "ingest.gpkg")]) == 0
+        ing, bor = str(st / "ingest.gpkg"), str(st / "borders.gpkg")
+        assert main(base + ["borders", "--ingest", ing, "--out", bor]) == 0
+        assert main(base + ["zones", "--ingest", ing, "--borders", bor, "--out", str(st / "zones.gpkg")]) == 0
+        runs.append(st)
+    for name, layer in (("ingest", "regions"), ("ingest", "countries"), ("borders", "border_segments"),
+                        ("zones", "zones")):
+        a = gpd.read_file(runs[0] / f"{name}.gpkg", layer=layer)
+        b = gpd.read_file(runs[1] / f"{name}.gpkg", layer=layer)
+        assert a.drop(columns="geometry").equals(b.drop(columns="geometry")), layer
+        assert (a.geometry.to_wkb() == b.geometry.to_wkb()).all(), layer

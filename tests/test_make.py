@@ -155,3 +155,28 @@ def test_outputs_open_styled_in_real_qgis(tree: Path, cfg, tmp_path: Path) -> No
     assert seen["project_layers"] >= 20
     assert seen["render_errors"] == [] and seen["render_colours"] > 20, seen["render_colours"]
     assert png.stat().st_size > 10_000
+
+
+def test_interrupted_stage_leaves_the_previous_output_intact(tree: Path, cfg, tmp_path: Path) -> None:
+    """SIGTERM in the middle of the accessibility stage: exit 130, old output byte-identical, no
+    temporary file left behind."""
+    import signal
+    import time
+
+    if not (tree / "outputs" / "accessibility.gpkg").is_file():
+        assert make(tree, cfg, "all").returncode == 0
+    target = tmp_path / "accessibility.gpkg"
+    shutil.copy(tree / "outputs" / "accessibility.gpkg", target)
+    before = target.read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "--layers", str(tree / "layers"),
+                             "--data-dir", str(cfg.data_dir), "accessibility", "--stages",
+                             str(tree / "outputs" / "stages"), "--out", str(target), "--rasters",
+                             str(tmp_path / "rasters")], cwd=tree, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # the stage takes ~20 s
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-500:]
+    assert "interrupted" in err
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
