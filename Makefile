@@ -6,11 +6,21 @@
 #   make test                          run the test suite
 #   make clean                         remove generated outputs
 #
+#   make studies -j4                   border zones of every focus country, in parallel
+#
 # DATA_DIR defaults to $PIPELINE_DATA_DIR, else ./data. PYTHON may name another interpreter that has
 # the package installed (e.g. `make all PYTHON=python3`); by default a .venv is made and used.
+# FOCUS picks one of study.focus_countries (default: the first); OUT is the output folder.
 
 DATA_DIR ?= $(or $(PIPELINE_DATA_DIR),data)
 export PIPELINE_DATA_DIR := $(abspath $(DATA_DIR))
+OUT   ?= outputs
+FOCUS ?=
+ifneq ($(FOCUS),)
+export PIPELINE_FOCUS := $(FOCUS)
+endif
+# SCOPE=borders stops after the border zones and regions (no network, accessibility, influence, maps).
+SCOPE ?= full
 
 VENV   ?= .venv
 PYTHON ?= $(VENV)/bin/python
@@ -18,7 +28,7 @@ PYTHON ?= $(VENV)/bin/python
 SETUP  := $(if $(filter $(VENV)/bin/python,$(PYTHON)),$(VENV)/.installed,)
 PIPE   := $(PYTHON) -m pipeline
 
-STAGES := outputs/stages
+STAGES := $(OUT)/stages
 CONFIG := layers/study.yaml layers/sources.yaml layers/region_fixes.yaml
 COMMON := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
           pipeline/errors.py pipeline/io.py pipeline/geodesy.py pipeline/topology.py pipeline/styles.py
@@ -31,15 +41,22 @@ SOURCES_NETWORK := $(call sources,network)
 .PHONY: all setup data check-data test clean help bench maps
 .DELETE_ON_ERROR:
 
-MAP_FILES := $(foreach m,zones travel_time barrier influence axes,outputs/maps/$(m).png outputs/maps/$(m).pdf)
+MAP_FILES := $(foreach m,zones travel_time barrier influence axes,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
 
-all: outputs/borders.gpkg outputs/REPORT.md outputs/border_regions.qgs outputs/accessibility.gpkg \
-	outputs/influence.gpkg $(MAP_FILES) outputs/VALIDATION.md
+ifeq ($(SCOPE),borders)
+all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/VALIDATION.md
+RESULTS :=
+else
+all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/border_regions.qgs $(OUT)/accessibility.gpkg \
+	$(OUT)/influence.gpkg $(MAP_FILES) $(OUT)/VALIDATION.md
+# Outputs of the network stages that publishing and validation read.
+RESULTS := $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg
+endif
 
 maps: $(MAP_FILES)
 
 help:
-	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
 
 setup: $(VENV)/.installed
 
@@ -49,10 +66,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Rebuild when DATA_DIR points elsewhere: this file is rewritten (at parse time) only when the
-# directory changes, and the ingest stage depends on it.
-$(shell mkdir -p $(STAGES) && (echo '$(PIPELINE_DATA_DIR)' | cmp -s - $(STAGES)/data_dir.txt \
-	|| echo '$(PIPELINE_DATA_DIR)' > $(STAGES)/data_dir.txt))
+# Rebuild when DATA_DIR points elsewhere or FOCUS changes: this file is rewritten (at parse time) only
+# when they change, and the ingest stage depends on it.
+$(shell mkdir -p $(STAGES) && (echo '$(PIPELINE_DATA_DIR) $(FOCUS)' | cmp -s - $(STAGES)/data_dir.txt \
+	|| echo '$(PIPELINE_DATA_DIR) $(FOCUS)' > $(STAGES)/data_dir.txt))
 
 $(STAGES)/ingest.gpkg: pipeline/ingest.py $(COMMON) $(CONFIG) $(SOURCES_INGEST) $(STAGES)/data_dir.txt | $(SETUP)
 	$(PIPE) ingest --out $@
@@ -75,26 +92,36 @@ $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline
 		$(CONFIG) layers/network.yaml layers/checkpoints.yaml | $(SETUP)
 	$(PIPE) crossings --network $< --borders $(STAGES)/borders.gpkg --out $@
 
-ACCESS_TIFS := $(foreach s,open current closed,outputs/rasters/access_$(s).tif) \
-               $(foreach s,current closed,outputs/rasters/barrier_$(s).tif)
-outputs/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
+ACCESS_TIFS := $(foreach s,open current closed,$(OUT)/rasters/access_$(s).tif) \
+               $(foreach s,current closed,$(OUT)/rasters/barrier_$(s).tif)
+$(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
 		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py pipeline/rasters.py \
 		pipeline/poles.py $(COMMON) $(CONFIG) layers/network.yaml layers/accessibility.yaml layers/poles.yaml | $(SETUP)
-	$(PIPE) accessibility --stages $(STAGES) --out outputs/accessibility.gpkg --rasters outputs/rasters
+	$(PIPE) accessibility --stages $(STAGES) --out $(OUT)/accessibility.gpkg --rasters $(OUT)/rasters
 
-outputs/influence.gpkg outputs/rasters/huff_probability.tif &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
+$(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
 		$(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/influence.py \
 		pipeline/accessibility.py pipeline/rasters.py pipeline/poles.py $(COMMON) $(CONFIG) layers/network.yaml \
 		layers/accessibility.yaml layers/poles.yaml layers/influence.yaml layers/checkpoints.yaml | $(SETUP)
-	$(PIPE) influence --stages $(STAGES) --out outputs/influence.gpkg --rasters outputs/rasters
+	$(PIPE) influence --stages $(STAGES) --out $(OUT)/influence.gpkg --rasters $(OUT)/rasters
 
-outputs/borders.gpkg outputs/REPORT.md outputs/border_regions.qgs &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
-		$(STAGES)/border_regions.gpkg outputs/accessibility.gpkg outputs/influence.gpkg pipeline/report.py \
+PUBLISHED := $(OUT)/borders.gpkg $(OUT)/REPORT.md $(if $(RESULTS),$(OUT)/border_regions.qgs)
+$(PUBLISHED) &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
+		$(STAGES)/border_regions.gpkg $(RESULTS) pipeline/report.py \
 		pipeline/qgis_project.py $(COMMON) $(CONFIG) layers/official_borders.yaml \
 		layers/influence.yaml | $(SETUP)
-	$(PIPE) publish --stages $(STAGES) --out outputs/borders.gpkg --report outputs/REPORT.md \
-		--accessibility outputs/accessibility.gpkg --influence outputs/influence.gpkg \
-		--project outputs/border_regions.qgs
+	$(PIPE) publish --stages $(STAGES) --out $(OUT)/borders.gpkg --report $(OUT)/REPORT.md \
+		$(if $(RESULTS),--accessibility $(OUT)/accessibility.gpkg --influence $(OUT)/influence.gpkg \
+		--project $(OUT)/border_regions.qgs)
+
+# Independent studies, one per focus country of layers/study.yaml (or STUDIES="KAZ UZB"): the border
+# zones and regions of each into $(OUT)/studies/<code>/. `make -j4 studies` runs four at once.
+STUDIES ?= $(shell $(PIPE) --quiet studies 2>/dev/null)
+STUDY_DIRS := $(foreach c,$(STUDIES),$(OUT)/studies/$(c))
+.PHONY: studies $(STUDY_DIRS)
+studies: $(STUDY_DIRS)
+$(STUDY_DIRS): | $(SETUP)
+	+@$(MAKE) --no-print-directory all SCOPE=borders OUT=$@ FOCUS=$(notdir $@)
 
 data: | $(SETUP)
 	$(PIPE) download
@@ -105,22 +132,21 @@ check-data: | $(SETUP)
 test: | $(SETUP)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-$(MAP_FILES) &: outputs/borders.gpkg outputs/accessibility.gpkg outputs/influence.gpkg pipeline/maps.py \
+$(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg pipeline/maps.py \
 		$(COMMON) $(CONFIG) | $(SETUP)
-	$(PIPE) maps --outputs outputs --out outputs/maps
+	$(PIPE) maps --outputs $(OUT) --out $(OUT)/maps
 
 # Every output layer valid, with a CRS, not empty; belts overlap only near shared corners.
-outputs/VALIDATION.md: outputs/borders.gpkg outputs/accessibility.gpkg outputs/influence.gpkg \
-		pipeline/validate.py $(COMMON) | $(SETUP)
-	$(PIPE) validate --outputs outputs --out $@
+$(OUT)/VALIDATION.md: $(OUT)/borders.gpkg $(RESULTS) pipeline/validate.py $(COMMON) | $(SETUP)
+	$(PIPE) validate --outputs $(OUT) --out $@
 
 # Benchmark (not a test): the accessibility raster against GRASS r.cost and scikit-image MCP, the
-# network against networkx. BENCH_RES: cell sizes in metres. Writes outputs/bench.md.
+# network against networkx. BENCH_RES: cell sizes in metres. Writes $(OUT)/bench.md.
 BENCH_RES ?= 1000
 bench: all
 	$(PYTHON) bench/bench_accessibility.py --res $(BENCH_RES)
 
 clean:
-	rm -rf $(STAGES) outputs/rasters outputs/borders.gpkg outputs/REPORT.md outputs/accessibility.gpkg \
-		outputs/influence.gpkg outputs/border_regions.qgs outputs/bench.md outputs/maps \
-		outputs/VALIDATION.md
+	rm -rf $(STAGES) $(OUT)/studies $(OUT)/rasters $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/accessibility.gpkg \
+		$(OUT)/influence.gpkg $(OUT)/border_regions.qgs $(OUT)/bench.md $(OUT)/maps \
+		$(OUT)/VALIDATION.md

@@ -72,7 +72,7 @@ def border_segments(countries: gpd.GeoDataFrame, focus: str, seas: tuple[Sea, ..
         shore = water.boundary
         coast = lineal(shapely.intersection(focus_line, shore))
         if coast.is_empty:
-            log.warning("sea '%s' does not touch %s; no maritime segment", sea.name, focus)
+            log.info("sea '%s' does not touch %s; no maritime segment", sea.name, focus)
             continue
         riparian = [c for c, g in zip(countries["country"], countries.geometry)
                     if c != focus and not lineal(shapely.intersection(g.boundary, shore)).is_empty]

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from . import __version__
-from .config import DATA_DIR_ENV, Config, load_config
+from .config import DATA_DIR_ENV, FOCUS_ENV, Config, load_config
 from .errors import DataMissingError, PipelineError
 
 log = logging.getLogger("pipeline")
@@ -58,17 +58,20 @@ def _main(ctx: typer.Context,
           layers: Annotated[Path, typer.Option(help="configuration folder")] = Path("layers"),
           data_dir: Annotated[Path | None, typer.Option(
               envvar=DATA_DIR_ENV, help=f"data directory (env {DATA_DIR_ENV}; default ./data)")] = None,
+          focus: Annotated[str | None, typer.Option(
+              envvar=FOCUS_ENV, help="focus country of this run, ISO alpha-3 (env "
+                                     f"{FOCUS_ENV}; default: the first of study.focus_countries)")] = None,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors")] = False,
           ) -> None:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s",
                         datefmt="[%X]", handlers=[RichHandler(console=err_console, show_path=False)],
                         force=True)
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
-    ctx.obj = {"layers": layers, "data_dir": data_dir}
+    ctx.obj = {"layers": layers, "data_dir": data_dir, "focus": focus}
 
 
 def _config(ctx: typer.Context) -> Config:
-    return load_config(ctx.obj["layers"], ctx.obj["data_dir"])
+    return load_config(ctx.obj["layers"], ctx.obj["data_dir"], ctx.obj["focus"])
 
 
 @contextmanager
@@ -597,6 +600,13 @@ def sources(ctx: typer.Context,
         raise click.BadParameter(f"unknown stage {stage!r}: ingest or network", param_hint="--stage")
     for key in keys:
         typer.echo(cfg.data_dir / cfg.source(key).file)
+
+
+@app.command()
+def studies(ctx: typer.Context) -> None:
+    """Print the study's focus countries (layers/study.yaml: study.focus_countries), one per line."""
+    for code in _config(ctx).focus_countries:
+        typer.echo(code)
 
 
 @app.command("check-data")

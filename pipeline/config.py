@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .network import Mode
 
 DATA_DIR_ENV = "PIPELINE_DATA_DIR"
+# Selects which of the study's focus countries a run computes (Make variable FOCUS); default: the first.
+FOCUS_ENV = "PIPELINE_FOCUS"
 DEFAULT_LAYERS_DIR = Path("layers")
 DEFAULT_DATA_DIR = Path("data")
 MAX_DISTANCE_KM = 2000.0
@@ -82,6 +84,8 @@ class Config:
     official: dict[str, Any]
     region_fixes: dict[str, dict[str, str]]
     files: tuple[Path, ...] = field(default=())
+    # Every focus country of the study (study.focus_countries); focus_country is the one of this run.
+    focus_countries: tuple[str, ...] = field(default=())
 
     def source(self, key: str) -> Source:
         try:
@@ -211,19 +215,45 @@ def _sources(path: Path, data: dict[str, Any]) -> tuple[dict[str, Source], str, 
             sha256=sha,
         )
     regions = str(r.get("roles.regions"))
-    vintages = r.get("roles.focus_regions_vintages", {}) or {}
-    if not isinstance(vintages, dict):
+    raw = r.get("roles.focus_regions_vintages", {}) or {}
+    if not isinstance(raw, dict):
         raise r.fail("roles.focus_regions_vintages", "expected a mapping of vintage name to source")
-    for role, key in [("roles.regions", regions), *((f"roles.focus_regions_vintages.{k}", v)
+    # A vintage is `name: source` (any focus) or `name: {source: key, country: ISO3}` (that focus only).
+    vintages: dict[str, tuple[str, str | None]] = {}
+    for name, spec in raw.items():
+        role = f"roles.focus_regions_vintages.{name}"
+        if isinstance(spec, dict):
+            if not isinstance(spec.get("source"), str) or not re.fullmatch(r"[A-Z]{3}", str(spec.get("country"))):
+                raise r.fail(role, "expected a source name or {source: <name>, country: <ISO alpha-3>}")
+            vintages[str(name)] = (spec["source"], str(spec["country"]))
+        else:
+            vintages[str(name)] = (str(spec), None)
+    for role, key in [("roles.regions", regions), *((f"roles.focus_regions_vintages.{k}", v[0])
                                                      for k, v in vintages.items())]:
         if key not in sources:
             raise r.fail(role, f"names source '{key}', which is not defined under `sources`")
-    return sources, regions, {str(k): str(v) for k, v in vintages.items()}
+    return sources, regions, vintages
+
+
+def _focus_countries(r: _Reader) -> list[str]:
+    """study.focus_countries (a list) or, as before, study.focus_country (one code)."""
+    key = "study.focus_countries" if r.get("study.focus_countries", None) is not None else "study.focus_country"
+    value = r.get(key)
+    codes = value if isinstance(value, list) else [value]
+    if not codes:
+        raise r.fail(key, "expected at least one ISO 3166-1 alpha-3 code, e.g. [KAZ]")
+    for code in codes:
+        if not isinstance(code, str) or not re.fullmatch(r"[A-Z]{3}", code):
+            raise r.fail(key, f"{code!r} is not an ISO 3166-1 alpha-3 code (three capital letters, e.g. KAZ)")
+    if len(set(codes)) != len(codes):
+        raise r.fail(key, f"{codes} lists a country twice")
+    return codes
 
 
 def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
-                data_dir: Path | str | None = None) -> Config:
-    """Load and validate the study configuration from ``layers_dir``."""
+                data_dir: Path | str | None = None, focus: str | None = None) -> Config:
+    """Load and validate the study configuration from ``layers_dir``. ``focus`` (else $PIPELINE_FOCUS,
+    else the first of study.focus_countries) is the focus country of this run."""
     layers_dir = Path(layers_dir)
     study_path = layers_dir / "study.yaml"
     sources_path = layers_dir / "sources.yaml"
@@ -231,10 +261,11 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
     fixes_path = layers_dir / "region_fixes.yaml"
 
     r = _Reader(study_path, _read_yaml(study_path))
-    focus = r.get("study.focus_country")
-    if not isinstance(focus, str) or not re.fullmatch(r"[A-Z]{3}", focus):
-        raise r.fail("study.focus_country",
-                     f"{focus!r} is not an ISO 3166-1 alpha-3 code (three capital letters, e.g. KAZ)")
+    focus_list = _focus_countries(r)
+    focus = focus or os.environ.get(FOCUS_ENV) or focus_list[0]
+    if not re.fullmatch(r"[A-Z]{3}", focus):
+        raise ConfigError(f"focus country {focus!r} (FOCUS / ${FOCUS_ENV}) is not an ISO 3166-1 alpha-3 "
+                          "code (three capital letters, e.g. KAZ)")
     bbox = r.get("study.bbox")
     if (not isinstance(bbox, list) or len(bbox) != 4
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
@@ -250,6 +281,8 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
 
     sources, regions_source, vintages = _sources(sources_path, _read_yaml(sources_path))
     official = _read_yaml(official_path) if official_path.is_file() else {}
+    if official.get("focus_country", focus) != focus:
+        official = {}  # the official figures are another focus country's borders
     fixes = _read_yaml(fixes_path) if fixes_path.is_file() else {}
     for code, fix in fixes.items():
         if not isinstance(fix, dict) or not set(fix) <= {"name_en", "iso_3166_2"}:
@@ -261,7 +294,8 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
     return Config(
         layers_dir=layers_dir,
         data_dir=Path(data_dir),
-        name=str(r.get("study.name", focus)),
+        name=(str(r.get("study.name", focus)) if focus == focus_list[0]
+              else f"{r.get('study.name', focus_list[0])}, focus {focus}"),
         focus_country=focus,
         bbox=tuple(float(v) for v in bbox),  # type: ignore[arg-type]
         seas=tuple(seas),
@@ -277,7 +311,8 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
         densify_km=r.number("geodesy.densify_km", 2.0, lo=0.01, hi=50.0, lo_open=True),
         sources=sources,
         regions_source=regions_source,
-        vintages=vintages,
+        vintages={k: src for k, (src, country) in vintages.items() if country in (None, focus)},
+        focus_countries=tuple(focus_list),
         official=official,
         region_fixes={str(k): {str(f): str(v) for f, v in fix.items()} for k, fix in fixes.items()},
         files=files,

@@ -133,12 +133,14 @@ def render_report(*, study: str, focus: str, countries: gpd.GeoDataFrame,
         "",
         border_length_table(segments, official),
         "",
-        "Computed lengths are shorter than the official ones because Natural Earth 1:10m lines are "
-        "generalised: at that scale a vertex every few km cuts the corners of a boundary that follows "
-        "rivers (Ural, Irtysh, Ili) and mountain crests, and a line's measured length keeps growing "
-        "with the detail it is drawn at (the coastline paradox). The shortfall is largest where the "
-        "border is most sinuous. The ratio, not the absolute figure, is what to compare across "
-        "neighbours.",
+        ("Computed lengths are shorter than the official ones because Natural Earth 1:10m lines are "
+         "generalised: at that scale a vertex every few km cuts the corners of a boundary that follows "
+         "rivers (Ural, Irtysh, Ili) and mountain crests, and a line's measured length keeps growing "
+         "with the detail it is drawn at (the coastline paradox). The shortfall is largest where the "
+         "border is most sinuous. The ratio, not the absolute figure, is what to compare across "
+         "neighbours." if official.get("land") else
+         f"layers/official_borders.yaml has no official lengths for {focus}'s borders; Natural Earth "
+         "1:10m lines are generalised, so measured lengths fall short of official ones."),
         "",
         "## Cross-border belts",
         "",
@@ -154,8 +156,8 @@ def render_report(*, study: str, focus: str, countries: gpd.GeoDataFrame,
         "configured tolerance, which absorbs generalisation and the offsets between vintages: a region "
         "that only touches the border at 1:10m, such as Samara on the Kazakh–Russian border, still "
         "counts when its outline runs within the tolerance for the minimum length). Vintage "
-        "*naturalearth* is Natural Earth (Kazakhstan before the 2022 reform); further vintages cover "
-        "the focus country only.",
+        "*naturalearth* is Natural Earth v5 (for Kazakhstan, the units before the 2022 reform); further "
+        "vintages cover the focus country only.",
         "",
         bordering_table(br, segments, vintages),
         "",

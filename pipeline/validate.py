@@ -18,15 +18,15 @@ import shapely
 from .geodesy import area_km2
 
 
-def check_layers(paths: list[Path]) -> tuple[list[str], list[str]]:
-    """(problems, summary lines) for every layer of the GeoPackages."""
+def check_layers(paths: list[Path], root: Path | None = None) -> tuple[list[str], list[str]]:
+    """(problems, summary lines) for every layer of the GeoPackages (named relative to ``root``)."""
     problems, lines = [], []
     for path in paths:
         for name in pyogrio.list_layers(path)[:, 0]:
             if name == "layer_styles":
                 continue
             gdf = gpd.read_file(path, layer=name)
-            where = f"{path.name}/{name}"
+            where = f"{path.relative_to(root).as_posix() if root else path.name}/{name}"
             if gdf.crs is None:
                 problems.append(f"{where}: no CRS")
             if gdf.empty:
@@ -72,7 +72,7 @@ def check_zone_overlaps(zones: gpd.GeoDataFrame, segments: gpd.GeoDataFrame
 def validate(outputs: Path) -> tuple[list[str], str]:
     """All checks; (problems, Markdown report)."""
     paths = sorted(outputs.glob("*.gpkg")) + sorted((outputs / "stages").glob("*.gpkg"))
-    problems, layer_lines = check_layers(paths)
+    problems, layer_lines = check_layers(paths, outputs)
     zp, zone_lines = check_zone_overlaps(gpd.read_file(outputs / "borders.gpkg", layer="zones"),
                                          gpd.read_file(outputs / "borders.gpkg", layer="border_segments"))
     problems += zp

@@ -48,8 +48,29 @@ def test_bad_distances(layers: Path, distances, message) -> None:
 
 
 def test_malformed_country_code(layers: Path) -> None:
-    edit(layers, "study.yaml", lambda d: d["study"].__setitem__("focus_country", "kz"))
-    with pytest.raises(ConfigError, match="'kz' is not an ISO 3166-1 alpha-3 code"):
+    edit(layers, "study.yaml", lambda d: d["study"].__setitem__("focus_countries", ["KAZ", "kz"]))
+    with pytest.raises(ConfigError, match="study.focus_countries: 'kz' is not an ISO 3166-1 alpha-3 code"):
+        load_config(layers)
+    with pytest.raises(ConfigError, match="focus country 'Kaz'"):
+        load_config(ROOT / "layers", focus="Kaz")
+
+
+def test_focus_countries_list_and_selection(layers: Path, monkeypatch) -> None:
+    monkeypatch.delenv("PIPELINE_FOCUS", raising=False)
+    cfg = load_config(layers)
+    assert cfg.focus_countries[0] == "KAZ" and cfg.focus_country == "KAZ" and len(cfg.focus_countries) > 1
+    assert cfg.vintages == {"geokz_2024": "kz_adm1_2024"}  # the geokz vintage is Kazakhstan's
+    monkeypatch.setenv("PIPELINE_FOCUS", "UZB")
+    uzb = load_config(layers)
+    assert uzb.focus_country == "UZB" and uzb.vintages == {}
+    assert load_config(layers, focus="KGZ").focus_country == "KGZ"  # an explicit focus wins
+    # The single-country form is still read.
+    monkeypatch.delenv("PIPELINE_FOCUS")
+    edit(layers, "study.yaml", lambda d: (d["study"].pop("focus_countries"),
+                                          d["study"].__setitem__("focus_country", "TKM")))
+    assert load_config(layers).focus_countries == ("TKM",)
+    edit(layers, "study.yaml", lambda d: d["study"].__setitem__("focus_countries", ["KAZ", "KAZ"]))
+    with pytest.raises(ConfigError, match="lists a country twice"):
         load_config(layers)
 
 
@@ -83,7 +104,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str]:
 
 
 def test_unknown_country_code_is_one_clear_error(layers: Path, tmp_path: Path, cfg, capsys) -> None:
-    edit(layers, "study.yaml", lambda d: d["study"].__setitem__("focus_country", "XYZ"))
+    edit(layers, "study.yaml", lambda d: d["study"].__setitem__("focus_countries", ["XYZ"]))
     code, err = run_cli(capsys, "--layers", str(layers), "--data-dir", str(cfg.data_dir), "ingest",
                         "--out", str(tmp_path / "ingest.gpkg"))
     assert code == 4

@@ -180,3 +180,28 @@ def test_interrupted_stage_leaves_the_previous_output_intact(tree: Path, cfg, tm
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
+
+
+def test_studies_of_several_focus_countries_run_in_parallel(tree: Path, cfg) -> None:
+    """`make -j studies` runs one independent study per focus country, each in its own folder."""
+    res = make(tree, cfg, "-j4", "studies", "STUDIES=KAZ UZB KGZ TKM")
+    assert res.returncode == 0, res.stderr
+    import geopandas as gpd
+
+    expected = {"UZB": {"KAZ", "TKM", "TJK", "KGZ", "AFG"}, "KGZ": {"KAZ", "UZB", "TJK", "CHN"},
+                "TKM": {"KAZ", "UZB", "AFG", "IRN"}}
+    for code, neighbours in expected.items():
+        out = tree / "outputs" / "studies" / code
+        segs = gpd.read_file(out / "borders.gpkg", layer="border_segments")
+        assert set(segs["focus"]) == {code}
+        assert set(segs.loc[segs.segment_type == "land", "neighbour"]) == neighbours
+        assert (segs.segment_type == "maritime").any() == (code == "TKM")  # only TKM is on the Caspian
+        assert "Result: **PASS**" in (out / "VALIDATION.md").read_text()
+        report = (out / "REPORT.md").read_text()
+        assert f"({code})" in report and "factbook" not in report  # KAZ's official lengths not misused
+    uzb = gpd.read_file(tree / "outputs/studies/UZB/borders.gpkg", layer="border_segments")
+    kaz = gpd.read_file(tree / "outputs/studies/KAZ/borders.gpkg", layer="border_segments")
+    a = float(uzb.loc[uzb.neighbour == "KAZ", "length_km"].iloc[0])
+    b = float(kaz.loc[kaz.neighbour == "UZB", "length_km"].iloc[0])
+    assert abs(a - b) < 1e-6 * b and abs(b - 2183) < 1  # the same line, measured from either side
+    assert make(tree, cfg, "-q", "all", "SCOPE=borders", "OUT=outputs/studies/KGZ", "FOCUS=KGZ").returncode == 0
