@@ -223,7 +223,8 @@ def _sources(path: Path, data: dict[str, Any]) -> tuple[dict[str, Source], str, 
     for name, spec in raw.items():
         role = f"roles.focus_regions_vintages.{name}"
         if isinstance(spec, dict):
-            if not isinstance(spec.get("source"), str) or not re.fullmatch(r"[A-Z]{3}", str(spec.get("country"))):
+            country = str(spec.get("country"))
+            if not isinstance(spec.get("source"), str) or not re.fullmatch(r"[A-Z]{3}", country):
                 raise r.fail(role, "expected a source name or {source: <name>, country: <ISO alpha-3>}")
             vintages[str(name)] = (spec["source"], str(spec["country"]))
         else:
@@ -237,7 +238,9 @@ def _sources(path: Path, data: dict[str, Any]) -> tuple[dict[str, Source], str, 
 
 def _focus_countries(r: _Reader) -> list[str]:
     """study.focus_countries (a list) or, as before, study.focus_country (one code)."""
-    key = "study.focus_countries" if r.get("study.focus_countries", None) is not None else "study.focus_country"
+    key = "study.focus_countries"
+    if r.get(key, None) is None:
+        key = "study.focus_country"
     value = r.get(key)
     codes = value if isinstance(value, list) else [value]
     if not codes:
