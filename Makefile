@@ -140,13 +140,15 @@ $(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.g
 $(OUT)/VALIDATION.md: $(OUT)/borders.gpkg $(RESULTS) pipeline/validate.py $(COMMON) | $(SETUP)
 	$(PIPE) validate --outputs $(OUT) --out $@
 
-# Benchmark (not a test): the accessibility raster against GRASS r.cost and scikit-image MCP, the
-# network against networkx. BENCH_RES: cell sizes in metres. Writes $(OUT)/bench.md.
+# Benchmark (not a test): cold and no-op `make all` with each stage's time and memory, parallel
+# studies, the accessibility raster against GRASS r.cost and scikit-image MCP, the network against
+# networkx, growth with cells and edges. BENCH_RES: cell sizes (m) compared with the peers, e.g.
+# BENCH_RES="1000 500". Builds in a temporary copy (outputs/ untouched); writes docs/benchmarks.md.
 BENCH_RES ?= 1000
-bench: all
-	$(PYTHON) bench/bench_accessibility.py --res $(BENCH_RES)
+bench: | $(SETUP)
+	$(PYTHON) bench/bench.py --res $(BENCH_RES) --data-dir '$(PIPELINE_DATA_DIR)'
 
 clean:
 	rm -rf $(STAGES) $(OUT)/studies $(OUT)/rasters $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/accessibility.gpkg \
-		$(OUT)/influence.gpkg $(OUT)/border_regions.qgs $(OUT)/bench.md $(OUT)/maps \
+		$(OUT)/influence.gpkg $(OUT)/border_regions.qgs $(OUT)/maps \
 		$(OUT)/VALIDATION.md

@@ -38,6 +38,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from .crossings import CROSSING_CLASS, scenario_edges
+from .errors import DataError
 from .network import graph_matrix
 
 log = logging.getLogger("pipeline")
@@ -142,9 +143,27 @@ def pole_links(poles_xy: np.ndarray, pole_label: np.ndarray, pts: AccessPoints,
         pole.append(np.repeat(which, kk))
         point.append(mine[j.ravel()])
         minutes.append(d.ravel() / 1000.0 / off_kmh * 60.0)
-    if not pole:
-        raise ValueError("no pole lies in a country with roads")
+    if not pole:  # no pole can reach the network (see unlinked_poles)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     return np.concatenate(pole), np.concatenate(point), np.concatenate(minutes)
+
+
+def unlinked_poles(lk: Linked) -> np.ndarray:
+    """Positions of the poles joined to no access point of the network: on no country's land, or in a
+    country the network does not enter. Such a pole has no path to any other country or region."""
+    return np.setdiff1d(np.arange(len(lk.poles_ea)), lk.links[0])
+
+
+def unreachable_areas(hours: np.ndarray, areas: gpd.GeoSeries, grid: Grid) -> np.ndarray:
+    """For each polygon (in the grid's CRS), True when it covers cells and none has a finite time:
+    no path from any pole reaches it. Polygons smaller than a cell cover none and are not flagged."""
+    labels = features.rasterize(((g, i + 1) for i, g in enumerate(areas.values) if g is not None),
+                                fill=0, dtype="int32", out_shape=(grid.height, grid.width),
+                                transform=grid.transform)
+    n = len(areas) + 1
+    covered = np.bincount(labels.ravel(), minlength=n)[1:]
+    reached = np.bincount(labels[np.isfinite(hours)], minlength=n)[1:]
+    return (covered > 0) & (reached == 0)
 
 
 def node_times(graph_edges: pd.DataFrame, link_edges: pd.DataFrame, n_nodes: int,
@@ -344,7 +363,8 @@ def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.G
                                 transform=grid.transform)
     road = edges[edges["mode"] == mode].reset_index(drop=True)
     if road.empty:
-        raise ValueError(f"the network has no '{mode}' edges")
+        raise DataError(f"the network has no '{mode}' edges (layers/network.yaml modes, "
+                        "layers/accessibility.yaml mode)")
     n_nodes = int(max(road["u"].max(), road["v"].max())) + 1
     base = road[road["class"] != CROSSING_CLASS].reset_index(drop=True)
     base = base.assign(minutes=base["min_open"])  # the same in every scenario off the crossings

@@ -225,6 +225,38 @@ def crossings(ctx: typer.Context,
         _write(cfg, out, {"crossings": points, "edges": out_edges})
 
 
+def _check_poles_reach_network(cfg: Config, lk, poles, countries, network_file: Path) -> None:
+    """One clear error when a pole cannot join the network (no path from it to any region)."""
+    from .accessibility import unlinked_poles
+    from .errors import DataError
+
+    bad = unlinked_poles(lk)
+    if bad.size:
+        names = countries["name"].tolist()
+        why = [f"{poles['name'].iloc[i]} ({poles.geometry.iloc[i].x:.2f}, {poles.geometry.iloc[i].y:.2f}) "
+               + (f"is in {names[lk.pole_label[i] - 1]}, which the network does not enter"
+                  if lk.pole_label[i] else "is on no country's land")
+               for i in bad]
+        raise DataError(f"{network_file}: no path from {len(bad)} pole(s) of {cfg.layers_dir / 'poles.yaml'} "
+                        f"to the network: {'; '.join(why)}. Remove or move the pole, or extend the "
+                        "network (layers/network.yaml).")
+
+
+def _check_regions_reached(cfg: Config, hours, regions, grid, network_file: Path) -> None:
+    """One clear error when a region of the focus country has no path from any pole (scenario open)."""
+    from .accessibility import unreachable_areas
+    from .errors import DataError
+
+    mine = regions[regions["country"] == cfg.focus_country]
+    bad = unreachable_areas(hours, mine.geometry.to_crs(grid.crs), grid)
+    if bad.any():
+        names = [f"{n} ({c})" for n, c in zip(mine["name_en"][bad], mine["iso_3166_2"][bad])]
+        raise DataError(f"{network_file}: no path from any pole to {int(bad.sum())} region(s) of "
+                        f"{cfg.focus_country} in scenario open: {', '.join(names)}. The network does not "
+                        "reach them and no pole is inside them: extend the network (layers/network.yaml) "
+                        f"or add a pole (layers/poles.yaml).")
+
+
 @app.command()
 def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay=False)] = STAGES,
                   out: PathOpt = ACCESSIBILITY,
@@ -234,7 +266,7 @@ def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_
     import geopandas as gpd
     import numpy as np
 
-    from .accessibility import make_grid, travel_hours
+    from .accessibility import hours_per_scenario, link, make_grid
     from .config import load_accessibility, load_network
     from .geodesy import area_km2
     from .io import read_layer
@@ -255,9 +287,12 @@ def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_
         grid = make_grid(tuple(focus.buffer(acc.extent_buffer_km * 1000).total_bounds),
                          acc.resolution_m, cfg.equal_area_crs)
         poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(cfg.equal_area_crs).geometry])
-        result = travel_hours(edges, poles_ea, grid, countries.geometry, mode=acc.mode,
-                              scenarios=acc.scenarios, off_kmh=net.off_network_kmh,
-                              spacing=acc.access_spacing_m, k=acc.k_nearest)
+        lk = link(edges, poles_ea, grid, countries.geometry, mode=acc.mode, off_kmh=net.off_network_kmh,
+                  spacing=acc.access_spacing_m, k=acc.k_nearest)
+        _check_poles_reach_network(cfg, lk, poles, countries, stages / CROSSINGS.name)
+        result = hours_per_scenario(lk, acc.scenarios)
+        _check_regions_reached(cfg, result["open"][0] if "open" in result else next(iter(result.values()))[0],
+                               read_layer(stages / INGEST.name, "regions"), grid, stages / CROSSINGS.name)
         common = {"units": "hours", "poles": "layers/poles.yaml (GeoNames)", "mode": acc.mode,
                   "off_network_kmh": f"{net.off_network_kmh:g}", "config_sha256": cfg.digest()}
         rasters.mkdir(parents=True, exist_ok=True)
@@ -333,6 +368,7 @@ def influence(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay
         poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(grid.crs).geometry])
         lk = link(edges, poles_ea, grid, countries_ea.geometry, mode=acc.mode,
                   off_kmh=net.off_network_kmh, spacing=acc.access_spacing_m, k=acc.k_nearest)
+        _check_poles_reach_network(cfg, lk, poles, countries_ea, stages / CROSSINGS.name)
         settlements = load_settlements(cfg.bbox)
         settle_ea = settlements.to_crs(grid.crs)
         s_row, s_col = grid.cell(np.column_stack([settle_ea.geometry.x, settle_ea.geometry.y]))
@@ -743,10 +779,39 @@ def provenance(cfg: Config) -> dict[str, str]:
     return out
 
 
+STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"
+
+
+def _log_stage(argv: list[str] | None, seconds: float, code: int) -> None:
+    """Append {stage, seconds, peak_rss_mb, exit} as a JSON line to $PIPELINE_STAGE_LOG (benchmarks)."""
+    import json
+    import os
+    import resource
+    import sys
+
+    path = os.environ.get(STAGE_LOG_ENV)
+    if not path:
+        return
+    args = sys.argv[1:] if argv is None else argv
+    names = {c.name or c.callback.__name__.replace("_", "-")  # type: ignore[union-attr]
+             for c in app.registered_commands}
+    stage = next((a for a in args if a in names), " ".join(args))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"stage": stage, "seconds": round(seconds, 3), "peak_rss_mb": round(rss_mb, 1),
+                            "exit": code}) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user-facing errors into one line and an exit code."""
-    import os
+    t0 = time.perf_counter()
+    code = _run(argv)
+    _log_stage(argv, time.perf_counter() - t0, code)
+    return code
 
+
+def _run(argv: list[str] | None) -> int:
+    import os
     import signal
 
     # No GDAL .aux.xml sidecars next to the outputs: metadata lives inside the GeoPackages/GeoTIFFs.

