@@ -144,7 +144,7 @@ $(OUT)/VALIDATION.md: $(OUT)/borders.gpkg $(RESULTS) pipeline/validate.py $(COMM
 # studies, the accessibility raster against GRASS r.cost and scikit-image MCP, the network against
 # networkx, growth with cells and edges. BENCH_RES: cell sizes (m) compared with the peers, e.g.
 # BENCH_RES="1000 500". Builds in a temporary copy (outputs/ untouched); writes docs/benchmarks.md.
-BENCH_RES ?= 1000
+BENCH_RES ?= 1000 500
 bench: | $(SETUP)
 	$(PYTHON) bench/bench.py --res $(BENCH_RES) --data-dir '$(PIPELINE_DATA_DIR)'
 
