@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -75,6 +76,19 @@ def fetch_source(src: Source, workdir: Path) -> str:
     _check_digest(src, digest)
     if name.lower().endswith(".zip"):
         member = src.member or f"{Path(name).stem}.shp"
+        try:
+            with zipfile.ZipFile(local) as z:
+                names = z.namelist()
+                broken = z.testzip()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataError(f"{src.url}: the downloaded file cannot be read as a zip archive ({exc}); "
+                            "try `make data` again") from None
+        if broken is not None:
+            raise DataError(f"{src.url}: the downloaded zip is corrupt (member {broken} fails its CRC); "
+                            "try `make data` again")
+        if member not in names:
+            raise DataError(f"{src.url}: the zip has no {member} (layers/sources.yaml: "
+                            f"sources.{src.key}.member); it has {', '.join(names[:8])}")
         return f"/vsizip/{local}/{member}"
     if name.lower().endswith(".shp"):
         base = src.url[: -len(".shp")]

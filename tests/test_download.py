@@ -113,3 +113,13 @@ def test_present_files_are_kept(served, tmp_path: Path) -> None:
     stamp = target.stat().st_mtime_ns
     download_sources(cfg, ["admin1"])
     assert target.stat().st_mtime_ns == stamp
+
+
+def test_corrupt_zip_is_a_clear_error(served, server, tmp_path: Path) -> None:
+    base, www = server
+    (www / "ne_test.zip").write_bytes(b"PK\x03\x04 this is not a whole zip archive")
+    cfg = load_config(configure(tmp_path, base, None), tmp_path / "data")
+    with pytest.raises(DataError, match=r"ne_test\.zip: the downloaded file cannot be read as a zip") as exc:
+        download_sources(cfg, ["admin1"])
+    assert base in str(exc.value)  # names what was downloaded, not a temporary path
+    assert not (tmp_path / "data" / "naturalearth" / "ne_test.gpkg").exists()
