@@ -223,7 +223,8 @@ def test_unknown_geonames_id(layers: Path) -> None:
 
 
 def test_two_runs_give_identical_layers(tmp_path: Path, cfg) -> None:
-    """Reproducibility: the border slice twice from the same inputs, compared feature by feature."""
+    """Reproducibility: the border and network stages twice from the same inputs, compared feature by
+    feature (order, attributes, WKB)."""
     import geopandas as gpd
 
     runs = []
@@ -234,9 +235,14 @@ def test_two_runs_give_identical_layers(tmp_path: Path, cfg) -> None:
         ing, bor = str(st / "ingest.gpkg"), str(st / "borders.gpkg")
         assert main(base + ["borders", "--ingest", ing, "--out", bor]) == 0
         assert main(base + ["zones", "--ingest", ing, "--borders", bor, "--out", str(st / "zones.gpkg")]) == 0
+        net = str(st / "network.gpkg")
+        assert main(base + ["network", "--out", net]) == 0
+        assert main(base + ["crossings", "--network", net, "--borders", bor,
+                            "--out", str(st / "crossings.gpkg")]) == 0
         runs.append(st)
     for name, layer in (("ingest", "regions"), ("ingest", "countries"), ("borders", "border_segments"),
-                        ("zones", "zones")):
+                        ("zones", "zones"), ("network", "edges"), ("network", "nodes"),
+                        ("crossings", "edges"), ("crossings", "crossings")):
         a = gpd.read_file(runs[0] / f"{name}.gpkg", layer=layer)
         b = gpd.read_file(runs[1] / f"{name}.gpkg", layer=layer)
         assert a.drop(columns="geometry").equals(b.drop(columns="geometry")), layer
