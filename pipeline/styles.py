@@ -104,9 +104,15 @@ def zone_style(distances: Sequence[float]) -> str:
     return qml(categorized('concat("side", \' \', format_number("distance_km", 0))', cats))
 
 
+def outlined(ranges: Sequence[tuple[float, float, str, str]], width: float = 0.2
+             ) -> list[tuple[float, float, str, Sym]]:
+    """Graduated classes (low, high, label, fill colour) as fills with a thin grey outline."""
+    return [(lo, hi, lab, Sym("fill", c, "90,90,90,255", width)) for lo, hi, lab, c in ranges]
+
+
 def styles_for(distances: Sequence[float]) -> dict[str, str]:
     """QML per layer name (layers absent from a GeoPackage are skipped when writing)."""
-    barrier_fill = [(lo, hi, lab, Sym("fill", c, "90,90,90,255", 0.1)) for lo, hi, lab, c in BARRIER]
+    barrier_fill = outlined(BARRIER, 0.1)
     return {
         "countries": qml(single(Sym("fill", GREY, "90,90,90,255", 0.4))),
         "regions": qml(single(Sym("fill", "0,0,0,0", "130,130,130,255", 0.15))),
@@ -140,25 +146,25 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
         "zone_access": qml(graduated("barrier_h_current", barrier_fill)),
         "region_access": qml(graduated("barrier_h_current", barrier_fill)),
         "catchments": qml(single(Sym("fill", "0,0,0,0", "60,60,60,255", 0.3))),
-        "huff_dominant": qml(graduated("mean_probability", [
-            (0, 0.5, "< 0.5", Sym("fill", "247,252,185,200", "90,90,90,255", 0.2)),
-            (0.5, 0.7, "0.5–0.7", Sym("fill", "173,221,142,200", "90,90,90,255", 0.2)),
-            (0.7, 0.9, "0.7–0.9", Sym("fill", "49,163,84,200", "90,90,90,255", 0.2)),
-            (0.9, 1.01, "≥ 0.9", Sym("fill", "0,104,55,200", "90,90,90,255", 0.2))])),
+        "huff_dominant": qml(graduated("mean_probability", outlined([
+            (0, 0.5, "< 0.5", "247,252,185,200"),
+            (0.5, 0.7, "0.5–0.7", "173,221,142,200"),
+            (0.7, 0.9, "0.7–0.9", "49,163,84,200"),
+            (0.9, 1.01, "≥ 0.9", "0,104,55,200")]))),
         "beyond_influence": qml(categorized("tier_set", [
             ("national", "beyond the national poles", Sym("fill", "0,0,0,0", "200,200,200,255", 0.2)),
             ("kazakh", "beyond all Kazakh poles", Sym("fill", "215,48,39,70", "215,48,39,255", 0.3)),
             ("all", "beyond every pole", Sym("fill", "165,0,38,110", "165,0,38,255", 0.4))])),
-        "region_beyond": qml(graduated("beyond_share_all", [
-            (0, 0.25, "< 25 %", Sym("fill", "254,229,217,255", "90,90,90,255", 0.2)),
-            (0.25, 0.5, "25–50 %", Sym("fill", "252,174,145,255", "90,90,90,255", 0.2)),
-            (0.5, 0.75, "50–75 %", Sym("fill", "251,106,74,255", "90,90,90,255", 0.2)),
-            (0.75, 1.01, "≥ 75 %", Sym("fill", "203,24,29,255", "90,90,90,255", 0.2))])),
-        "cross_border_influence": qml(graduated("area_share_across", [
-            (0, 0.05, "< 5 %", Sym("fill", "242,240,247,200", "90,90,90,255", 0.2)),
-            (0.05, 0.2, "5–20 %", Sym("fill", "188,189,220,200", "90,90,90,255", 0.2)),
-            (0.2, 0.5, "20–50 %", Sym("fill", "128,125,186,200", "90,90,90,255", 0.2)),
-            (0.5, 1.01, "≥ 50 %", Sym("fill", "84,39,143,200", "90,90,90,255", 0.2))])),
+        "region_beyond": qml(graduated("beyond_share_all", outlined([
+            (0, 0.25, "< 25 %", "254,229,217,255"),
+            (0.25, 0.5, "25–50 %", "252,174,145,255"),
+            (0.5, 0.75, "50–75 %", "251,106,74,255"),
+            (0.75, 1.01, "≥ 75 %", "203,24,29,255")]))),
+        "cross_border_influence": qml(graduated("area_share_across", outlined([
+            (0, 0.05, "< 5 %", "242,240,247,200"),
+            (0.05, 0.2, "5–20 %", "188,189,220,200"),
+            (0.2, 0.5, "20–50 %", "128,125,186,200"),
+            (0.5, 1.01, "≥ 50 %", "84,39,143,200")]))),
         "axes": qml(categorized("axis", [
             ("northern", "northern axis", Sym("line", BLUE, width=1.2)),
             ("southern", "southern axis", Sym("line", RED, width=1.2)),
