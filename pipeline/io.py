@@ -27,14 +27,16 @@ log = logging.getLogger("pipeline")
 _ACTIVE: set[Path] = set()
 
 
+def _remove_temporary(tmp: Path) -> None:
+    """Delete a temporary output and the SQLite side files a GeoPackage writer may leave beside it."""
+    for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        leftover.unlink(missing_ok=True)
+
+
 def remove_active_temporaries() -> None:
     """Delete every temporary output still being written (the targets themselves are untouched)."""
     for tmp in list(_ACTIVE):
-        for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            try:
-                leftover.unlink()
-            except FileNotFoundError:
-                pass
+        _remove_temporary(tmp)
 
 
 def read_layer(path: Path | str, layer: str | None = None, *,
@@ -97,9 +99,7 @@ def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]
         os.replace(tmp, target)
     finally:
         _ACTIVE.discard(tmp)
-        for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            if leftover.exists():
-                leftover.unlink()
+        _remove_temporary(tmp)
 
 
 def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame],
