@@ -67,6 +67,12 @@ class Grid:
                 np.floor((xy[:, 0] - t.c) / t.a).astype(np.int64))
 
 
+def study_grid(countries_ea: gpd.GeoDataFrame, focus: str, buffer_km: float, res: float) -> Grid:
+    """The grid of a study: the focus country's bounds widened by ``buffer_km``, in the countries' CRS."""
+    focus_ea = countries_ea[countries_ea["country"] == focus]
+    return make_grid(tuple(focus_ea.buffer(buffer_km * 1000).total_bounds), res, countries_ea.crs)
+
+
 def make_grid(bounds: tuple[float, float, float, float], res: float, crs: CRS) -> Grid:
     """A north-up grid of ``res`` metres covering ``bounds`` (snapped outwards to the resolution)."""
     minx, miny = np.floor(bounds[0] / res) * res, np.floor(bounds[1] / res) * res

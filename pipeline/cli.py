@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 import click
 import typer
@@ -242,8 +242,8 @@ def _check_poles_reach_network(cfg: Config, lk, poles, countries, network_file: 
                         "network (layers/network.yaml).")
 
 
-def _check_regions_reached(cfg: Config, hours, regions, grid, network_file: Path) -> None:
-    """One clear error when a region of the focus country has no path from any pole (scenario open)."""
+def _check_regions_reached(cfg: Config, scenario: str, hours, regions, grid, network_file: Path) -> None:
+    """One clear error when a region of the focus country has no path from any pole in ``scenario``."""
     from .accessibility import unreachable_areas
     from .errors import DataError
 
@@ -252,9 +252,40 @@ def _check_regions_reached(cfg: Config, hours, regions, grid, network_file: Path
     if bad.any():
         names = [f"{n} ({c})" for n, c in zip(mine["name_en"][bad], mine["iso_3166_2"][bad])]
         raise DataError(f"{network_file}: no path from any pole to {int(bad.sum())} region(s) of "
-                        f"{cfg.focus_country} in scenario open: {', '.join(names)}. The network does not "
-                        "reach them and no pole is inside them: extend the network (layers/network.yaml) "
+                        f"{cfg.focus_country} in scenario {scenario}: {', '.join(names)}. The network does "
+                        "not reach them and no pole is inside them: extend the network (layers/network.yaml) "
                         f"or add a pole (layers/poles.yaml).")
+
+
+class _Linked(NamedTuple):
+    edges: Any  # the crossings stage's edges (lon/lat)
+    countries: Any  # lon/lat
+    countries_ea: Any  # in the equal-area CRS
+    grid: Any
+    poles_ea: Any
+    lk: Any  # accessibility.Linked
+
+
+def _link_poles_and_cells(cfg: Config, acc, net, poles, stages: Path) -> _Linked:
+    """Read the network and countries, lay the study grid, link poles and cells to the network, and
+    fail clearly when a pole cannot join it (shared by the accessibility and influence stages)."""
+    import numpy as np
+
+    from .accessibility import link, study_grid
+    from .io import read_layer
+
+    if acc.mode not in {m.name for m in net.modes}:
+        raise PipelineError(f"{cfg.layers_dir / 'accessibility.yaml'}: accessibility.mode: '{acc.mode}' "
+                            f"is not a mode of layers/network.yaml ({', '.join(m.name for m in net.modes)})")
+    edges = read_layer(stages / CROSSINGS.name, "edges")
+    countries = read_layer(stages / INGEST.name, "countries")
+    countries_ea = countries.to_crs(cfg.equal_area_crs)
+    grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
+    poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(grid.crs).geometry])
+    lk = link(edges, poles_ea, grid, countries_ea.geometry, mode=acc.mode, off_kmh=net.off_network_kmh,
+              spacing=acc.access_spacing_m, k=acc.k_nearest)
+    _check_poles_reach_network(cfg, lk, poles, countries_ea, stages / CROSSINGS.name)
+    return _Linked(edges, countries, countries_ea, grid, poles_ea, lk)
 
 
 @app.command()
@@ -264,9 +295,8 @@ def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_
                   ) -> None:
     """Hours to the nearest pole per cell and scenario (GeoTIFF), isochrones, means per region and belt."""
     import geopandas as gpd
-    import numpy as np
 
-    from .accessibility import hours_per_scenario, link, make_grid
+    from .accessibility import hours_per_scenario
     from .config import load_accessibility, load_network
     from .geodesy import area_km2
     from .io import read_layer
@@ -276,23 +306,14 @@ def accessibility(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_
     cfg = _config(ctx)
     acc = load_accessibility(cfg.layers_dir)
     net = load_network(cfg.layers_dir, cfg.sources)
-    if acc.mode not in {m.name for m in net.modes}:
-        raise PipelineError(f"{cfg.layers_dir / 'accessibility.yaml'}: accessibility.mode: '{acc.mode}' "
-                            f"is not a mode of layers/network.yaml ({', '.join(m.name for m in net.modes)})")
     with _stage("accessibility"):
         poles = load_poles(cfg.layers_dir, cfg.bbox)
-        edges = read_layer(stages / CROSSINGS.name, "edges")
-        countries = read_layer(stages / INGEST.name, "countries").to_crs(cfg.equal_area_crs)
-        focus = countries[countries["country"] == cfg.focus_country]
-        grid = make_grid(tuple(focus.buffer(acc.extent_buffer_km * 1000).total_bounds),
-                         acc.resolution_m, cfg.equal_area_crs)
-        poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(cfg.equal_area_crs).geometry])
-        lk = link(edges, poles_ea, grid, countries.geometry, mode=acc.mode, off_kmh=net.off_network_kmh,
-                  spacing=acc.access_spacing_m, k=acc.k_nearest)
-        _check_poles_reach_network(cfg, lk, poles, countries, stages / CROSSINGS.name)
-        result = hours_per_scenario(lk, acc.scenarios)
-        _check_regions_reached(cfg, result["open"][0] if "open" in result else next(iter(result.values()))[0],
-                               read_layer(stages / INGEST.name, "regions"), grid, stages / CROSSINGS.name)
+        linked = _link_poles_and_cells(cfg, acc, net, poles, stages)
+        grid = linked.grid
+        result = hours_per_scenario(linked.lk, acc.scenarios)
+        first = "open" if "open" in result else next(iter(result))
+        _check_regions_reached(cfg, first, result[first][0], read_layer(stages / INGEST.name, "regions"),
+                               grid, stages / CROSSINGS.name)
         common = {"units": "hours", "poles": "layers/poles.yaml (GeoNames)", "mode": acc.mode,
                   "off_network_kmh": f"{net.off_network_kmh:g}", "config_sha256": cfg.digest()}
         rasters.mkdir(parents=True, exist_ok=True)
@@ -341,7 +362,7 @@ def influence(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay
     import shapely
 
     from . import influence as inf
-    from .accessibility import link, make_grid, minutes_to_each_pole
+    from .accessibility import minutes_to_each_pole
     from .config import load_accessibility, load_influence, load_network
     from .crossings import load_checkpoints, scenario_edges
     from .geodesy import area_km2, length_km
@@ -359,16 +380,8 @@ def influence(ctx: typer.Context, stages: Annotated[Path, typer.Option(file_okay
             raise PipelineError(f"{cfg.layers_dir / 'influence.yaml'}: tier_sets name unknown tier(s) "
                                 f"{', '.join(unknown)} (tiers of layers/poles.yaml: "
                                 f"{', '.join(sorted(set(poles['tier'])))})")
-        edges = read_layer(stages / CROSSINGS.name, "edges")
-        countries = read_layer(stages / INGEST.name, "countries")
-        countries_ea = countries.to_crs(cfg.equal_area_crs)
-        focus = countries_ea[countries_ea["country"] == cfg.focus_country]
-        grid = make_grid(tuple(focus.buffer(acc.extent_buffer_km * 1000).total_bounds),
-                         acc.resolution_m, cfg.equal_area_crs)
-        poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(grid.crs).geometry])
-        lk = link(edges, poles_ea, grid, countries_ea.geometry, mode=acc.mode,
-                  off_kmh=net.off_network_kmh, spacing=acc.access_spacing_m, k=acc.k_nearest)
-        _check_poles_reach_network(cfg, lk, poles, countries_ea, stages / CROSSINGS.name)
+        edges, countries, countries_ea, grid, poles_ea, lk = _link_poles_and_cells(cfg, acc, net, poles,
+                                                                                   stages)
         settlements = load_settlements(cfg.bbox)
         settle_ea = settlements.to_crs(grid.crs)
         s_row, s_col = grid.cell(np.column_stack([settle_ea.geometry.x, settle_ea.geometry.y]))

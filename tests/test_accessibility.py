@@ -200,4 +200,4 @@ def test_no_path_between_a_pole_and_a_region_is_one_clear_error(cfg) -> None:
                                 "iso_3166_2": ["XX-W", "XX-E"]}, geometry=areas, crs=CEA)
     with pytest.raises(DataError, match=r"no path from any pole to 1 region\(s\) of KAZ in scenario open: "
                                         r"East \(XX-E\)\. The network does not reach them"):
-        _check_regions_reached(cfg, hours, regions, grid, Path("net.gpkg"))
+        _check_regions_reached(cfg, "open", hours, regions, grid, Path("net.gpkg"))
