@@ -116,7 +116,10 @@ $(PUBLISHED) &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpk
 
 # Independent studies, one per focus country of layers/study.yaml (or STUDIES="KAZ UZB"): the border
 # zones and regions of each into $(OUT)/studies/<code>/. `make -j4 studies` runs four at once.
+# (Listed only when `studies` is asked for, so other targets do not start Python to list them.)
+ifneq ($(filter studies,$(MAKECMDGOALS)),)
 STUDIES ?= $(shell $(PIPE) --quiet studies 2>/dev/null)
+endif
 STUDY_DIRS := $(foreach c,$(STUDIES),$(OUT)/studies/$(c))
 .PHONY: studies $(STUDY_DIRS)
 studies: $(STUDY_DIRS)

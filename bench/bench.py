@@ -10,8 +10,8 @@ Sections, all measured in the same run on this machine (wall-clock seconds):
 4. Growth with raster cells: 4 km, 2 km, 1 km (and BENCH_RES), pipeline and peers, with the fitted
    exponent of time ~ cells^k.
 5. The network: one-to-all from every pole (multi-source, and one run per pole) with
-   scipy.sparse.csgraph (the pipeline) against networkx; growth with network edges (sub-networks
-   within 400, 800, 1,600 km of the focus country's centre and the whole network).
+   scipy.sparse.csgraph (the pipeline) against networkx; growth with network edges (Natural Earth
+   roads, OpenStreetMap Helsinki, square lattices of 10^4 to 10^6 edges).
 
 Nothing here is asserted: benchmarks measure, tests check.
 """
@@ -42,7 +42,7 @@ from skimage.graph import MCP_Geometric
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import agreement, grass_rcost, timed  # noqa: E402
 
-from pipeline.accessibility import friction_surface, make_grid, travel_hours  # noqa: E402
+from pipeline.accessibility import friction_surface, study_grid, travel_hours  # noqa: E402
 from pipeline.config import load_accessibility, load_config, load_network  # noqa: E402
 from pipeline.crossings import scenario_edges  # noqa: E402
 from pipeline.network import graph_matrix, travel_minutes  # noqa: E402
@@ -102,7 +102,7 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
             f"Cold `make all` (every stage, from the data pack; Python start-up included): **{cold:.1f} s**, "
             f"peak memory of the largest stage **{peak:,.0f} MB**. No-op `make all` (nothing changed): "
             f"**{noop:.2f} s** (Make only checks file times; the pipeline is not started except for the "
-            "two quick queries Make uses to list source files and studies).", "",
+            "two quick queries Make uses to list the source files).", "",
             *table(["stage", "seconds", "peak memory (MB)"], rows, "lrr"), "",
             "A stage's seconds are measured inside its process (imports of its libraries included).", ""]
 
@@ -140,16 +140,13 @@ class Study:
         self.edges = gpd.read_file(stages / "crossings.gpkg", layer="edges")
         self.countries = gpd.read_file(stages / "ingest.gpkg", layer="countries") \
             .to_crs(self.cfg.equal_area_crs)
-        focus = self.countries[self.countries["country"] == self.cfg.focus_country]
-        self.bounds = tuple(focus.buffer(self.acc.extent_buffer_km * 1000).total_bounds)
-        self.centre = focus.geometry.iloc[0].centroid
         self.poles = load_poles(self.cfg.layers_dir, self.cfg.bbox)
         self.poles_ea = np.array([(p.x, p.y) for p in self.poles.to_crs(self.cfg.equal_area_crs).geometry])
         self.nodes = gpd.read_file(stages / "network.gpkg", layer="nodes")
 
 
 def raster_run(st: Study, res: float, grass: bool, scenarios3: bool) -> dict:
-    grid = make_grid(st.bounds, res, st.cfg.equal_area_crs)
+    grid = study_grid(st.countries, st.cfg.focus_country, st.acc.extent_buffer_km, res)
     kw = dict(mode=st.acc.mode, scenarios=("open",), off_kmh=st.net.off_network_kmh,
               spacing=min(st.acc.access_spacing_m, res), k=st.acc.k_nearest)
     ours, t_ours = timed(travel_hours, st.edges, st.poles_ea, grid, st.countries.geometry, **kw)

@@ -15,9 +15,6 @@ import rasterio
 
 from pipeline.rasters import write_geotiff
 
-ROOT = Path(__file__).resolve().parents[1]
-STAGES = ROOT / "outputs" / "stages"
-
 
 def timed(fn, *args, **kwargs):
     t0 = time.perf_counter()

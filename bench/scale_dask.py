@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,12 +32,6 @@ def available() -> bool:
     return True
 
 
-def belts_of(segment: gpd.GeoDataFrame, countries: gpd.GeoDataFrame, distances: tuple[float, ...],
-             piece_km: float, densify_km: float) -> gpd.GeoDataFrame:
-    """One task: the belts of one border segment."""
-    return cross_border_zones(segment, countries, distances, piece_km=piece_km, densify_km=densify_km)
-
-
 def run(tree: Path) -> dict:
     from dask.distributed import Client, LocalCluster
 
@@ -45,10 +40,12 @@ def run(tree: Path) -> dict:
     segments = pd.concat([border_segments(countries, f, cfg.seas) for f in cfg.focus_countries],
                          ignore_index=True)
     tasks = [segments.iloc[[i]] for i in range(len(segments))]
-    args = (cfg.distances_km, cfg.buffer_piece_km, cfg.densify_km)
+    # One task: the belts of one border segment.
+    belts_of = partial(cross_border_zones, distances_km=cfg.distances_km, piece_km=cfg.buffer_piece_km,
+                       densify_km=cfg.densify_km)
 
     t0 = time.perf_counter()
-    serial = [belts_of(t, countries, *args) for t in tasks]
+    serial = [belts_of(t, countries) for t in tasks]
     t_serial = time.perf_counter() - t0
 
     workers = os.cpu_count() or 1
@@ -56,7 +53,7 @@ def run(tree: Path) -> dict:
     with cluster, Client(cluster) as client:
         t0 = time.perf_counter()
         shared = client.scatter(countries, broadcast=True)
-        futures = client.map(belts_of, tasks, [shared] * len(tasks), *[[a] * len(tasks) for a in args])
+        futures = client.map(belts_of, tasks, [shared] * len(tasks))
         parallel = client.gather(futures)
         t_dask = time.perf_counter() - t0
     same = all(len(a) == len(b) and bool(shapely.equals(a.geometry.values, b.geometry.values).all())
