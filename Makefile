@@ -29,16 +29,27 @@ SETUP  := $(if $(filter $(VENV)/bin/python,$(PYTHON)),$(VENV)/.installed,)
 PIPE   := $(PYTHON) -m pipeline
 
 STAGES := $(OUT)/stages
+# The shared core every stage reads: command line, core configuration, I/O, geodesy, styles. Each
+# stage adds its own module, its own configuration model and YAML (names as in pipeline/paths.py).
+CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/paths.py pipeline/errors.py \
+        pipeline/io.py pipeline/outputs.py pipeline/geodesy.py pipeline/topology.py pipeline/styles.py \
+        pipeline/config/__init__.py pipeline/config/base.py pipeline/config/study.py
 CONFIG := layers/study.yaml layers/sources.yaml layers/region_fixes.yaml
-COMMON := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/config.py \
-          pipeline/errors.py pipeline/io.py pipeline/geodesy.py pipeline/topology.py pipeline/styles.py
+CONF_NETWORK := pipeline/config/network.py layers/network.yaml
+CONF_ACCESS := $(CONF_NETWORK) pipeline/config/accessibility.py layers/accessibility.yaml layers/poles.yaml \
+               pipeline/poles.py pipeline/rasters.py
+CONF_INFLUENCE := pipeline/config/influence.py layers/influence.yaml layers/checkpoints.yaml
+CONF_ECONOMY := pipeline/config/economy.py layers/economy.yaml $(wildcard layers/stats/*.csv)
+# Every configuration file is checked (pipeline check-config: types, ranges, unknown keys, checks that
+# span files) before any stage runs; this stamp records that the current files passed.
+CHECKED := $(STAGES)/config.ok
 # Source files the ingest stage reads, as listed by layers/sources.yaml (empty before set-up). Only
 # those present are prerequisites: a missing one is reported by the pipeline, with how to get it.
 sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --stage $(1) 2>/dev/null))
 SOURCES_INGEST  := $(call sources,ingest)
 SOURCES_NETWORK := $(call sources,network)
 
-.PHONY: all setup data check-data test clean help bench maps
+.PHONY: all setup data check-data check-config test test-fast clean help bench maps
 .DELETE_ON_ERROR:
 
 MAP_FILES := $(foreach m,zones travel_time barrier influence axes,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
@@ -71,48 +82,59 @@ $(VENV)/.installed: pyproject.toml
 $(shell mkdir -p $(STAGES) && (echo '$(PIPELINE_DATA_DIR) $(FOCUS)' | cmp -s - $(STAGES)/data_dir.txt \
 	|| echo '$(PIPELINE_DATA_DIR) $(FOCUS)' > $(STAGES)/data_dir.txt))
 
-$(STAGES)/ingest.gpkg: pipeline/ingest.py $(COMMON) $(CONFIG) $(SOURCES_INGEST) $(STAGES)/data_dir.txt | $(SETUP)
+check-config: $(CHECKED)
+$(CHECKED): $(wildcard layers/*.yaml) $(CONF_ECONOMY) $(wildcard pipeline/config/*.py) | $(SETUP)
+	$(PIPE) check-config
+	@touch $@
+
+$(STAGES)/ingest.gpkg: pipeline/ingest.py $(CORE) $(CONFIG) $(SOURCES_INGEST) $(STAGES)/data_dir.txt \
+		| $(SETUP) $(CHECKED)
 	$(PIPE) ingest --out $@
 
-$(STAGES)/borders.gpkg: $(STAGES)/ingest.gpkg pipeline/borders.py $(COMMON) $(CONFIG) | $(SETUP)
+$(STAGES)/borders.gpkg: $(STAGES)/ingest.gpkg pipeline/borders.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
 	$(PIPE) borders --ingest $< --out $@
 
-$(STAGES)/zones.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg pipeline/zones.py $(COMMON) $(CONFIG) | $(SETUP)
+$(STAGES)/zones.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg pipeline/zones.py $(CORE) $(CONFIG) \
+		| $(SETUP) $(CHECKED)
 	$(PIPE) zones --ingest $< --borders $(STAGES)/borders.gpkg --out $@
 
 $(STAGES)/border_regions.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
-		pipeline/border_regions.py $(COMMON) $(CONFIG) | $(SETUP)
+		pipeline/border_regions.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
 	$(PIPE) border-regions --ingest $< --borders $(STAGES)/borders.gpkg --zones $(STAGES)/zones.gpkg --out $@
 
-$(STAGES)/network.gpkg: pipeline/network.py $(COMMON) $(CONFIG) layers/network.yaml $(SOURCES_NETWORK) \
-		$(STAGES)/data_dir.txt | $(SETUP)
+$(STAGES)/network.gpkg: pipeline/network.py $(CORE) $(CONFIG) $(CONF_NETWORK) $(SOURCES_NETWORK) \
+		$(STAGES)/data_dir.txt | $(SETUP) $(CHECKED)
 	$(PIPE) network --out $@
 
-$(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline/crossings.py $(COMMON) \
-		$(CONFIG) layers/network.yaml layers/checkpoints.yaml | $(SETUP)
+$(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline/crossings.py $(CORE) \
+		$(CONFIG) $(CONF_NETWORK) layers/checkpoints.yaml | $(SETUP) $(CHECKED)
 	$(PIPE) crossings --network $< --borders $(STAGES)/borders.gpkg --out $@
 
 ACCESS_TIFS := $(foreach s,open current closed,$(OUT)/rasters/access_$(s).tif) \
                $(foreach s,current closed,$(OUT)/rasters/barrier_$(s).tif)
 $(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
-		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py pipeline/rasters.py \
-		pipeline/poles.py $(COMMON) $(CONFIG) layers/network.yaml layers/accessibility.yaml layers/poles.yaml | $(SETUP)
+		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py $(CORE) $(CONFIG) \
+		$(CONF_ACCESS) | $(SETUP) $(CHECKED)
 	$(PIPE) accessibility --stages $(STAGES) --out $(OUT)/accessibility.gpkg --rasters $(OUT)/rasters
 
 $(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
 		$(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/influence.py \
-		pipeline/accessibility.py pipeline/rasters.py pipeline/poles.py $(COMMON) $(CONFIG) layers/network.yaml \
-		layers/accessibility.yaml layers/poles.yaml layers/influence.yaml layers/checkpoints.yaml | $(SETUP)
+		pipeline/accessibility.py pipeline/crossings.py $(CORE) $(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) \
+		| $(SETUP) $(CHECKED)
 	$(PIPE) influence --stages $(STAGES) --out $(OUT)/influence.gpkg --rasters $(OUT)/rasters
+
+$(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
+		$(STAGES)/border_regions.gpkg $(STAGES)/crossings.gpkg pipeline/economy.py pipeline/statistics.py \
+		$(CORE) $(CONFIG) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
+	$(PIPE) economy --stages $(STAGES) --out $@
 
 PUBLISHED := $(OUT)/borders.gpkg $(OUT)/REPORT.md $(if $(RESULTS),$(OUT)/border_regions.qgs)
 $(PUBLISHED) &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
-		$(STAGES)/border_regions.gpkg $(RESULTS) pipeline/report.py \
-		pipeline/qgis_project.py $(COMMON) $(CONFIG) layers/official_borders.yaml \
-		layers/influence.yaml | $(SETUP)
+		$(STAGES)/border_regions.gpkg $(RESULTS) pipeline/publish.py pipeline/report.py \
+		pipeline/qgis_project.py $(CORE) $(CONFIG) layers/official_borders.yaml \
+		$(if $(RESULTS),pipeline/config/influence.py layers/influence.yaml $(CONF_ECONOMY)) | $(SETUP) $(CHECKED)
 	$(PIPE) publish --stages $(STAGES) --out $(OUT)/borders.gpkg --report $(OUT)/REPORT.md \
-		$(if $(RESULTS),--accessibility $(OUT)/accessibility.gpkg --influence $(OUT)/influence.gpkg \
-		--project $(OUT)/border_regions.qgs)
+		$(if $(RESULTS),--full --project $(OUT)/border_regions.qgs --rasters $(OUT)/rasters)
 
 # Independent studies, one per focus country of layers/study.yaml (or STUDIES="KAZ UZB"): the border
 # zones and regions of each into $(OUT)/studies/<code>/. `make -j4 studies` runs four at once.
@@ -135,12 +157,16 @@ check-data: | $(SETUP)
 test: | $(SETUP)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-$(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg pipeline/maps.py \
-		$(COMMON) $(CONFIG) | $(SETUP)
+# The tests that need no `make all` of their own (no `slow` marker): under 90 s.
+test-fast: | $(SETUP)
+	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+$(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg \
+		pipeline/maps.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
 	$(PIPE) maps --outputs $(OUT) --out $(OUT)/maps
 
 # Every output layer valid, with a CRS, not empty; belts overlap only near shared corners.
-$(OUT)/VALIDATION.md: $(OUT)/borders.gpkg $(RESULTS) pipeline/validate.py $(COMMON) | $(SETUP)
+$(OUT)/VALIDATION.md: $(OUT)/borders.gpkg $(RESULTS) pipeline/validate.py $(CORE) | $(SETUP) $(CHECKED)
 	$(PIPE) validate --outputs $(OUT) --out $@
 
 # Benchmark (not a test): cold and no-op `make all` with each stage's time and memory, parallel
@@ -153,5 +179,5 @@ bench: | $(SETUP)
 
 clean:
 	rm -rf $(STAGES) $(OUT)/studies $(OUT)/rasters $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/accessibility.gpkg \
-		$(OUT)/influence.gpkg $(OUT)/border_regions.qgs $(OUT)/maps \
+		$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/border_regions.qgs $(OUT)/maps \
 		$(OUT)/VALIDATION.md

@@ -1,8 +1,15 @@
 """GIS pipeline for the economic geography of border regions.
 
-Stages (one module each): ``ingest`` → ``borders`` → ``zones`` → ``border_regions`` → ``publish``.
-Each stage is a pure function from GeoDataFrames to GeoDataFrames; reading and writing happen
-in :mod:`pipeline.io` and the command line (:mod:`pipeline.cli`), which Make drives.
+Stages, one module each (numbers as in :mod:`pipeline.paths`, the README and ``pipeline --help``)::
+
+    1  ingest → 2a borders → 2b zones → 2c border-regions
+                3a network → 3b crossings → 3c accessibility → 4 influence
+                5 economy
+    6a publish → 6b maps → 6c validate
+
+Each stage module holds pure functions and one ``run()`` that reads its inputs and writes its outputs
+(atomically, :mod:`pipeline.io`); :mod:`pipeline.cli` only dispatches, and Make drives it. The typed
+configuration (one model per ``layers/*.yaml`` file) is :mod:`pipeline.config`.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Stage 4c, accessibility: travel time from every cell of a grid to the nearest growth pole.
+"""Stage 3c, accessibility: travel time from every cell of a grid to the nearest growth pole.
 
 Reads ``outputs/stages/crossings.gpkg`` (``edges`` with minutes per scenario), the poles
 (``layers/poles.yaml``), countries (land mask) and ``layers/accessibility.yaml``.
@@ -423,3 +423,211 @@ def friction_surface(edges: gpd.GeoDataFrame, grid: Grid, areas: gpd.GeoSeries, 
     kmh = np.where(kmh > 0, np.maximum(kmh, off_kmh), off_kmh)
     minutes = grid.res / 1000.0 / kmh * 60.0
     return np.where(land, minutes, np.nan).astype(np.float64)
+
+
+# --- stage I/O ------------------------------------------------------------------------------------
+
+DESCRIPTIONS = {
+    "poles": "Growth poles (layers/poles.yaml) with GeoNames coordinates and population (CC BY 4.0).",
+    "isochrones": "Bands of travel time (hours, min_h ≤ t < max_h) to the nearest growth pole, per scenario.",
+    "zone_access": "Area-weighted mean hours to the nearest pole per belt and scenario; barrier_h = "
+                   "scenario − open.",
+    "region_access": "Area-weighted mean hours to the nearest pole per border region and scenario; "
+                     "barrier_h = scenario − open.",
+}
+
+
+@dataclass
+class Prepared:
+    """What the accessibility and influence stages share: inputs read, grid laid, cells linked."""
+
+    edges: gpd.GeoDataFrame  # the crossings stage's edges (lon/lat)
+    countries: gpd.GeoDataFrame  # lon/lat
+    countries_ea: gpd.GeoDataFrame  # in the equal-area CRS
+    grid: Grid
+    poles: gpd.GeoDataFrame
+    poles_ea: np.ndarray
+    lk: Linked
+
+
+def unlinked_pole_error(lk: Linked, poles: gpd.GeoDataFrame, countries: gpd.GeoDataFrame,
+                        poles_file: str, network_file: str) -> DataError | None:
+    """The error to raise when some pole cannot join the network (None when every pole can).
+
+    Parameters
+    ----------
+    lk
+        The linked model.
+    poles, countries
+        The poles and the countries whose 1-based order gives ``lk.pole_label``.
+    poles_file, network_file
+        Names for the message.
+
+    Returns
+    -------
+    DataError or None
+    """
+    bad = unlinked_poles(lk)
+    if not bad.size:
+        return None
+    names = countries["name"].tolist()
+    why = [f"{poles['name'].iloc[i]} ({poles.geometry.iloc[i].x:.2f}, {poles.geometry.iloc[i].y:.2f}) "
+           + (f"is in {names[lk.pole_label[i] - 1]}, which the network does not enter"
+              if lk.pole_label[i] else "is on no country's land") for i in bad]
+    return DataError(f"{network_file}: no path from {len(bad)} pole(s) of {poles_file} to the network: "
+                     f"{'; '.join(why)}. Remove or move the pole, or extend the network "
+                     "(layers/network.yaml).")
+
+
+def unreached_region_error(hours: np.ndarray, regions: gpd.GeoDataFrame, grid: Grid, focus: str,
+                           scenario: str, network_file: str) -> DataError | None:
+    """The error to raise when a region of the focus country has no path from any pole.
+
+    Parameters
+    ----------
+    hours
+        Hours to the nearest pole (the grid), in ``scenario``.
+    regions
+        Regions (``country``, ``name_en``, ``iso_3166_2``), any CRS.
+    grid
+        The study grid.
+    focus
+        The focus country: only its regions must be reached.
+    scenario, network_file
+        Named in the message.
+
+    Returns
+    -------
+    DataError or None
+    """
+    mine = regions[regions["country"] == focus]
+    bad = unreachable_areas(hours, mine.geometry.to_crs(grid.crs), grid)
+    if not bad.any():
+        return None
+    names = [f"{n} ({c})" for n, c in zip(mine["name_en"][bad], mine["iso_3166_2"][bad])]
+    return DataError(f"{network_file}: no path from any pole to {int(bad.sum())} region(s) of {focus} in "
+                     f"scenario {scenario}: {', '.join(names)}. The network does not reach them and no pole "
+                     "is inside them: extend the network (layers/network.yaml) or add a pole (layers/poles.yaml).")
+
+
+def prepare(cfg, stages) -> Prepared:
+    """Read the network, countries and poles, lay the study grid and link poles and cells.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (accessibility.yaml, network.yaml and poles.yaml are read).
+    stages : Paths
+        Where the stage files are (``crossings``, ``ingest``).
+
+    Returns
+    -------
+    Prepared
+        Raises a clear error when a pole cannot join the network.
+    """
+    from .config import load_accessibility, load_network
+    from .io import read_layer
+    from .poles import load_poles
+
+    acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
+    poles = load_poles(cfg.layers_dir, cfg.bbox)
+    edges = read_layer(stages.crossings, "edges")
+    countries = read_layer(stages.ingest, "countries")
+    countries_ea = countries.to_crs(cfg.equal_area_crs)
+    grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
+    poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(grid.crs).geometry])
+    lk = link(edges, poles_ea, grid, countries_ea.geometry, mode=acc.mode, off_kmh=net.off_network_kmh,
+              spacing=acc.access_spacing_m, k=acc.k_nearest)
+    err = unlinked_pole_error(lk, poles, countries_ea, str(cfg.layers_dir / "poles.yaml"), str(stages.crossings))
+    if err is not None:
+        raise err
+    return Prepared(edges, countries, countries_ea, grid, poles, poles_ea, lk)
+
+
+def scenario_summaries(result: dict[str, tuple[np.ndarray, np.ndarray]], zones_ea: gpd.GeoSeries,
+                       regions_ea: gpd.GeoSeries, transform: Affine) -> tuple[dict, dict]:
+    """Area-weighted mean hours per belt and per region, per scenario, and the barrier (scenario − open).
+
+    Parameters
+    ----------
+    result
+        Scenario → (hours raster, fastest pole raster), as :func:`hours_per_scenario` returns.
+    zones_ea, regions_ea
+        Belts and regions in the grid's CRS.
+    transform
+        The grid's affine transform.
+
+    Returns
+    -------
+    (dict, dict)
+        Column name → values for the belts and for the regions: ``mean_h_<s>``, ``barrier_h_<s>``.
+    """
+    from .rasters import zonal_means
+
+    zone_stats, region_stats = {}, {}
+    for scenario, (hours, _) in result.items():
+        zone_stats[f"mean_h_{scenario}"] = zonal_means(hours, zones_ea, transform)
+        region_stats[f"mean_h_{scenario}"] = zonal_means(hours, regions_ea, transform)
+        if scenario != "open":
+            for stats in (zone_stats, region_stats):
+                stats[f"barrier_h_{scenario}"] = stats[f"mean_h_{scenario}"] - stats["mean_h_open"]
+    return zone_stats, region_stats
+
+
+def run(cfg, stages, out, rasters) -> None:
+    """Hours to the nearest pole per cell and scenario (GeoTIFF), isochrones, means per belt and region.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration.
+    stages : Paths
+        Stage files read: ``crossings``, ``ingest``, ``zones``, ``border_regions``.
+    out : Path
+        ``accessibility.gpkg``: ``poles``, ``isochrones``, ``zone_access``, ``region_access``.
+    rasters : Path
+        Folder of ``access_<scenario>.tif`` and ``barrier_<scenario>.tif``.
+    """
+    from .config import load_accessibility, load_network
+    from .geodesy import area_km2
+    from .io import read_layer
+    from .outputs import write_stage
+    from .rasters import bands_to_polygons, write_geotiff
+
+    acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
+    p = prepare(cfg, stages)
+    grid = p.grid
+    result = hours_per_scenario(p.lk, tuple(acc.scenarios))
+    first = "open" if "open" in result else next(iter(result))
+    err = unreached_region_error(result[first][0], read_layer(stages.ingest, "regions"), grid,
+                                 cfg.focus_country, first, str(stages.crossings))
+    if err is not None:
+        raise err
+    common = {"units": "hours", "poles": "layers/poles.yaml (GeoNames)", "mode": acc.mode,
+              "off_network_kmh": f"{net.off_network_kmh:g}", "config_sha256": cfg.digest()}
+    rasters.mkdir(parents=True, exist_ok=True)
+    open_h = result["open"][0]
+    zones = read_layer(stages.zones, "zones")
+    regions = read_layer(stages.border_regions, "border_regions")
+    zone_stats, region_stats = scenario_summaries(result, zones.geometry.to_crs(grid.crs),
+                                                  regions.geometry.to_crs(grid.crs), grid.transform)
+    iso = []
+    for scenario, (hours, _) in result.items():
+        write_geotiff(rasters / f"access_{scenario}.tif", hours, grid.transform, grid.crs,
+                      {**common, "scenario": scenario,
+                       "description": f"hours to the nearest growth pole, scenario {scenario}"})
+        if scenario != "open":
+            write_geotiff(rasters / f"barrier_{scenario}.tif", hours - open_h, grid.transform, grid.crs,
+                          {**common, "scenario": scenario,
+                           "description": f"barrier effect: hours lost in scenario {scenario} against open"})
+        bands = bands_to_polygons(hours, list(acc.isochrones_h), grid.transform, grid.crs)
+        iso.append(bands.assign(scenario=scenario).to_crs(cfg.output_crs))
+    isochrones = gpd.GeoDataFrame(pd.concat(iso, ignore_index=True), geometry="geometry", crs=cfg.output_crs)
+    isochrones["area_km2"] = area_km2(isochrones.geometry.values, cfg.ellipsoid)
+    isochrones = isochrones[["scenario", "band", "min_h", "max_h", "area_km2", "geometry"]]
+    zone_access = zones[["zone_id", "segment_id", "side", "country", "distance_km", "geometry"]] \
+        .assign(**zone_stats)
+    region_access = regions[["vintage", "segment_id", "side", "country", "region_id", "iso_3166_2",
+                             "name_en", "geometry"]].assign(**region_stats)
+    write_stage(cfg, out, {"poles": p.poles, "isochrones": isochrones, "zone_access": zone_access,
+                           "region_access": region_access}, DESCRIPTIONS)

@@ -1,4 +1,4 @@
-"""Stage 3b, border regions: admin-1 regions along each border and inside each belt.
+"""Stage 2c, border-regions: admin-1 regions along each border and inside each belt.
 
 Reads ``outputs/stages/ingest.gpkg`` (``regions`` and ``regions_<vintage>``),
 ``outputs/stages/borders.gpkg`` (``border_segments``) and ``outputs/stages/zones.gpkg`` (``zones``).
@@ -113,3 +113,34 @@ def bordering(border_regions_gdf: gpd.GeoDataFrame, segment_id: str, country: st
                              & (border_regions_gdf["vintage"] == vintage)
                              & border_regions_gdf["borders"]]
     return sorted(sel["iso_3166_2"])
+
+
+DESCRIPTIONS = {"border_regions": "Admin-1 regions bordering each segment (borders, shared_border_km) or "
+                                  "inside its belts (zone<d>_km2, zone<d>_share), per vintage."}
+
+
+def run(cfg, ingest, borders, zones, out) -> None:
+    """Regions of every vintage bordering each segment or inside its belts, written to ``out``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Vintages, distances, tolerance, minimum shared length and zone share, CRSs.
+    ingest, borders, zones : Path
+        The stage files with ``regions``/``regions_<vintage>``, ``border_segments`` and ``zones``.
+    out : Path
+        ``stages/border_regions.gpkg``: layer ``border_regions``.
+    """
+    import pandas as pd
+
+    from .io import read_layer
+    from .outputs import write_stage
+
+    segs, z = read_layer(borders, "border_segments"), read_layer(zones, "zones")
+    frames = [border_regions(read_layer(ingest, layer), segs, z, cfg.distances_km,
+                             tolerance_km=cfg.tolerance_km, min_shared_km=cfg.min_shared_km,
+                             min_zone_share=cfg.min_zone_share, equal_area_crs=cfg.equal_area_crs,
+                             ellps=cfg.ellipsoid)
+              for layer in ["regions", *(f"regions_{v}" for v in cfg.vintages)]]
+    br = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+    write_stage(cfg, out, {"border_regions": br}, DESCRIPTIONS)

@@ -1,4 +1,4 @@
-"""Stage 2, borders: the focus country's border split into one segment per neighbour.
+"""Stage 2a, borders: the focus country's border split into one segment per neighbour.
 
 Reads ``outputs/stages/ingest.gpkg`` (layer ``countries``).
 Writes ``outputs/stages/borders.gpkg`` with layer ``border_segments`` (EPSG:4326, MultiLineString):
@@ -104,3 +104,26 @@ def segment_countries(segment: pd.Series) -> list[str]:
 
 
 
+
+
+DESCRIPTIONS = {"border_segments": "Focus country's border, one segment per land neighbour and per sea "
+                                   "shore; length_km geodesic."}
+
+
+def run(cfg, ingest, out) -> None:
+    """Read the countries of ``ingest`` and write the border segments to ``out``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Focus country, seas, ellipsoid.
+    ingest : Path
+        ``stages/ingest.gpkg`` (layer ``countries``).
+    out : Path
+        ``stages/borders.gpkg``: layer ``border_segments``.
+    """
+    from .io import read_layer
+    from .outputs import write_stage
+
+    segs = border_segments(read_layer(ingest, "countries"), cfg.focus_country, cfg.seas, cfg.ellipsoid)
+    write_stage(cfg, out, {"border_segments": segs}, DESCRIPTIONS)

@@ -1,4 +1,4 @@
-"""Stage 4b, border crossings and scenarios: where the network crosses the focus country's land border.
+"""Stage 3b, crossings (border crossings and scenarios): where the network crosses the focus country's land border.
 
 Reads ``outputs/stages/network.gpkg`` (``edges``, ``nodes``), ``outputs/stages/borders.gpkg``
 (``border_segments``), the delays in ``layers/network.yaml`` (``crossings.delay_hours``) and the
@@ -137,18 +137,24 @@ def scenario_edges(edges: pd.DataFrame, scenario: str) -> pd.DataFrame:
 
 
 def load_checkpoints(path: Path) -> gpd.GeoDataFrame:
-    """``layers/checkpoints.yaml`` as points (EPSG:4326); every entry must cite a source."""
-    from .config import _read_yaml
-    from .errors import ConfigError
+    """``layers/checkpoints.yaml`` as points (EPSG:4326); every entry must cite a source.
 
-    rows = []
-    for i, c in enumerate(_read_yaml(path).get("checkpoints") or []):
-        need = ("name", "neighbour", "modes", "lon", "lat", "source")
-        if not isinstance(c, dict) or any(c.get(k) in (None, "", []) for k in need):
-            raise ConfigError(f"{path}: checkpoints[{i}]: needs {', '.join(need)}")
-        rows.append({"name": str(c["name"]), "neighbour": str(c["neighbour"]),
-                     "modes": ",".join(map(str, c["modes"])), "source": str(c["source"]),
-                     "geometry": shapely.Point(float(c["lon"]), float(c["lat"]))})
+    Parameters
+    ----------
+    path
+        The checkpoints file (validated against :class:`~pipeline.config.network.CheckpointsFile`).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``name``, ``neighbour``, ``modes`` (comma-separated), ``source``, Point geometry.
+    """
+    from .config.base import validate_file
+    from .config.network import CheckpointsFile
+
+    rows = [{"name": c.name, "neighbour": c.neighbour, "modes": ",".join(c.modes), "source": c.source,
+             "geometry": shapely.Point(c.lon, c.lat)}
+            for c in validate_file(path, CheckpointsFile).checkpoints]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326") if rows else \
         gpd.GeoDataFrame(columns=["name", "neighbour", "modes", "source", "geometry"],
                          geometry="geometry", crs="EPSG:4326")
@@ -174,3 +180,44 @@ def match_checkpoints(crossings: gpd.GeoDataFrame, checkpoints: gpd.GeoDataFrame
             out.iloc[i, out.columns.get_loc("checkpoint")] = cands["name"].iloc[j]
             out.iloc[i, out.columns.get_loc("checkpoint_km")] = d[j] / 1000.0
     return out
+
+
+DESCRIPTIONS = {
+    "crossings": "Points where the network crosses the focus country's land border; delay_h = "
+                 "crossing delay (hours) in the current scenario, from layers/network.yaml.",
+    "edges": "Travel-time graph split at the border crossings: minutes per scenario (min_open, "
+             "min_current, min_closed).",
+}
+
+
+def run(cfg, network, borders, out) -> None:
+    """Split the network at the focus country's land borders and write crossings and edges to ``out``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Configuration folder (network.yaml delays, checkpoints.yaml).
+    network, borders : Path
+        ``stages/network.gpkg`` (``edges``, ``nodes``) and ``stages/borders.gpkg`` (``border_segments``).
+    out : Path
+        ``stages/crossings.gpkg``: layers ``crossings`` and ``edges``.
+    """
+    from .config import load_network
+    from .errors import ConfigError
+    from .io import read_layer
+    from .outputs import write_stage
+
+    net = load_network(cfg.layers_dir, cfg.sources)
+    edges, nodes = read_layer(network, "edges"), read_layer(network, "nodes")
+    segs = read_layer(borders, "border_segments")
+    neighbours = set(segs.loc[segs["segment_type"] == "land", "neighbour"])
+    strangers = sorted(set(net.delay_hours) - neighbours - {"default"})
+    if strangers:
+        raise ConfigError(f"{cfg.layers_dir / 'network.yaml'}: crossings.delay_hours: {', '.join(strangers)} "
+                          f"not a land neighbour of {cfg.focus_country} (neighbours: {', '.join(sorted(neighbours))})")
+    out_edges, points = insert_crossings(edges, len(nodes), segs, net.delay_hours)
+    points = match_checkpoints(points, load_checkpoints(cfg.layers_dir / "checkpoints.yaml"), net.match_km)
+    log.info("crossings: %d of %d matched to official checkpoints (%s)",
+             int((points["checkpoint"] != "").sum()), len(points),
+             ", ".join(sorted(set(points["checkpoint"]) - {""})))
+    write_stage(cfg, out, {"crossings": points, "edges": out_edges}, DESCRIPTIONS)

@@ -142,3 +142,26 @@ def download_sources(cfg: Config, keys: list[str], *, force: bool = False) -> No
             write_layers(target, {src.layer: gdf})
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stage_sources(cfg, stage: str) -> list:
+    """The data files a stage reads (Make's prerequisites): ``ingest`` or ``network``.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration.
+    stage
+        ``ingest`` (admin-1 and the focus country's vintages) or ``network`` (line layers and local
+        OpenStreetMap files; an osmnx download has none).
+
+    Returns
+    -------
+    list of Path
+    """
+    if stage == "ingest":
+        return [cfg.data_dir / cfg.source(k).file for k in (cfg.regions_source, *cfg.vintages.values())]
+    from .config import load_network
+
+    return [cfg.data_dir / (m.osm_pbf or m.osm_xml or cfg.source(m.source).file)
+            for m in load_network(cfg.layers_dir, cfg.sources).modes if m.osmnx_bbox is None]

@@ -138,3 +138,41 @@ def check_focus(countries: gpd.GeoDataFrame, focus: str, source: str) -> None:
             f"focus country '{focus}' (layers/study.yaml: study.focus_country) is not in {source}; "
             f"countries there: {', '.join(sorted(countries['country']))}"
         )
+
+
+DESCRIPTIONS = {
+    "countries": "Countries of the study area: dissolve of Natural Earth admin-1 by sovereignty "
+                 "(Baikonur is part of Kazakhstan). area_km2 geodesic.",
+    "regions": "Admin-1 regions of every country (Natural Earth 1:10m; Kazakhstan pre-2022). "
+               "Key: region_id = ISO 3166-2|unit code.",
+    "regions_geokz_2024": "Kazakhstan admin-1 regions after the 2022 reform (geokz, A. Rodionov, CC BY 4.0).",
+}
+
+
+def run(cfg, out) -> None:
+    """Read the admin-1 sources of ``cfg`` and write the ingest GeoPackage ``out``.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (sources, fixes, focus country).
+    out : Path
+        ``stages/ingest.gpkg``: layers ``regions``, ``countries``, ``regions_<vintage>``.
+    """
+    from .io import read_layer, to_crs
+    from .outputs import write_stage
+
+    src = cfg.source(cfg.regions_source)
+    path = cfg.source_path(cfg.regions_source)
+    admin1 = clean(to_crs(read_layer(path, src.layer, required=ADMIN1_COLUMNS), cfg.output_crs, src.file),
+                   src.file).gdf
+    regions = regions_from_admin1(admin1, cfg.region_fixes)
+    countries = countries_from_regions(regions, sovereignties(admin1).set_index("country")["name"])
+    check_focus(countries, cfg.focus_country, str(path))
+    layers = {"regions": regions, "countries": countries}
+    for vintage, key in cfg.vintages.items():
+        vsrc = cfg.source(key)
+        raw = to_crs(read_layer(cfg.source_path(key), vsrc.layer, required=GEOKZ_COLUMNS), cfg.output_crs,
+                     vsrc.file)
+        layers[f"regions_{vintage}"] = regions_from_geokz(clean(raw, vsrc.file).gdf, cfg.focus_country, vintage)
+    write_stage(cfg, out, layers, DESCRIPTIONS)

@@ -1,4 +1,4 @@
-"""Stage 6 (part), publication maps: ``outputs/maps/<name>.png`` (300 dpi) and ``.pdf`` (vector).
+"""Stage 6b, maps (publication maps): ``outputs/maps/<name>.png`` (300 dpi) and ``.pdf`` (vector).
 
 Reads the output GeoPackages and GeoTIFFs. Every map is drawn in the equal-area conic of
 ``layers/study.yaml`` with a graticule (10°), a legend, a scale bar (true at the projection's
@@ -8,6 +8,8 @@ Maps: cross-border zones and border regions; travel time to poles (current); bar
 """
 
 from __future__ import annotations
+
+import logging
 
 from pathlib import Path
 
@@ -31,6 +33,8 @@ CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); 
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
 MAPS = ("zones", "travel_time", "barrier", "influence", "axes")
 
+
+log = logging.getLogger("pipeline")
 
 def _rgb(c: str) -> tuple[float, ...]:
     return tuple(int(v) / 255 for v in c.split(","))
@@ -235,3 +239,19 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         fr.poles(poles)
         written += fr.finish(out_dir, "axes")
     return written
+
+
+def run(cfg, outputs: Path, out_dir: Path) -> None:
+    """Draw every publication map from the outputs into ``out_dir``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Focus country, equal-area CRS, belt distances.
+    outputs
+        The output folder (``borders.gpkg``, ``accessibility.gpkg``, ``influence.gpkg``, ``rasters/``).
+    out_dir
+        Folder of the PNG and PDF files.
+    """
+    files = draw_maps(outputs, out_dir, cfg.focus_country, cfg.equal_area_crs, cfg.distances_km)
+    log.info("wrote %d files in %s", len(files), out_dir)

@@ -1,4 +1,4 @@
-"""Stage 4a, network: a travel-time graph from line layers (roads with ferries, railways).
+"""Stage 3a, network: a travel-time graph from line layers (roads with ferries, railways).
 
 Reads the line sources named in ``layers/network.yaml``: Natural Earth roads and railroads from the
 data directory by default, or for a mode with ``osm_pbf`` an OpenStreetMap extract (read with pyrosm;
@@ -32,32 +32,12 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from .errors import ConfigError, DataError
+from .config.network import Mode
 from .geodesy import length_km
 
 log = logging.getLogger("pipeline")
 
 EDGE_FIELDS = ["edge_id", "u", "v", "mode", "class", "speed_kmh", "length_km", "minutes"]
-
-
-@dataclass(frozen=True)
-class Mode:
-    """One mode of the network. Its lines come from ``source`` (a line layer of sources.yaml) or,
-    when ``osm_pbf`` is set, from an OpenStreetMap extract read with pyrosm."""
-
-    name: str
-    source: str | None
-    class_column: str | None
-    snap_tolerance_m: float
-    speeds_kmh: dict[str, float]
-    osm_pbf: str | None = None
-    osmnx_bbox: tuple[float, float, float, float] | None = None
-    osm_xml: str | None = None
-    network_type: str = "driving"
-    use_maxspeed: bool = True
-
-    @property
-    def is_osm(self) -> bool:
-        return bool(self.osm_pbf or self.osmnx_bbox or self.osm_xml)
 
 
 @dataclass
@@ -292,3 +272,45 @@ def travel_minutes(edges: pd.DataFrame, n_nodes: int, sources: np.ndarray | list
     """Minutes from the nearest of ``sources`` to every node (inf where unreachable)."""
     return dijkstra(graph_matrix(edges, n_nodes, weight), directed=False,
                     indices=np.asarray(sources), min_only=True)
+
+
+DESCRIPTIONS = {
+    "edges": "Travel-time graph edges per mode: u, v node ids; speed_kmh from layers/network.yaml; "
+             "length_km geodesic; minutes = length / speed.",
+    "nodes": "Travel-time graph nodes (line ends and crossings after snapping); degree.",
+}
+
+
+def run(cfg, out) -> None:
+    """Build the travel-time graph of every mode of ``layers/network.yaml`` and write it to ``out``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Sources, data directory, CRSs, ellipsoid.
+    out : Path
+        ``stages/network.gpkg``: layers ``edges`` and ``nodes``.
+    """
+    from .config import load_network
+    from .errors import DataMissingError
+    from .io import read_layer, to_crs
+    from .outputs import write_stage
+
+    parts = []
+    for mode in load_network(cfg.layers_dir, cfg.sources).modes:
+        if mode.is_osm:
+            local = mode.osm_pbf or mode.osm_xml
+            path = cfg.data_dir / local if local else None
+            if path is not None and not path.is_file():
+                raise DataMissingError(f"missing OpenStreetMap file {path} (layers/network.yaml: "
+                                       f"network.modes.{mode.name})")
+            osm = (read_osm_pbf(str(path), mode.network_type) if mode.osm_pbf else
+                   read_osmnx(bbox=mode.osmnx_bbox, xml=str(path) if path else None,
+                              network_type=mode.network_type))
+            parts.append(build_osm_mode(osm, mode, cfg.ellipsoid)[0])
+            continue
+        src = cfg.source(mode.source)
+        lines = to_crs(read_layer(cfg.source_path(mode.source), src.layer), cfg.output_crs, src.file)
+        parts.append(build_mode(lines, mode, cfg.equal_area_crs, cfg.ellipsoid)[0])
+    edges, nodes = number_nodes(parts)
+    write_stage(cfg, out, {"edges": edges, "nodes": nodes}, DESCRIPTIONS)

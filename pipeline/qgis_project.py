@@ -1,4 +1,4 @@
-"""Stage 6 (part), QGIS project: ``outputs/border_regions.qgs`` with every output layer, styled.
+"""Part of stage 6a (publish), QGIS project: ``outputs/border_regions.qgs`` with every output layer, styled.
 
 Reads the output GeoPackages and GeoTIFFs; writes a QGIS 3 project (XML) grouped by stage, with
 relative paths (the outputs folder can be moved) and the equal-area project CRS of

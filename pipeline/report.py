@@ -1,4 +1,4 @@
-"""Stage 6 (part), report: ``outputs/REPORT.md`` rendered from the output layers.
+"""Part of stage 6a (publish), report: ``outputs/REPORT.md`` rendered from the output layers.
 
 Every figure is computed from the layers passed in; nothing is typed by hand. Reference lengths come
 from ``layers/official_borders.yaml`` with their sources. The text carries no run date, so two runs on

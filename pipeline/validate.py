@@ -1,4 +1,4 @@
-"""Validation of the outputs (run by `make all`): writes ``outputs/VALIDATION.md`` or fails.
+"""Stage 6c, validate (run by `make all`): writes ``outputs/VALIDATION.md`` or fails.
 
 Reads every GeoPackage in ``outputs/`` (and the stage files) and checks, per layer: an explicit
 CRS, no empty layer, no empty or invalid geometry. For the belts: two belts of the same side,
@@ -71,7 +71,9 @@ def check_zone_overlaps(zones: gpd.GeoDataFrame, segments: gpd.GeoDataFrame
 
 def validate(outputs: Path) -> tuple[list[str], str]:
     """All checks; (problems, Markdown report)."""
-    paths = sorted(outputs.glob("*.gpkg")) + sorted((outputs / "stages").glob("*.gpkg"))
+    # Dot files are temporaries being written (pipeline.io.atomic_path), never outputs.
+    paths = [p for p in sorted(outputs.glob("*.gpkg")) + sorted((outputs / "stages").glob("*.gpkg"))
+             if not p.name.startswith(".")]
     problems, layer_lines = check_layers(paths, outputs)
     zp, zone_lines = check_zone_overlaps(gpd.read_file(outputs / "borders.gpkg", layer="zones"),
                                          gpd.read_file(outputs / "borders.gpkg", layer="border_segments"))
@@ -86,3 +88,25 @@ def validate(outputs: Path) -> tuple[list[str], str]:
         "| belts | overlap km² | allowed km² (π·d² per shared end) | |", "| --- | ---: | ---: | --- |",
         *zone_lines, ""])
     return problems, text
+
+
+def run(cfg, outputs: Path, out: Path) -> None:
+    """Check every output of ``outputs`` and write the Markdown report ``out``; fail on any problem.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (validated before the outputs are).
+    outputs
+        The output folder (its GeoPackages and ``stages/``).
+    out
+        ``VALIDATION.md``.
+    """
+    from .errors import PipelineError
+    from .io import write_text
+
+    problems, text = validate(outputs)
+    if problems:
+        raise PipelineError(f"{len(problems)} problem(s) in the outputs: " + "; ".join(problems[:5])
+                            + (" …" if len(problems) > 5 else ""))
+    write_text(out, text)

@@ -1,4 +1,4 @@
-"""Stage 3, zones: cross-border belts on both sides of every border segment.
+"""Stage 2b, zones: cross-border belts on both sides of every border segment.
 
 Reads ``outputs/stages/ingest.gpkg`` (``countries``) and ``outputs/stages/borders.gpkg``
 (``border_segments``).
@@ -64,3 +64,32 @@ def cross_border_zones(segments: gpd.GeoDataFrame, countries: gpd.GeoDataFrame,
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=countries.crs)
     out["area_km2"] = area_km2(out.geometry.values, ellps)
     return out[ZONE_FIELDS + ["geometry"]]
+
+
+DESCRIPTIONS = {"zones": "Cross-border belts: land within distance_km (geodesic) of each segment, per side "
+                         "and owning country; area_km2 geodesic."}
+
+
+def run(cfg, ingest, borders, out) -> None:
+    """Read countries and border segments; write the belts of every distance to ``out``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Distances, maritime belts, buffer piece length, densification, ellipsoid.
+    ingest, borders : Path
+        ``stages/ingest.gpkg`` (``countries``) and ``stages/borders.gpkg`` (``border_segments``).
+    out : Path
+        ``stages/zones.gpkg``: layer ``zones``.
+    """
+    import logging
+
+    from .io import read_layer
+    from .outputs import write_stage
+
+    log = logging.getLogger("pipeline")
+    z = cross_border_zones(read_layer(borders, "border_segments"), read_layer(ingest, "countries"),
+                           cfg.distances_km, maritime=cfg.maritime_zones, piece_km=cfg.buffer_piece_km,
+                           densify_km=cfg.densify_km, ellps=cfg.ellipsoid,
+                           progress=lambda m: log.info("  belt %s", m))
+    write_stage(cfg, out, {"zones": z}, DESCRIPTIONS)

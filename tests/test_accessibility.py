@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import geopandas as gpd
@@ -173,9 +175,8 @@ def test_equal_area_grid_counts_kazakhstan_cells_as_its_area(cfg) -> None:
 def test_no_path_between_a_pole_and_a_region_is_one_clear_error(cfg) -> None:
     """Country BBB has no road: its cells are unreachable from AAA's pole, a pole inside it cannot join
     the network; both are reported naming the pole / region and the network file."""
-    from pipeline.accessibility import hours_per_scenario, link, unlinked_poles, unreachable_areas
-    from pipeline.cli import _check_poles_reach_network, _check_regions_reached
-    from pipeline.errors import DataError
+    from pipeline.accessibility import (hours_per_scenario, link, unlinked_pole_error, unlinked_poles,
+                                        unreachable_areas, unreached_region_error)
 
     _, grid, _, pole_xy, areas = world(split=True)
     lines = gpd.GeoDataFrame({"type": ["r"]}, geometry=[shapely.LineString([(0.0, 0), (0.9, 0)])],
@@ -193,11 +194,12 @@ def test_no_path_between_a_pole_and_a_region_is_one_clear_error(cfg) -> None:
     poles = gpd.GeoDataFrame({"name": ["Apole", "Bpole"]}, geometry=gpd.points_from_xy(
         *TO_LL.transform(*np.vstack([pole_xy, in_b]).T)), crs="EPSG:4326")
     countries = gpd.GeoDataFrame({"country": ["AAA", "BBB"], "name": ["Aland", "Bland"]}, geometry=areas)
-    with pytest.raises(DataError, match=r"net\.gpkg: no path from 1 pole\(s\) .*Bpole \(1\.50, 0\.00\) is "
-                                        r"in Bland, which the network does not enter"):
-        _check_poles_reach_network(cfg, lk, poles, countries, Path("net.gpkg"))
+    err = unlinked_pole_error(lk, poles, countries, "layers/poles.yaml", "net.gpkg")
+    assert re.search(r"net\.gpkg: no path from 1 pole\(s\) .*Bpole \(1\.50, 0\.00\) is in Bland, which the "
+                     r"network does not enter", str(err))
     regions = gpd.GeoDataFrame({"country": [cfg.focus_country] * 2, "name_en": ["West", "East"],
                                 "iso_3166_2": ["XX-W", "XX-E"]}, geometry=areas, crs=CEA)
-    with pytest.raises(DataError, match=r"no path from any pole to 1 region\(s\) of KAZ in scenario open: "
-                                        r"East \(XX-E\)\. The network does not reach them"):
-        _check_regions_reached(cfg, "open", hours, regions, grid, Path("net.gpkg"))
+    err = unreached_region_error(hours, regions, grid, cfg.focus_country, "open", "net.gpkg")
+    assert re.search(r"no path from any pole to 1 region\(s\) of KAZ in scenario open: East \(XX-E\)\. The "
+                     r"network does not reach them", str(err))
+    assert unreached_region_error(hours, regions.iloc[:1], grid, "KAZ", "open", "net.gpkg") is None

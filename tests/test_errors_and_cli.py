@@ -49,7 +49,7 @@ def test_bad_distances(layers: Path, distances, message) -> None:
 
 def test_malformed_country_code(layers: Path) -> None:
     edit(layers, "study.yaml", lambda d: d["study"].__setitem__("focus_countries", ["KAZ", "kz"]))
-    with pytest.raises(ConfigError, match="study.focus_countries: 'kz' is not an ISO 3166-1 alpha-3 code"):
+    with pytest.raises(ConfigError, match="study.focus_countries.1: 'kz' is not an ISO 3166-1 alpha-3 code"):
         load_config(layers)
     with pytest.raises(ConfigError, match="focus country 'Kaz'"):
         load_config(ROOT / "layers", focus="Kaz")

@@ -122,7 +122,7 @@ def test_network_yaml_validation(tmp_path: Path) -> None:
     data = yaml.safe_load((layers / "network.yaml").read_text())
     data["network"]["modes"]["road"]["speeds_kmh"]["Track"] = -30
     (layers / "network.yaml").write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match="speeds_kmh.Track: -30 is not a speed"):
+    with pytest.raises(ConfigError, match="network.yaml: network.modes.road.speeds_kmh: Track: -30.0 is not a speed"):
         load_network(layers)
 
 

@@ -1,0 +1,104 @@
+"""Configuration of the influence stage: ``layers/influence.yaml``.
+
+Tier sets of poles, Huff market areas, territories beyond influence, cross-border influence and
+the development axes (stop sequences routed on the road graph).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import field_validator, model_validator
+
+from .base import F, Scenario, Strict, validate_file
+
+
+class HuffSection(Strict):
+    """Huff market areas."""
+
+    tier_set: str = F(..., "poles competing in the Huff model (a name of tier_sets)")
+    scenario: Scenario = F(..., "border scenario of the travel times")
+    alpha: float = F(..., "attraction = population^alpha", ge=0, le=5)
+    beta_per_hour: float = F(..., "distance decay exp(−β·t), t in hours", unit="1/h", ge=0, le=50)
+
+
+class BeyondSection(Strict):
+    """Territories beyond the influence of every pole."""
+
+    hours: float = F(..., "land farther than this from every pole of a tier set is beyond influence",
+                     unit="h", gt=0, le=240)
+    scenario: Scenario = F(..., "border scenario of the travel times")
+
+
+class CrossBorderSection(Strict):
+    """Cross-border influence."""
+
+    tier_set: str = F(..., "the dominant pole of a cell is its fastest pole of this tier set")
+
+
+class PlaceSpec(Strict):
+    geonameid: int = F(..., "GeoNames id of a stop that is neither a pole nor a checkpoint", gt=0)
+
+
+class AxesSection(Strict):
+    """Development axes routed on the road graph."""
+
+    corridor_km: float = F(..., "half-width of the corridor buffers (geodesic)", unit="km", gt=0, le=500)
+    scenario: Scenario = F(..., "border scenario the axes are routed in")
+    places: dict[str, PlaceSpec] = F({}, "further stops by name")
+    routes: dict[str, list[list[str]]] = F(..., "axis name → legs, each a sequence of stops (pole, "
+                                           "checkpoint or place names) routed in order", min_length=1)
+
+    @field_validator("routes")
+    @classmethod
+    def _legs(cls, v: dict[str, list[list[str]]]) -> dict[str, list[list[str]]]:
+        bad = [f"{axis}: a leg needs at least 2 stops ({leg})" for axis, legs in v.items() for leg in legs
+               if len(leg) < 2]
+        bad += [f"{axis}: no legs" for axis, legs in v.items() if not legs]
+        if bad:
+            raise ValueError("; ".join(bad))
+        return v
+
+
+class InfluenceSection(Strict):
+    """Influence of the growth poles."""
+
+    scenarios: list[Scenario] = F(..., "border scenarios of the catchments", min_length=1)
+    tier_sets: dict[str, list[str]] = F(..., "sets of pole tiers whose catchments are computed",
+                                        min_length=1)
+    huff: HuffSection
+    beyond: BeyondSection
+    cross_border: CrossBorderSection
+    axes: AxesSection
+
+    @model_validator(mode="after")
+    def _tier_sets_named(self) -> InfluenceSection:
+        bad = [f"{key}.tier_set: '{name}' is not one of tier_sets ({', '.join(self.tier_sets)})"
+               for key, name in (("huff", self.huff.tier_set), ("cross_border", self.cross_border.tier_set))
+               if name not in self.tier_sets]
+        bad += [f"tier_sets.{k}: expected a non-empty list of pole tiers" for k, v in self.tier_sets.items()
+                if not v]
+        if bad:
+            raise ValueError("; ".join(bad))
+        return self
+
+
+class InfluenceFile(Strict):
+    """layers/influence.yaml: influence of the growth poles."""
+
+    influence: InfluenceSection
+
+
+def load_influence(layers_dir: Path | str) -> InfluenceSection:
+    """Validate ``layers/influence.yaml``.
+
+    Parameters
+    ----------
+    layers_dir
+        The configuration folder.
+
+    Returns
+    -------
+    InfluenceSection
+    """
+    return validate_file(Path(layers_dir) / "influence.yaml", InfluenceFile).influence

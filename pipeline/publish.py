@@ -1,0 +1,151 @@
+"""Stage 6a, publish: ``borders.gpkg``, ``REPORT.md`` and the QGIS project.
+
+Reads the stage files of stages 1–2 (``stages/ingest.gpkg``, ``borders.gpkg``, ``zones.gpkg``,
+``border_regions.gpkg``) and, in a full run, ``accessibility.gpkg``, ``influence.gpkg``,
+``economy.gpkg``, the crossings and the GeoTIFFs of ``rasters/``; ``layers/official_borders.yaml``
+(through the core configuration), ``layers/influence.yaml`` and ``layers/economy.yaml``.
+Writes
+  * ``borders.gpkg`` (EPSG:4326): ``countries``, ``regions``, ``regions_<vintage>``,
+    ``border_segments``, ``zones``, ``border_regions``, styled for QGIS;
+  * ``REPORT.md``: every figure regenerated from the layers (no run date: reproducible);
+  * ``border_regions.qgs``: every layer and raster grouped by stage, styled, relative paths, in the
+    equal-area CRS of ``layers/study.yaml``; each GeoTIFF gets a sidecar ``.qml`` style.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config import Config
+from .paths import Paths
+
+
+def descriptions() -> dict[str, str]:
+    """Layer descriptions of the boundary stages, reused for ``borders.gpkg``."""
+    from . import border_regions, borders, ingest, zones
+
+    return {**ingest.DESCRIPTIONS, **borders.DESCRIPTIONS, **zones.DESCRIPTIONS, **border_regions.DESCRIPTIONS}
+
+
+def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rasters: Path,
+                  economy: Path | None = None) -> None:
+    """Write the QGIS project and the rasters' sidecar styles; paths relative to the project.
+
+    Parameters
+    ----------
+    cfg
+        The run's configuration (equal-area CRS, belt distances, study name).
+    project
+        The ``.qgs`` file to write.
+    borders
+        ``borders.gpkg``.
+    stages
+        Where ``accessibility.gpkg``, ``influence.gpkg`` and the crossings are.
+    rasters
+        The GeoTIFF folder.
+    economy
+        ``economy.gpkg``, when the economy stage ran.
+    """
+    from .io import write_text
+    from .qgis_project import build_project, raster_qml
+    from .styles import styles_for
+
+    base = project.parent.resolve()
+
+    def rel(p: Path) -> str:
+        return Path(os.path.relpath(p.resolve(), base)).as_posix()
+
+    tifs = sorted(rasters.glob("*.tif")) if rasters.is_dir() else []
+    for tif in tifs:
+        write_text(tif.with_suffix(".qml"), raster_qml(tif.stem))
+    shown = {"access_current", "poles", "axes", "border_segments", "zones", "countries", "crossings"}
+
+    def raster(stem: str) -> tuple[str, str, bool]:
+        return (rel(rasters / f"{stem}.tif"), "", stem in shown)
+
+    influence, access = stages.influence, stages.accessibility
+    groups = {
+        "Growth poles and influence": [
+            (rel(influence), n, n in shown)
+            for n in ("poles", "axes", "axis_corridors", "beyond_influence", "huff_dominant", "catchments",
+                      "region_beyond", "cross_border_influence")] + [raster("huff_probability")],
+        "Border zones": [(rel(borders), n, n in shown) for n in
+                         ("border_segments", "border_regions", "zones", "regions_geokz_2024", "regions")],
+        "Accessibility": [(rel(stages.crossings), "crossings", True)]
+        + [(rel(access), n, False) for n in ("isochrones", "zone_access", "region_access")]
+        + [raster(s) for s in ("access_current", "access_open", "access_closed", "barrier_current",
+                               "barrier_closed")],
+        "Economy": [(rel(economy), n, False) for n in ("region_stats", "border_economy", "trade_by_neighbour")]
+        if economy is not None else [],
+        "Base": [(rel(borders), "countries", True)],
+    }
+    groups = {g: [m for m in ms if (base / m[0]).exists()] for g, ms in groups.items()}
+    groups = {g: ms for g, ms in groups.items() if ms}
+    xml = build_project(base, groups, styles_for(cfg.distances_km), cfg.equal_area_crs,
+                        f"{cfg.name}: border regions")
+    write_text(project, xml)
+
+
+def run(cfg: Config, stages: Paths, out: Path, report: Path, *, full: bool, project: Path | None,
+        rasters: Path) -> None:
+    """Assemble ``borders.gpkg``, render ``REPORT.md`` and (in a full run) write the QGIS project.
+
+    Parameters
+    ----------
+    cfg
+        The run's configuration.
+    stages
+        Where the stage files and the accessibility, influence and economy GeoPackages are.
+    out
+        ``borders.gpkg``.
+    report
+        ``REPORT.md``.
+    full
+        Whether the network, accessibility, influence and economy stages ran (else the border study only).
+    project
+        The QGIS project to write (full runs).
+    rasters
+        The GeoTIFF folder.
+    """
+    from .io import read_layer, write_text
+    from .outputs import provenance, write_stage
+    from .report import accessibility_section, influence_section, render_report
+
+    ing = stages.ingest
+    layers = {
+        "countries": read_layer(ing, "countries"),
+        "regions": read_layer(ing, "regions"),
+        **{f"regions_{v}": read_layer(ing, f"regions_{v}") for v in cfg.vintages},
+        "border_segments": read_layer(stages.borders, "border_segments"),
+        "zones": read_layer(stages.zones, "zones"),
+        "border_regions": read_layer(stages.border_regions, "border_regions"),
+    }
+    write_stage(cfg, out, layers, descriptions())
+    text = render_report(
+        study=cfg.name, focus=cfg.focus_country, countries=layers["countries"],
+        segments=layers["border_segments"], zones=layers["zones"], br=layers["border_regions"],
+        distances=cfg.distances_km, official=cfg.official,
+        vintages=["naturalearth", *cfg.vintages], provenance=provenance(cfg))
+    sections = []
+    if full:
+        from .config import load_influence
+
+        sections.append(accessibility_section(read_layer(stages.accessibility, "zone_access"),
+                                              read_layer(stages.accessibility, "region_access"),
+                                              read_layer(stages.crossings, "crossings"), cfg.distances_km[0]))
+        conf = load_influence(cfg.layers_dir)
+        names = ("catchments", "beyond_influence", "region_beyond", "cross_border_influence", "axes")
+        sections.append(influence_section({n: read_layer(stages.influence, n) for n in names},
+                                          scenario=conf.beyond.scenario, tier_set=conf.cross_border.tier_set,
+                                          beyond_hours=conf.beyond.hours, distance=cfg.distances_km[0]))
+        if stages.economy.is_file():
+            from .economy import report_section
+
+            sections.append(report_section(cfg, stages.economy))
+    for section in sections:
+        text = text.replace("## Provenance", section + "\n## Provenance")
+    write_text(report, text)
+    if full and project is not None:
+        write_project(cfg, project, out, stages, rasters,
+                      stages.economy if stages.economy.is_file() else None)

@@ -1,0 +1,2 @@
+def check_tables(layers_dir, eco):
+    return []
