@@ -52,16 +52,16 @@ SOURCES_NETWORK := $(call sources,network)
 .PHONY: all setup data check-data check-config test test-fast clean help bench maps
 .DELETE_ON_ERROR:
 
-MAP_FILES := $(foreach m,zones travel_time barrier influence axes,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
+MAP_FILES := $(foreach m,zones travel_time barrier influence axes economy trade,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
 
 ifeq ($(SCOPE),borders)
 all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/VALIDATION.md
 RESULTS :=
 else
 all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/border_regions.qgs $(OUT)/accessibility.gpkg \
-	$(OUT)/influence.gpkg $(MAP_FILES) $(OUT)/VALIDATION.md
-# Outputs of the network stages that publishing and validation read.
-RESULTS := $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg
+	$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(MAP_FILES) $(OUT)/VALIDATION.md
+# Outputs of the network and economy stages that publishing and validation read.
+RESULTS := $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg
 endif
 
 maps: $(MAP_FILES)
@@ -125,12 +125,12 @@ $(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/crossings
 
 $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		$(STAGES)/border_regions.gpkg $(STAGES)/crossings.gpkg pipeline/economy.py pipeline/statistics.py \
-		$(CORE) $(CONFIG) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
+		pipeline/poles.py layers/poles.yaml $(CORE) $(CONFIG) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) economy --stages $(STAGES) --out $@
 
 PUBLISHED := $(OUT)/borders.gpkg $(OUT)/REPORT.md $(if $(RESULTS),$(OUT)/border_regions.qgs)
 $(PUBLISHED) &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
-		$(STAGES)/border_regions.gpkg $(RESULTS) pipeline/publish.py pipeline/report.py \
+		$(STAGES)/border_regions.gpkg $(RESULTS) pipeline/publish.py pipeline/report.py pipeline/economy_report.py \
 		pipeline/qgis_project.py $(CORE) $(CONFIG) layers/official_borders.yaml \
 		$(if $(RESULTS),pipeline/config/influence.py layers/influence.yaml $(CONF_ECONOMY)) | $(SETUP) $(CHECKED)
 	$(PIPE) publish --stages $(STAGES) --out $(OUT)/borders.gpkg --report $(OUT)/REPORT.md \
@@ -161,7 +161,7 @@ test: | $(SETUP)
 test-fast: | $(SETUP)
 	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-$(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg \
+$(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg \
 		pipeline/maps.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
 	$(PIPE) maps --outputs $(OUT) --out $(OUT)/maps
 

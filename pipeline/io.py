@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
@@ -102,12 +103,13 @@ def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]
         _remove_temporary(tmp)
 
 
-def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame],
+def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
                  descriptions: Mapping[str, str] | None = None, *,
                  styles: Mapping[str, str] | None = None,
                  metadata: Mapping[str, str] | None = None,
                  layer_metadata: Mapping[str, Mapping[str, str]] | None = None) -> Path:
-    """Write GeoDataFrames as layers of one GeoPackage, atomically. Every layer must have a CRS.
+    """Write GeoDataFrames as layers of one GeoPackage, atomically. Every spatial layer must have a CRS;
+    a plain DataFrame becomes an attribute table (no geometry).
 
     ``descriptions`` become the layers' GeoPackage descriptions (shown by QGIS as the abstract);
     ``styles`` (QML per layer) go into ``layer_styles`` as default styles; ``metadata`` (dataset) and
@@ -116,7 +118,7 @@ def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame],
     descriptions = descriptions or {}
     target = Path(target)
     for name, gdf in layers.items():
-        if gdf.crs is None:
+        if isinstance(gdf, gpd.GeoDataFrame) and gdf.crs is None:
             raise ValueError(f"layer {name} has no CRS; refusing to write {target}")
     with atomic_path(target) as tmp:
         for name, gdf in layers.items():
@@ -126,6 +128,11 @@ def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame],
                 extra["dataset_metadata"] = dict(metadata)
             if layer_metadata and name in layer_metadata:
                 extra["layer_metadata"] = dict(layer_metadata[name])
+            if not isinstance(gdf, gpd.GeoDataFrame):
+                # A plain table (statistics): a GeoPackage attributes table, which QGIS opens as a table.
+                pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", layer_options=options,
+                                        dataset_options={"VERSION": "1.2"}, **extra)
+                continue
             # GeoPackage 1.2: readable by the GDAL of older QGIS releases (3.22 warns on 1.4).
             gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", layer_options=options,
                         dataset_options={"VERSION": "1.2"}, **extra)

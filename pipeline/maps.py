@@ -31,7 +31,9 @@ from .styles import BARRIER, HOURS  # noqa: E402
 
 CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); GeoNames (CC BY 4.0). "
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
-MAPS = ("zones", "travel_time", "barrier", "influence", "axes")
+MAPS = ("zones", "travel_time", "barrier", "influence", "axes", "economy", "trade")
+STATS_CREDIT = ("Statistics: BNS Kazakhstan, Rosstat, NSC Kyrgyzstan, NBS China; trade: BNS, WITS; "
+                "rates: National Bank of Kazakhstan.")
 
 
 log = logging.getLogger("pipeline")
@@ -71,6 +73,7 @@ class Frame:
         self.countries.plot(ax=self.ax, color="#f2f0eb", edgecolor="none", zorder=0)
         self.ax.set_title(title, fontsize=13, loc="left")
         self.handles: list = []
+        self.legend_loc = "lower left"
 
     def outline(self) -> None:
         self.countries.boundary.plot(ax=self.ax, color="#555555", linewidth=0.6, zorder=5)
@@ -86,12 +89,12 @@ class Frame:
         ax.set_xlabel("")
         ax.set_ylabel("")
         if self.handles:
-            ax.legend(handles=self.handles, title=legend_title or None, loc="lower left", fontsize=7.5,
+            ax.legend(handles=self.handles, title=legend_title or None, loc=self.legend_loc, fontsize=7.5,
                       title_fontsize=8, framealpha=0.92)
         self.fig.text(0.01, 0.032, f"Projection: {projection_name(self.crs)}. Scale bar true at the "
                       "standard parallels.", fontsize=6.2, color="#555555")
         self.fig.text(0.01, 0.01, CREDIT, fontsize=6.2, color="#444444")
-        self.fig.tight_layout(rect=(0, 0.05, 1, 1))
+        self.fig.tight_layout(rect=(0, 0.05, 1, 0.975))  # room for the title above the frame
         out_dir.mkdir(parents=True, exist_ok=True)
         written = []
         for ext, dpi in (("png", 300), ("pdf", None)):
@@ -238,7 +241,124 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         fr.outline()
         fr.poles(poles)
         written += fr.finish(out_dir, "axes")
+    economy = outputs / "economy.gpkg"
+    if "economy" in names and economy.is_file():
+        written += economy_map(economy, countries, focus, crs, out_dir)
+    if "trade" in names and economy.is_file():
+        written += trade_map(economy, countries, focus, crs, out_dir)
     return written
+
+
+#: GRP per capita classes (USD), a colour-blind-safe sequential ramp (viridis).
+GRP_PC = [(0, 5000, "under 5,000"), (5000, 10000, "5,000–10,000"), (10000, 15000, "10,000–15,000"),
+          (15000, 25000, "15,000–25,000"), (25000, np.inf, "25,000 and more")]
+
+
+def economy_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path) -> list[Path]:
+    """GRP per capita by region on both sides of the border (headline year, USD), border regions outlined.
+
+    Parameters
+    ----------
+    economy
+        ``economy.gpkg`` (layer ``region_stats``).
+    countries, focus, crs
+        Base map, focus country, map CRS.
+    out_dir
+        Folder of ``economy.png`` / ``economy.pdf``.
+
+    Returns
+    -------
+    list of Path
+    """
+    stats = gpd.read_file(economy, layer="region_stats")
+    have = stats[stats["vintage"] == "naturalearth"].dropna(subset=["grp_per_capita_usd"])
+    year = int(have.groupby("year")["country"].nunique().idxmax())  # the year with the most countries
+    sel = stats[(stats["vintage"] == "naturalearth") & (stats["year"] == year)].to_crs(crs)
+    fr = Frame(f"Gross regional product per capita, {year} (USD, current prices)", countries, focus, crs)
+    cmap = plt.get_cmap("viridis")
+    colours = [cmap(i / (len(GRP_PC) - 1)) for i in range(len(GRP_PC))]
+    for (lo, hi, label), colour in zip(GRP_PC, colours):
+        part = sel[(sel["grp_per_capita_usd"] >= lo) & (sel["grp_per_capita_usd"] < hi)]
+        part.plot(ax=fr.ax, color=colour, edgecolor="white", linewidth=0.3, zorder=1)
+        fr.handles.append(Patch(facecolor=colour, edgecolor="#777", label=label))
+    nodata = sel[sel["grp_per_capita_usd"].isna()]
+    nodata.plot(ax=fr.ax, facecolor="#e6e6e6", edgecolor="#bbbbbb", hatch="....", linewidth=0.3, zorder=1)
+    fr.handles.append(Patch(facecolor="#e6e6e6", edgecolor="#999", hatch="....",
+                            label="no regional population or GRP in USD"))
+    border = sel[sel["borders"] != ""]
+    border.boundary.plot(ax=fr.ax, color="#d95f02", linewidth=1.0, zorder=6)
+    fr.handles.append(Line2D([], [], color="#d95f02", linewidth=1.2, label="border region"))
+    fr.outline()
+    fr.handles.insert(0, Patch(facecolor="none", edgecolor="none", label="USD per person"))
+    fr.fig.text(0.01, 0.054, STATS_CREDIT + " Tyumen with its okrugs (statistical total).", fontsize=6.2,
+                color="#444444")
+    return fr.finish(out_dir, "economy")
+
+
+def trade_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path) -> list[Path]:
+    """Trade with each neighbour: shaded by its share of the turnover with the table's partners, arrows
+    for exports and imports scaled by value and labelled (million USD, latest year).
+
+    Parameters
+    ----------
+    economy
+        ``economy.gpkg`` (layers ``trade_by_neighbour``, ``trade_by_partner``).
+    countries, focus, crs
+        Base map, focus country, map CRS.
+    out_dir
+        Folder of ``trade.png`` / ``trade.pdf``.
+
+    Returns
+    -------
+    list of Path
+    """
+    nb = gpd.read_file(economy, layer="trade_by_neighbour")
+    partners = gpd.read_file(economy, layer="trade_by_partner")
+    year = int(partners["year"].max())
+    total = partners[partners["year"] == year]["turnover_usd_mn"].sum()
+    sel = nb[(nb["year"] == year)].to_crs(crs)
+    sel["share"] = 100 * sel["turnover_usd_mn"] / total
+    fr = Frame(f"Kazakhstan's trade with its neighbours, {year} (million USD)", countries, focus, crs)
+    classes = [(0, 2, "under 2 %"), (2, 5, "2–5 %"), (5, 15, "5–15 %"), (15, 25, "15–25 %"), (25, 101, "25 % and more")]
+    cmap = plt.get_cmap("YlGn")  # not blue: the sea is blue
+    for i, (lo, hi, label) in enumerate(classes):
+        colour = cmap(0.15 + 0.6 * i / (len(classes) - 1))
+        sel[(sel["share"] >= lo) & (sel["share"] < hi)].plot(ax=fr.ax, color=colour, edgecolor="white",
+                                                               linewidth=0.4, zorder=1)
+        fr.handles.append(Patch(facecolor=colour, edgecolor="#777", label=label))
+    sel[sel["share"].isna()].plot(ax=fr.ax, facecolor="#e6e6e6", hatch="....", edgecolor="#bbbbbb", zorder=1)
+    fr.handles.insert(0, Patch(facecolor="none", edgecolor="none",
+                               label=f"share of turnover with the {partners['partner'].nunique()} partners of the table"))
+    fr.handles.append(Patch(facecolor="#e6e6e6", hatch="....", edgecolor="#999", label="not in the trade table"))
+    home = countries.to_crs(crs).set_index("country").geometry[focus].representative_point()
+    x0, x1, y0, y1 = fr.extent
+    biggest = float(np.nanmax(np.r_[sel["exports_usd_mn"], sel["imports_usd_mn"]]))
+    for r in sel.dropna(subset=["exports_usd_mn"]).itertuples():
+        mx, my = 0.08 * (x1 - x0), 0.08 * (y1 - y0)  # labels stay clear of the frame
+        target = r.geometry.intersection(shapely.box(x0 + mx, y0 + my, x1 - mx, y1 - my)).representative_point()
+        dx, dy = target.x - home.x, target.y - home.y
+        norm = np.hypot(dx, dy)
+        off = np.array([-dy, dx]) / norm * 0.025 * (x1 - x0)  # exports and imports side by side
+        for value, colour, (a, b) in ((r.exports_usd_mn, "#e66101", (home, target)),
+                                      (r.imports_usd_mn, "#5e3c99", (target, home))):
+            sign = 1 if colour == "#e66101" else -1
+            start = np.array([a.x, a.y]) + sign * off + (np.array([dx, dy]) / norm * 0.12 * norm * (1 if a is home else -1))
+            end = np.array([b.x, b.y]) + sign * off - (np.array([dx, dy]) / norm * 0.12 * norm * (1 if a is home else -1))
+            width = 0.6 + 6.0 * value / biggest
+            fr.ax.annotate("", xy=end, xytext=start, zorder=12,
+                           arrowprops={"arrowstyle": "-|>", "color": colour, "lw": width, "mutation_scale": 8 + width * 2})
+            mid = (start + end) / 2 + sign * off * 1.6
+            fr.ax.text(mid[0], mid[1], f"{value:,.0f}", fontsize=6.5, color=colour, ha="center", va="center",
+                       zorder=13, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5})
+        fr.ax.text(target.x, target.y, f"{r.name}\n{r.share:.0f} % of turnover", fontsize=7, ha="center",
+                   va="center", zorder=13, fontweight="bold", color="#222222")
+    fr.handles += [Line2D([], [], color="#e66101", linewidth=2.5, label="Kazakhstan's exports (million USD)"),
+                   Line2D([], [], color="#5e3c99", linewidth=2.5, label="Kazakhstan's imports (million USD)")]
+    fr.outline()
+    fr.legend_loc = "upper right"
+    fr.fig.text(0.01, 0.054, STATS_CREDIT + " Azerbaijan and Iran (Caspian) are not in the trade table.",
+                fontsize=6.2, color="#444444")
+    return fr.finish(out_dir, "trade")
 
 
 def run(cfg, outputs: Path, out_dir: Path) -> None:

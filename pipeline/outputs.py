@@ -47,7 +47,7 @@ def write_stage(cfg: Config, out: Path, layers: Mapping[str, gpd.GeoDataFrame],
     credits = "; ".join(sorted({s.credit for s in cfg.sources.values()} | {"GeoNames (CC BY 4.0)"}))
     layer_md = {name: {"TITLE": name.replace("_", " ").capitalize(),
                        "ABSTRACT": descriptions.get(name, ""),
-                       "CRS": gdf.crs.to_string() if gdf.crs is not None else "",
+                       "CRS": gdf.crs.to_string() if getattr(gdf, "crs", None) is not None else "",
                        "SOURCE": "border-pipeline " + __version__ + "; " + credits,
                        "LICENCE": LICENCE}
                 for name, gdf in layers.items()}

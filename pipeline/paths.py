@@ -48,7 +48,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("4", "influence", "influence",
           ("network.yaml", "accessibility.yaml", "poles.yaml", "influence.yaml", "checkpoints.yaml"),
           "catchments, Huff market areas, beyond influence, cross-border influence, axes"),
-    Stage("5", "economy", "economy", ("economy.yaml",),
+    Stage("5", "economy", "economy", ("economy.yaml", "poles.yaml"),
           "official statistics joined to the regions; the paper's economic claims; trade"),
     Stage("6a", "publish", "publish", ("official_borders.yaml", "influence.yaml", "economy.yaml"),
           "borders.gpkg, REPORT.md and the QGIS project"),

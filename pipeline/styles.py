@@ -169,6 +169,21 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
             ("northern", "northern axis", Sym("line", BLUE, width=1.2)),
             ("southern", "southern axis", Sym("line", RED, width=1.2)),
             ("central", "central axis", Sym("line", GREEN, width=1.2))])),
+        # Economy (viridis classes, as the economy map; colour-blind safe).
+        "region_stats": qml(graduated("grp_per_capita_usd", outlined([
+            (0, 5000, "under 5,000 USD per person", "68,1,84,230"),
+            (5000, 10000, "5,000–10,000", "59,82,139,230"),
+            (10000, 15000, "10,000–15,000", "33,145,140,230"),
+            (15000, 25000, "15,000–25,000", "94,201,98,230"),
+            (25000, 1e9, "25,000 and more", "253,231,37,230")]))),
+        "border_economy": qml(categorized("side", [
+            ("focus", "focus side", Sym("line", ORANGE, width=1.0)),
+            ("neighbour", "neighbour side", Sym("line", PURPLE, width=1.0))])),
+        "trade_by_neighbour": qml(graduated("turnover_usd_mn", outlined([
+            (0, 1000, "under 1 bn USD", "247,252,185,220"),
+            (1000, 5000, "1–5 bn USD", "173,221,142,220"),
+            (5000, 20000, "5–20 bn USD", "65,171,93,220"),
+            (20000, 1e9, "20 bn USD and more", "0,104,55,220")]))),
         "axis_corridors": qml(categorized("axis", [
             ("northern", "northern corridor", Sym("fill", "69,117,180,60", "69,117,180,255", 0.2)),
             ("southern", "southern corridor", Sym("fill", "215,48,39,60", "215,48,39,255", 0.2)),

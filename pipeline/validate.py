@@ -22,11 +22,17 @@ def check_layers(paths: list[Path], root: Path | None = None) -> tuple[list[str]
     """(problems, summary lines) for every layer of the GeoPackages (named relative to ``root``)."""
     problems, lines = [], []
     for path in paths:
-        for name in pyogrio.list_layers(path)[:, 0]:
+        for name, geom_type in pyogrio.list_layers(path):
             if name == "layer_styles":
                 continue
-            gdf = gpd.read_file(path, layer=name)
             where = f"{path.relative_to(root).as_posix() if root else path.name}/{name}"
+            if geom_type is None:  # an attribute table (statistics, claims): no geometry to check
+                n = pyogrio.read_info(path, layer=name)["features"]
+                if not n:
+                    problems.append(f"{where}: empty table")
+                lines.append(f"| {where} | {n} | table | – | – |")
+                continue
+            gdf = gpd.read_file(path, layer=name)
             if gdf.crs is None:
                 problems.append(f"{where}: no CRS")
             if gdf.empty:

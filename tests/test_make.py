@@ -66,10 +66,11 @@ def check_outputs(tree: Path) -> None:
     import pyogrio
     import rasterio
 
-    for gpkg in ("borders", "accessibility", "influence"):
+    for gpkg in ("borders", "accessibility", "influence", "economy"):
         path = tree / "outputs" / f"{gpkg}.gpkg"
-        for layer in pyogrio.list_layers(path)[:, 0]:
-            if layer == "layer_styles":  # QGIS styles: an attribute table
+        for layer, geom_type in pyogrio.list_layers(path):
+            if geom_type is None:  # QGIS styles and statistics tables: attribute tables
+                assert pyogrio.read_info(path, layer=layer)["features"] > 0, (gpkg, layer)
                 continue
             info = pyogrio.read_info(path, layer=layer)
             assert info["crs"] == "EPSG:4326" and info["features"] > 0, (gpkg, layer)
@@ -92,8 +93,17 @@ def check_outputs(tree: Path) -> None:
         p = src.read(1, masked=True)
         assert src.crs is not None and 0.0 < p.min() and p.max() <= 1.0 + 1e-6
     report = (tree / "outputs" / "REPORT.md").read_text()
-    for heading in ("## Accessibility and the border as a barrier", "## Growth poles and their influence"):
+    for heading in ("## Accessibility and the border as a barrier", "## Growth poles and their influence",
+                    "## Economy of the border regions", "### The paper's claims"):
         assert heading in report
+    # The paper's people claim, from the official rows (7 Kazakh + 12 Russian regions, 2020, Tyumen with okrugs).
+    assert "| 32,000,000 persons | 32,092,509 persons | 2020 | naturalearth | with okrugs | +0.3 % | yes |" in report
+    eco = tree / "outputs" / "economy.gpkg"
+    trade = gpd.read_file(eco, layer="trade_by_neighbour")
+    assert set(trade["country"]) == {"RUS", "UZB", "CHN", "KGZ", "TKM", "AZE", "IRN"}
+    assert not trade.loc[trade["country"].isin(["AZE", "IRN"]), "in_table"].any()  # named missing, not filled
+    for name in ("economy", "trade"):
+        assert (tree / "outputs" / "maps" / f"{name}.png").stat().st_size > 100_000
 
 
 def qgis_python() -> str | None:

@@ -177,7 +177,7 @@ def _cross_checks(layers_dir: Path, m: dict, raws: dict, cfg: Config | None,
     if eco is not None:
         from ..statistics import check_tables
 
-        out += check_tables(layers_dir, eco)
+        out += check_tables(layers_dir, eco.economy)
     return out
 
 

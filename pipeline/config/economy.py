@@ -29,7 +29,15 @@ class Claim(Strict):
     text: str = F(..., "the claim as the paper states it", min_length=1)
     figure: float = F(..., "the paper's figure", gt=0)
     unit: str = F(..., "unit of the figure (persons, bn USD, %)", min_length=1)
-    indicator: Literal["population", "grp_usd", "grp_share"] = F(..., "what is computed to compare")
+    indicator: Literal["population", "grp_usd", "grp_share", "exports_share"] = F(
+        ..., "what is computed: people, GRP in USD, GRP as % of the national total, or exports as % of "
+        "the national total (focus country)")
+    comparison: Literal["more_than", "about"] = F("more_than", "the paper's figure is a lower bound, or an "
+                                                  "approximate value")
+    tolerance_pct: float = F(10.0, "for `about`: the computed figure reproduces the claim within this "
+                             "relative difference", unit="%", ge=0, le=100)
+    vintage: str = F("naturalearth", "region vintage whose border regions are counted (naturalearth: "
+                     "Kazakhstan before 2022, as in the paper; geokz_2024: after the reform)")
     countries: list[ISO3] = F(..., "sides of the border counted", min_length=1)
     neighbour: ISO3 = F(..., "the border (neighbour of the focus country) whose regions are counted")
 
@@ -38,6 +46,14 @@ class EconomySection(Strict):
     """Official statistics, border-region economy, the paper's claims."""
 
     tables: TablesSection = TablesSection()
+    totals_required: list[ISO3] = F(["KAZ", "RUS", "KGZ"], "countries whose every indicator and year must "
+                                    "have a national row (region_code = the country code)")
+    extra_codes: dict[str, str] = F({}, "region codes of the tables that are not polygons of the data "
+                                    "(aggregates, units outside the study area), each with why")
+    population_reference: dict[ISO3, Literal["annual_average", "jan1", "year_end"]] = F(
+        {"KAZ": "annual_average", "RUS": "jan1"}, "which population figure of each country is used")
+    partner_groups: dict[str, list[ISO3]] = F({}, "groups of trade partners reported together (EAEU, "
+                                              "Central Asia, …)")
     currency_of: dict[ISO3, Literal["KZT", "RUB", "CNY", "KGS", "USD"]] = F(
         {"KAZ": "KZT", "RUS": "RUB", "CHN": "CNY", "KGZ": "KGS"}, "national currency of each country's GRP")
     tyumen_with_okrugs: bool = F(True, "count Tyumen Oblast with its autonomous okrugs (Khanty-Mansi, "
