@@ -12,6 +12,16 @@
 # the package installed (e.g. `make all PYTHON=python3`); by default a .venv is made and used.
 # FOCUS picks one of study.focus_countries (default: the first); OUT is the output folder.
 
+# The values of DATA_DIR, OUT and FOCUS reach shell commands: refuse characters a shell would act on
+# (no command can be injected, not even in a dry run `make -n`). Spaces are refused too: Make splits
+# file names on them.
+UNSAFE := ; ' " ` | & < > ( ) \ * ? [ ] { } ! ~ $$ \#
+# Checked on the unexpanded values ($(value …)): Make would run a $(shell …) given in them on expansion.
+$(foreach v,DATA_DIR OUT FOCUS PIPELINE_DATA_DIR,$(foreach c,$(UNSAFE),$(if $(findstring $(c),$(value $(v))),\
+  $(error $(v) contains '$(c)': use a path of letters, digits and - _ . / only))))
+$(foreach v,DATA_DIR OUT PIPELINE_DATA_DIR,$(if $(word 2,$(value $(v))),$(error $(v) contains a space: Make \
+  splits file names on spaces; use a path without spaces (a symbolic link to it works))))
+
 DATA_DIR ?= $(or $(PIPELINE_DATA_DIR),data)
 export PIPELINE_DATA_DIR := $(abspath $(DATA_DIR))
 OUT   ?= outputs
@@ -40,6 +50,7 @@ CONF_ACCESS := $(CONF_NETWORK) pipeline/config/accessibility.py layers/accessibi
                pipeline/poles.py pipeline/rasters.py
 CONF_INFLUENCE := pipeline/config/influence.py layers/influence.yaml layers/checkpoints.yaml
 CONF_ECONOMY := pipeline/config/economy.py layers/economy.yaml $(wildcard layers/stats/*.csv)
+CONF_POPULATION := pipeline/config/population.py layers/population.yaml
 # Every configuration file is checked (pipeline check-config: types, ranges, unknown keys, checks that
 # span files) before any stage runs; this stamp records that the current files passed.
 CHECKED := $(STAGES)/config.ok
@@ -50,18 +61,20 @@ SOURCES_INGEST  := $(call sources,ingest)
 SOURCES_NETWORK := $(call sources,network)
 
 .PHONY: all setup data check-data check-config test test-fast clean help bench maps
-.DELETE_ON_ERROR:
+# No .DELETE_ON_ERROR: every stage writes to temporaries renamed into place only when all of its
+# outputs are complete (pipeline.io.all_or_nothing), so a failed or killed stage leaves the previous
+# outputs as they were and Make must not delete them.
 
-MAP_FILES := $(foreach m,zones travel_time barrier influence axes economy trade,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
+MAP_FILES := $(foreach m,zones travel_time barrier influence axes economy trade population,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
 
 ifeq ($(SCOPE),borders)
 all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/VALIDATION.md
 RESULTS :=
 else
 all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/border_regions.qgs $(OUT)/accessibility.gpkg \
-	$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(MAP_FILES) $(OUT)/VALIDATION.md
-# Outputs of the network and economy stages that publishing and validation read.
-RESULTS := $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg
+	$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg $(MAP_FILES) $(OUT)/VALIDATION.md
+# Outputs of the network, economy and population stages that publishing and validation read.
+RESULTS := $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg
 endif
 
 maps: $(MAP_FILES)
@@ -128,11 +141,20 @@ $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zone
 		pipeline/poles.py layers/poles.yaml $(CORE) $(CONFIG) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) economy --stages $(STAGES) --out $@
 
+$(OUT)/population.gpkg $(OUT)/rasters/population.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
+		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(STAGES)/network.gpkg $(ACCESS_TIFS) \
+		$(OUT)/influence.gpkg pipeline/population.py pipeline/statistics.py pipeline/zones.py pipeline/rasters.py \
+		$(CORE) $(CONFIG) $(CONF_ECONOMY) $(CONF_POPULATION) pipeline/config/accessibility.py \
+		layers/accessibility.yaml | $(SETUP) $(CHECKED)
+	$(PIPE) population --stages $(STAGES) --out $(OUT)/population.gpkg --rasters $(OUT)/rasters
+
 PUBLISHED := $(OUT)/borders.gpkg $(OUT)/REPORT.md $(if $(RESULTS),$(OUT)/border_regions.qgs)
 $(PUBLISHED) &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		$(STAGES)/border_regions.gpkg $(RESULTS) pipeline/publish.py pipeline/report.py pipeline/economy_report.py \
+		pipeline/population_report.py \
 		pipeline/qgis_project.py $(CORE) $(CONFIG) layers/official_borders.yaml \
-		$(if $(RESULTS),pipeline/config/influence.py layers/influence.yaml $(CONF_ECONOMY)) | $(SETUP) $(CHECKED)
+		$(if $(RESULTS),pipeline/config/influence.py layers/influence.yaml $(CONF_ECONOMY) $(CONF_POPULATION)) \
+		| $(SETUP) $(CHECKED)
 	$(PIPE) publish --stages $(STAGES) --out $(OUT)/borders.gpkg --report $(OUT)/REPORT.md \
 		$(if $(RESULTS),--full --project $(OUT)/border_regions.qgs --rasters $(OUT)/rasters)
 
@@ -162,6 +184,7 @@ test-fast: | $(SETUP)
 	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 $(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg \
+		$(OUT)/population.gpkg \
 		pipeline/maps.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
 	$(PIPE) maps --outputs $(OUT) --out $(OUT)/maps
 
@@ -177,7 +200,12 @@ BENCH_RES ?= 1000 500
 bench: | $(SETUP)
 	$(PYTHON) bench/bench.py --res $(BENCH_RES) --data-dir '$(PIPELINE_DATA_DIR)'
 
+# clean removes only what the pipeline writes, and only inside this checkout unless FORCE=1.
 clean:
+	@case "$(abspath $(OUT))/" in "$(CURDIR)"/*) ;; *) if [ "$(FORCE)" != 1 ]; then \
+	  echo "error: OUT=$(OUT) is outside this checkout ($(CURDIR)); make clean FORCE=1 OUT=$(OUT) to clean it" >&2; \
+	  exit 2; fi;; esac
 	rm -rf $(STAGES) $(OUT)/studies $(OUT)/rasters $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/accessibility.gpkg \
-		$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/border_regions.qgs $(OUT)/maps \
+		$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg $(OUT)/border_regions.qgs $(OUT)/maps \
 		$(OUT)/VALIDATION.md
+	rm -f $(OUT)/.[!.]*.*  # temporaries of a killed run (stages/, rasters/, maps/ go with the lines above)

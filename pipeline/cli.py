@@ -1,6 +1,5 @@
 """Command line: ``pipeline <stage>``. It only dispatches: each command loads the configuration and
 calls its stage module's ``run()``, which reads the stage's inputs and writes its outputs atomically.
-
 A :class:`~pipeline.errors.PipelineError` is printed as one line (``error: ...``) with a non-zero exit
 code and no traceback. Stage numbers and files: :mod:`pipeline.paths`.
 """
@@ -34,7 +33,7 @@ File = Annotated[Path, typer.Option(dir_okay=False, help="output file")]
 Folder = Annotated[Path, typer.Option(file_okay=False, help="folder")]
 
 
-def _in(name: str, what: str):  # a typer option type
+def _in(name: str, what: str):  # a typer option type: --<name>, a GeoPackage
     return Annotated[Path, typer.Option(f"--{name}", dir_okay=False, help=f"{what} GeoPackage")]
 
 
@@ -72,8 +71,10 @@ def _go(ctx: typer.Context, command: str, *args: object, **kwargs: object) -> No
     """Load the configuration and call ``run(cfg, *args, **kwargs)`` of the stage's module."""
     import importlib
 
+    from .io import all_or_nothing
+
     cfg = _config(ctx)
-    with _stage(command):
+    with _stage(command), all_or_nothing():
         importlib.import_module(f"pipeline.{stage(command).module}").run(cfg, *args, **kwargs)
 
 
@@ -148,6 +149,13 @@ def economy(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEF
 
 
 @app.command()
+def population(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.population,
+               rasters: Folder = DEFAULT.rasters) -> None:
+    """5b population: population surface, people in the belts, people-weighted accessibility."""
+    _go(ctx, "population", _stages_at(stages, out), out, rasters)
+
+
+@app.command()
 def publish(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.borders_gpkg,
             report: File = DEFAULT.report,
             full: Annotated[bool, typer.Option(help="also report accessibility, influence and economy "
@@ -184,10 +192,9 @@ def check_config(ctx: typer.Context) -> None:
 @app.command("config-docs")
 def config_docs(out: File = Path("docs/configuration.md")) -> None:
     """Write the configuration reference (docs/configuration.md) from the typed models."""
-    from .config.docs import render
-    from .io import write_text
+    from .config.docs import write
 
-    write_text(out, render())
+    write(out)
 
 
 @app.command()
@@ -207,7 +214,6 @@ def sources(ctx: typer.Context,
             stage_name: Annotated[str, typer.Option("--stage", help="ingest or network")] = "ingest") -> None:
     """Print the data files a stage reads (for Make's prerequisites), one per line."""
     from .download import stage_sources
-
     if stage_name not in ("ingest", "network"):
         raise click.BadParameter(f"unknown stage {stage_name!r}: ingest or network", param_hint="--stage")
     for path in stage_sources(_config(ctx), stage_name):
@@ -217,19 +223,15 @@ def sources(ctx: typer.Context,
 @app.command()
 def studies(ctx: typer.Context) -> None:
     """Print the study's focus countries (layers/study.yaml: study.focus_countries), one per line."""
-    for code in _config(ctx).focus_countries:
-        typer.echo(code)
+    typer.echo("\n".join(_config(ctx).focus_countries))
 
 
 @app.command("check-data")
 def check_data(ctx: typer.Context) -> None:
     """Check that every source file is in the data directory; say how to get the missing ones."""
-    cfg = _config(ctx)
-    missing = [k for k in cfg.sources if not (cfg.data_dir / cfg.sources[k].file).is_file()]
-    for key in cfg.sources:
-        err_console.print(f"{'missing' if key in missing else 'ok':8} {cfg.data_dir / cfg.sources[key].file}")
-    if missing:
-        cfg.source_path(missing[0])  # raises the explanatory error
+    from .download import check_data as check
+
+    check(_config(ctx), err_console.print)
 
 
 # --- entry point ----------------------------------------------------------------------------------

@@ -165,3 +165,21 @@ def stage_sources(cfg, stage: str) -> list:
 
     return [cfg.data_dir / (m.osm_pbf or m.osm_xml or cfg.source(m.source).file)
             for m in load_network(cfg.layers_dir, cfg.sources).modes if m.osmnx_bbox is None]
+
+
+def check_data(cfg, say) -> None:
+    """Say for every source file whether it is in the data directory; raise the explanatory error
+    (with how to get it) for the first missing one.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration.
+    say : callable
+        Prints one line.
+    """
+    missing = [k for k in cfg.sources if not (cfg.data_dir / cfg.sources[k].file).is_file()]
+    for key in cfg.sources:
+        say(f"{'missing' if key in missing else 'ok':8} {cfg.data_dir / cfg.sources[key].file}")
+    if missing:
+        cfg.source_path(missing[0])  # raises the explanatory error

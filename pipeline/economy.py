@@ -1,4 +1,4 @@
-"""Stage 5, economy: official statistics joined to the regions, the economy of the border regions, the
+"""Stage 5a, economy: official statistics joined to the regions, the economy of the border regions, the
 paper's economic claims, export potential and trade with the neighbours.
 
 Reads ``layers/economy.yaml`` and its tables (``layers/stats/``, see :mod:`pipeline.statistics`), the

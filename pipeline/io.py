@@ -26,6 +26,47 @@ log = logging.getLogger("pipeline")
 
 # Temporary files being written now, so that a termination signal can remove them (see cli.main).
 _ACTIVE: set[Path] = set()
+# Inside all_or_nothing(): finished temporaries and their targets, renamed into place together at the end.
+_PENDING: list[tuple[Path, Path]] | None = None
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Outputs written inside the block replace their targets only when the whole block succeeds.
+
+    A stage that fails or is killed half-way leaves every previous output as it was (none replaced,
+    none deleted), never a mix of new and old files. Nested blocks join the outermost one.
+    """
+    global _PENDING
+    if _PENDING is not None:
+        yield
+        return
+    _PENDING = []
+    try:
+        yield
+        for tmp, target in _PENDING:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in _PENDING:
+            _ACTIVE.discard(tmp)
+            _remove_temporary(tmp)
+        _PENDING = None
+
+
+def pending_or_current(path: Path | str) -> Path:
+    """Where to read ``path`` now: its finished temporary when the current :func:`all_or_nothing`
+    block has written it, else the file itself."""
+    path = Path(path)
+    for tmp, target in _PENDING or []:
+        if target.resolve() == path.resolve():
+            return tmp
+    return path
+
+
+def exists_or_pending(path: Path | str) -> bool:
+    """Whether ``path`` exists, or will when the current :func:`all_or_nothing` block succeeds."""
+    path = Path(path)
+    return path.exists() or (_PENDING is not None and any(t.resolve() == path.resolve() for _, t in _PENDING))
 
 
 def _remove_temporary(tmp: Path) -> None:
@@ -95,12 +136,18 @@ def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]
     tmp = Path(tmp_name)
     tmp.unlink()  # let the writer create it (GDAL refuses to open an empty file as a GeoPackage)
     _ACTIVE.add(tmp)
+    deferred = False
     try:
         yield tmp
-        os.replace(tmp, target)
+        if _PENDING is not None:  # renamed with the stage's other outputs (all_or_nothing)
+            _PENDING.append((tmp, target))
+            deferred = True
+        else:
+            os.replace(tmp, target)
     finally:
-        _ACTIVE.discard(tmp)
-        _remove_temporary(tmp)
+        if not deferred:
+            _ACTIVE.discard(tmp)
+            _remove_temporary(tmp)
 
 
 def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],

@@ -31,7 +31,7 @@ from .styles import BARRIER, HOURS  # noqa: E402
 
 CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); GeoNames (CC BY 4.0). "
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
-MAPS = ("zones", "travel_time", "barrier", "influence", "axes", "economy", "trade")
+MAPS = ("zones", "travel_time", "barrier", "influence", "axes", "economy", "trade", "population")
 STATS_CREDIT = ("Statistics: BNS Kazakhstan, Rosstat, NSC Kyrgyzstan, NBS China; trade: BNS, WITS; "
                 "rates: National Bank of Kazakhstan.")
 
@@ -246,7 +246,42 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         written += economy_map(economy, countries, focus, crs, out_dir)
     if "trade" in names and economy.is_file():
         written += trade_map(economy, countries, focus, crs, out_dir)
+    people = outputs / "population.gpkg"
+    if "population" in names and people.is_file():
+        written += population_map(outputs, countries, focus, crs, out_dir)
     return written
+
+
+def population_map(outputs: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path) -> list[Path]:
+    """People per km² (log classes) from ``rasters/population.tif``; countries without official regional
+    totals hatched (settlements only); the land borders.
+
+    Returns
+    -------
+    list of Path
+    """
+    cmap = plt.get_cmap("magma_r")
+    edges = [0, 1, 10, 100, 1000, 1e12]
+    labels = ["under 1", "1–10", "10–100", "100–1,000", "1,000 and more"]
+    classes = [(lo, hi, lab, ",".join(str(int(255 * v)) for v in cmap(0.08 + 0.84 * i / 4)[:3]))
+               for i, (lo, hi, lab) in enumerate(zip(edges[:-1], edges[1:], labels))]
+    with rasterio.open(outputs / "rasters" / "population.tif") as src:
+        year = src.tags().get("year", "")
+    fr = Frame(f"People per km², {year} (official regional totals spread over settlements and land)",
+               countries, focus, crs)
+    fr.raster(outputs / "rasters" / "population.tif", classes, "people per km² (1 km cells)")
+    totals = gpd.read_file(outputs / "population.gpkg", layer="region_totals")
+    no_total = totals[~totals["has_total"].astype(bool)].dissolve("country").to_crs(crs)
+    no_total.plot(ax=fr.ax, facecolor="none", edgecolor="#777777", hatch="////", linewidth=0.2, zorder=3)
+    fr.handles.append(Patch(facecolor="none", edgecolor="#777777", hatch="////",
+                            label="no official regional totals: settlements only"))
+    segs = gpd.read_file(outputs / "borders.gpkg", layer="border_segments").to_crs(crs)
+    segs[segs["segment_type"] == "land"].plot(ax=fr.ax, color="#1b7837", linewidth=1.2, zorder=7)
+    fr.handles.append(Line2D([], [], color="#1b7837", linewidth=1.2, label="land border"))
+    fr.outline()
+    fr.fig.text(0.01, 0.054, "Population: BNS Kazakhstan, Rosstat (regional totals); GeoNames settlements (CC BY 4.0).",
+                fontsize=6.2, color="#444444")
+    return fr.finish(out_dir, "population")
 
 
 #: GRP per capita classes (USD), a colour-blind-safe sequential ramp (viridis).

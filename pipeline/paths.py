@@ -13,7 +13,8 @@ All paths are relative to the output folder ``OUT`` (Make variable, default ``ou
     3b crossings       → stages/crossings.gpkg
     3c accessibility   → accessibility.gpkg, rasters/access_*.tif, rasters/barrier_*.tif
     4  influence       → influence.gpkg, rasters/huff_probability.tif
-    5  economy         → economy.gpkg
+    5a economy         → economy.gpkg
+    5b population      → population.gpkg, rasters/population.tif
     6a publish         → borders.gpkg, REPORT.md, border_regions.qgs
     6b maps            → maps/*.png, maps/*.pdf
     6c validate        → VALIDATION.md
@@ -48,8 +49,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("4", "influence", "influence",
           ("network.yaml", "accessibility.yaml", "poles.yaml", "influence.yaml", "checkpoints.yaml"),
           "catchments, Huff market areas, beyond influence, cross-border influence, axes"),
-    Stage("5", "economy", "economy", ("economy.yaml", "poles.yaml"),
+    Stage("5a", "economy", "economy", ("economy.yaml", "poles.yaml"),
           "official statistics joined to the regions; the paper's economic claims; trade"),
+    Stage("5b", "population", "population", ("population.yaml", "economy.yaml", "accessibility.yaml"),
+          "population surface; people in the belts; people-weighted accessibility"),
     Stage("6a", "publish", "publish", ("official_borders.yaml", "influence.yaml", "economy.yaml"),
           "borders.gpkg, REPORT.md and the QGIS project"),
     Stage("6b", "maps", "maps", (), "publication maps (PNG and PDF)"),
@@ -109,6 +112,10 @@ class Paths:
     @property
     def economy(self) -> Path:
         return self.out / "economy.gpkg"
+
+    @property
+    def population(self) -> Path:
+        return self.out / "population.gpkg"
 
     @property
     def rasters(self) -> Path:

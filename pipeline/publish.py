@@ -47,7 +47,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     economy
         ``economy.gpkg``, when the economy stage ran.
     """
-    from .io import write_text
+    from .io import exists_or_pending, write_text
     from .qgis_project import build_project, raster_qml
     from .styles import styles_for
 
@@ -78,9 +78,11 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
                                "barrier_closed")],
         "Economy": [(rel(economy), n, False) for n in ("region_stats", "border_economy", "trade_by_neighbour")]
         if economy is not None else [],
+        "People": [(rel(stages.population), n, False) for n in ("district_typology", "belt_population",
+                                                                 "access_by_people")] + [raster("population")],
         "Base": [(rel(borders), "countries", True)],
     }
-    groups = {g: [m for m in ms if (base / m[0]).exists()] for g, ms in groups.items()}
+    groups = {g: [m for m in ms if exists_or_pending(base / m[0])] for g, ms in groups.items()}
     groups = {g: ms for g, ms in groups.items() if ms}
     xml = build_project(base, groups, styles_for(cfg.distances_km), cfg.equal_area_crs,
                         f"{cfg.name}: border regions")
@@ -143,6 +145,10 @@ def run(cfg: Config, stages: Paths, out: Path, report: Path, *, full: bool, proj
             from .economy import report_section
 
             sections.append(report_section(cfg, stages.economy))
+        if stages.population.is_file():
+            from .population_report import render
+
+            sections.append(render(cfg, stages.population))
     for section in sections:
         text = text.replace("## Provenance", section + "\n## Provenance")
     write_text(report, text)

@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 import pyogrio
 from pyproj import CRS
 
+from .io import pending_or_current
 from .styles import BARRIER, HOURS, QGIS_VERSION
 
 GEOM = {"Point": "Point", "MultiPoint": "Point", "LineString": "Line", "MultiLineString": "Line",
@@ -76,7 +77,7 @@ def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple[str, str, b
         for rel, layer, visible in members:
             path = outputs / rel
             if layer:
-                info = pyogrio.read_info(path, layer=layer)
+                info = pyogrio.read_info(pending_or_current(path), layer=layer)
                 lid = f"{Path(rel).stem}_{layer}"
                 source = f"./{rel}|layername={layer}"
                 body = (f'<maplayer type="vector" geometry="{GEOM.get(info["geometry_type"], "Unknown")}">'

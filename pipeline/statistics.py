@@ -217,23 +217,6 @@ def unknown_codes(regional: pd.DataFrame, known: set[str], eco, path: Path) -> l
             "economy.extra_codes entry" for c, n in bad.itertuples(index=False)]
 
 
-def check_tables(layers_dir: Path, eco) -> list[str]:
-    """Every problem of the statistics tables (for ``pipeline check-config``).
-
-    Parameters
-    ----------
-    layers_dir
-        The configuration folder.
-    eco : EconomySection
-        The economy configuration.
-
-    Returns
-    -------
-    list of str
-    """
-    return read_tables(Path(layers_dir), eco)[1]
-
-
 def load_tables(layers_dir: Path, eco, known_codes: set[str] | None = None) -> Tables:
     """Read and validate the tables; raise one :class:`DataError` listing every problem.
 

@@ -184,6 +184,24 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
             (1000, 5000, "1–5 bn USD", "173,221,142,220"),
             (5000, 20000, "5–20 bn USD", "65,171,93,220"),
             (20000, 1e9, "20 bn USD and more", "0,104,55,220")]))),
+        # People.
+        "region_totals": qml(categorized('if("has_total", \'official\', \'settlements\')', [
+            ("official", "official total spread", Sym("fill", "0,0,0,0", "90,90,90,255", 0.2)),
+            ("settlements", "settlements only (no official total)",
+             Sym("fill", "200,200,200,120", "150,150,150,255", 0.2))])),
+        "belt_population": qml(categorized("side", [
+            ("focus", "focus side", Sym("fill", "253,174,97,90", "150,80,20,255", 0.2)),
+            ("neighbour", "neighbour side", Sym("fill", "116,173,209,90", "30,80,140,255", 0.2))])),
+        "region_belt_population": qml(graduated("share_of_region_pct", outlined([
+            (0, 10, "under 10 % of its people", "254,235,226,200"),
+            (10, 25, "10–25 %", "251,180,185,200"),
+            (25, 50, "25–50 %", "247,104,161,200"),
+            (50, 101, "50 % and more", "174,1,126,200")]))),
+        "district_typology": qml(categorized('if("border_district", \'border\', \'other\')', [
+            ("border", "border district", Sym("fill", "230,97,1,170", "120,50,0,255", 0.3)),
+            ("other", "other district", Sym("fill", "0,0,0,0", "150,150,150,255", 0.15))])),
+        "access_by_people": qml(graduated("mean_h_current", outlined([
+            (lo, hi, lab, c) for lo, hi, lab, c in HOURS[:5]]))),
         "axis_corridors": qml(categorized("axis", [
             ("northern", "northern corridor", Sym("fill", "69,117,180,60", "69,117,180,255", 0.2)),
             ("southern", "southern corridor", Sym("fill", "215,48,39,60", "215,48,39,255", 0.2)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import geopandas as gpd
@@ -247,3 +248,46 @@ def test_two_runs_give_identical_layers(tmp_path: Path, cfg) -> None:
         b = gpd.read_file(runs[1] / f"{name}.gpkg", layer=layer)
         assert a.drop(columns="geometry").equals(b.drop(columns="geometry")), layer
         assert (a.geometry.to_wkb() == b.geometry.to_wkb()).all(), layer
+
+
+def test_a_stage_that_fails_half_way_replaces_none_of_its_outputs(tmp_path: Path) -> None:
+    """Two outputs written inside all_or_nothing, then an error: both previous files stay as they were and
+    no temporary is left; without the error both are replaced together."""
+    from pipeline.io import all_or_nothing, write_text
+
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    a.write_text("old a")
+    b.write_text("old b")
+    with pytest.raises(RuntimeError), all_or_nothing():
+        write_text(a, "new a")
+        assert a.read_text() == "old a"  # not yet: renamed only when the stage succeeds
+        write_text(b, "new b")
+        raise RuntimeError("the stage fails after writing")
+    assert (a.read_text(), b.read_text()) == ("old a", "old b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.md"]
+    with all_or_nothing():
+        write_text(a, "new a")
+        write_text(b, "new b")
+    assert (a.read_text(), b.read_text()) == ("new a", "new b")
+
+
+@pytest.mark.parametrize("assignment", [
+    "DATA_DIR=x';touch {f};'", "OUT=o;touch {f}", "FOCUS=K$(shell touch {f})", "DATA_DIR=$(shell touch {f})",
+    "OUT=`touch {f}`"])
+def test_no_make_variable_can_inject_a_command_even_in_a_dry_run(tmp_path: Path, assignment: str) -> None:
+    flag = tmp_path / "pwned"
+    res = subprocess.run(["make", "-n", "all", assignment.format(f=flag)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode != 0 and "contains" in res.stderr
+    assert not flag.exists()
+
+
+def test_make_clean_refuses_an_output_folder_outside_the_checkout(tmp_path: Path) -> None:
+    tree = tmp_path / "checkout"
+    tree.mkdir()
+    shutil.copy(ROOT / "Makefile", tree / "Makefile")
+    (tmp_path / "borders.gpkg").write_text("someone else's file")
+    res = subprocess.run(["make", "clean", "OUT=..", "PYTHON=true"], cwd=tree, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode != 0 and "outside this checkout" in res.stderr
+    assert (tmp_path / "borders.gpkg").is_file()

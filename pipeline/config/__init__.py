@@ -7,6 +7,7 @@
 | accessibility.yaml, poles.yaml | AccessibilityFile, PolesFile | :mod:`.accessibility` |
 | influence.yaml | InfluenceFile | :mod:`.influence` |
 | economy.yaml | EconomyFile | :mod:`.economy` |
+| population.yaml | PopulationFile | :mod:`.population` |
 
 Each key's type, default, range, unit and description is declared once, in its model;
 ``docs/configuration.md`` is generated from them (:mod:`.docs`). Unknown keys, NaN and infinities are
@@ -26,6 +27,7 @@ from .base import SCENARIOS, raw, read_yaml, validate_file
 from .economy import EconomyFile, load_economy
 from .influence import InfluenceFile, load_influence
 from .network import CheckpointsFile, Mode, NetworkFile, load_network
+from .population import PopulationFile, load_population
 from .study import (
     DATA_DIR_ENV,
     DEFAULT_DATA_DIR,
@@ -58,6 +60,7 @@ __all__ = [
     "load_economy",
     "load_influence",
     "load_network",
+    "load_population",
 ]
 
 #: Every configuration file and its model, in the order the reference documentation lists them.
@@ -72,6 +75,7 @@ FILES = {
     "poles.yaml": PolesFile,
     "influence.yaml": InfluenceFile,
     "economy.yaml": EconomyFile,
+    "population.yaml": PopulationFile,
 }
 OPTIONAL = {"official_borders.yaml", "region_fixes.yaml"}
 
@@ -175,9 +179,9 @@ def _cross_checks(layers_dir: Path, m: dict, raws: dict, cfg: Config | None,
                                delays if isinstance(delays, dict) else {}, cps, m.get("official_borders.yaml"))
     eco = m.get("economy.yaml")
     if eco is not None:
-        from ..statistics import check_tables
+        from ..statistics import read_tables
 
-        out += check_tables(layers_dir, eco.economy)
+        out += read_tables(layers_dir, eco.economy)[1]
     return out
 
 

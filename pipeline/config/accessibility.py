@@ -6,11 +6,9 @@ Models of ``layers/accessibility.yaml`` (grid, scenarios, isochrone bands) and `
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import field_validator
 
-from .base import F, Scenario, Strict, validate_file
+from .base import F, Scenario, Strict, section_loader
 
 
 class AccessibilitySection(Strict):
@@ -49,19 +47,7 @@ class AccessibilityFile(Strict):
     accessibility: AccessibilitySection
 
 
-def load_accessibility(layers_dir: Path | str) -> AccessibilitySection:
-    """Validate ``layers/accessibility.yaml``.
-
-    Parameters
-    ----------
-    layers_dir
-        The configuration folder.
-
-    Returns
-    -------
-    AccessibilitySection
-    """
-    return validate_file(Path(layers_dir) / "accessibility.yaml", AccessibilityFile).accessibility
+load_accessibility = section_loader("accessibility.yaml", AccessibilityFile, "accessibility")
 
 
 class PoleSpec(Strict):

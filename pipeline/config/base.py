@@ -220,3 +220,29 @@ def _unwrap(tp: Any) -> Any:
                 tp = args[0]
                 continue
         return tp
+
+
+def section_loader(file: str, model: type[BaseModel], key: str):
+    """A function ``load(layers_dir)`` that validates ``layers/<file>`` and returns its ``key`` section.
+
+    Parameters
+    ----------
+    file
+        The YAML file's name in the configuration folder.
+    model
+        Its model.
+    key
+        The top-level section returned.
+
+    Returns
+    -------
+    callable
+    """
+    def load(layers_dir: Path | str):
+        return getattr(validate_file(Path(layers_dir) / file, model), key)
+
+    load.__doc__ = (f"Validate ``layers/{file}`` and return its ``{key}`` section.\n\n    Parameters\n    "
+                    f"----------\n    layers_dir\n        The configuration folder.\n\n    Returns\n    -------\n"
+                    f"    {model.model_fields[key].annotation.__name__}\n    ")
+    load.__name__ = f"load_{key}"
+    return load

@@ -133,3 +133,10 @@ def render() -> str:
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in _rows(model, "")]
         out.append("")
     return "\n".join(out)
+
+
+def write(path) -> None:
+    """Write :func:`render` to ``path`` (atomically)."""
+    from ..io import write_text
+
+    write_text(path, render())

@@ -8,12 +8,11 @@ beside.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import field_validator
 
-from .base import ISO3, F, Strict, validate_file
+from .base import ISO3, F, Strict, section_loader
 
 
 class TablesSection(Strict):
@@ -90,16 +89,4 @@ class EconomyFile(Strict):
     economy: EconomySection = EconomySection()
 
 
-def load_economy(layers_dir: Path | str) -> EconomySection:
-    """Validate ``layers/economy.yaml``.
-
-    Parameters
-    ----------
-    layers_dir
-        The configuration folder.
-
-    Returns
-    -------
-    EconomySection
-    """
-    return validate_file(Path(layers_dir) / "economy.yaml", EconomyFile).economy
+load_economy = section_loader("economy.yaml", EconomyFile, "economy")

@@ -6,11 +6,9 @@ the development axes (stop sequences routed on the road graph).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import field_validator, model_validator
 
-from .base import F, Scenario, Strict, validate_file
+from .base import F, Scenario, Strict, section_loader
 
 
 class HuffSection(Strict):
@@ -89,16 +87,4 @@ class InfluenceFile(Strict):
     influence: InfluenceSection
 
 
-def load_influence(layers_dir: Path | str) -> InfluenceSection:
-    """Validate ``layers/influence.yaml``.
-
-    Parameters
-    ----------
-    layers_dir
-        The configuration folder.
-
-    Returns
-    -------
-    InfluenceSection
-    """
-    return validate_file(Path(layers_dir) / "influence.yaml", InfluenceFile).influence
+load_influence = section_loader("influence.yaml", InfluenceFile, "influence")

