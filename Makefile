@@ -115,9 +115,9 @@ $(STAGES)/border_regions.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(ST
 		pipeline/border_regions.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
 	$(PIPE) border-regions --ingest $< --borders $(STAGES)/borders.gpkg --zones $(STAGES)/zones.gpkg --out $@
 
-$(STAGES)/network.gpkg: pipeline/network.py $(CORE) $(CONFIG) $(CONF_NETWORK) $(SOURCES_NETWORK) \
-		$(STAGES)/data_dir.txt | $(SETUP) $(CHECKED)
-	$(PIPE) network --out $@
+$(STAGES)/network.gpkg: $(STAGES)/ingest.gpkg pipeline/network.py $(CORE) $(CONFIG) $(CONF_NETWORK) \
+		$(SOURCES_NETWORK) $(STAGES)/data_dir.txt | $(SETUP) $(CHECKED)
+	$(PIPE) network --ingest $< --out $@
 
 $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline/crossings.py $(CORE) \
 		$(CONFIG) $(CONF_NETWORK) layers/checkpoints.yaml | $(SETUP) $(CHECKED)
@@ -198,6 +198,7 @@ $(OUT)/VALIDATION.md: $(OUT)/borders.gpkg $(RESULTS) pipeline/validate.py $(CORE
 # BENCH_RES="1000 500". Builds in a temporary copy (outputs/ untouched); writes docs/benchmarks.md.
 BENCH_RES ?= 1000 500
 bench: | $(SETUP)
+	$(PYTHON) -m pip install --quiet -e '.[bench]'
 	$(PYTHON) bench/bench.py --res $(BENCH_RES) --data-dir '$(PIPELINE_DATA_DIR)'
 
 # clean removes only what the pipeline writes, and only inside this checkout unless FORCE=1.

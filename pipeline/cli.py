@@ -115,9 +115,10 @@ def border_regions(ctx: typer.Context, ingest_gpkg: _in("ingest", "ingest stage"
 
 
 @app.command()
-def network(ctx: typer.Context, out: File = DEFAULT.network) -> None:
-    """3a network: travel-time graph per mode (roads with ferries, rail), snapped, noded."""
-    _go(ctx, "network", out)
+def network(ctx: typer.Context, ingest_gpkg: _in("ingest", "ingest stage") = DEFAULT.ingest,
+            out: File = DEFAULT.network) -> None:
+    """3a network: travel-time graph per mode (roads with ferries, rail), snapped, noded, gaps bridged."""
+    _go(ctx, "network", ingest_gpkg, out)
 
 
 @app.command()
@@ -233,8 +234,6 @@ def check_data(ctx: typer.Context) -> None:
 
     check(_config(ctx), err_console.print)
 
-
-# --- entry point ----------------------------------------------------------------------------------
 
 STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"
 

@@ -145,9 +145,13 @@ class Frame:
         bounds = [classes[0][0]] + [hi for _, hi, _, _ in classes]
         cmap = ListedColormap([_rgb(c) for *_, c in classes])
         norm = BoundaryNorm(bounds, cmap.N)
-        self.ax.imshow(data, extent=(b.left, b.right, b.bottom, b.top), cmap=cmap, norm=norm,
-                       interpolation="nearest", zorder=1)
+        below = data < bounds[0]  # e.g. no barrier loss: left uncoloured, never in the first class
+        self.ax.imshow(np.ma.masked_where(below, data), extent=(b.left, b.right, b.bottom, b.top), cmap=cmap,
+                       norm=norm, interpolation="nearest", zorder=1)
         self.handles += [Patch(facecolor=_rgb(c), edgecolor="#777", label=lab) for *_, lab, c in classes]
+        if below.any():
+            self.handles.insert(0, Patch(facecolor="#f2f0eb", edgecolor="#777",
+                                         label=f"less than {bounds[0]:g} (no colour)"))
         self.handles.insert(0, Patch(facecolor="none", edgecolor="none", label=title))
 
     def poles(self, poles: gpd.GeoDataFrame, labels: bool = True) -> None:
@@ -181,7 +185,7 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         for i, d in enumerate(sorted(distances, reverse=True)):
             for side in ("focus", "neighbour"):
                 sel = zones[(zones["distance_km"] == d) & (zones["side"] == side)]
-                color = shades[side][min(i, 1)] if i == 0 else shades[side][0]
+                color = shades[side][1] if i == 0 else shades[side][0]  # the wider belt lighter
                 sel.plot(ax=fr.ax, color=color, alpha=0.55 if i == 0 else 0.9, edgecolor="none", zorder=2)
                 fr.handles.append(Patch(facecolor=color, label=f"{side} side, within {d:g} km"))
         br = gpd.read_file(borders, layer="border_regions")

@@ -49,6 +49,7 @@ class BuildReport:
     components: int = 0
     dropped_edges: int = 0
     dropped_km: float = 0.0
+    bridges: int = 0
 
 
 def speeds_for(lines: gpd.GeoDataFrame, mode: Mode) -> tuple[np.ndarray, np.ndarray]:
@@ -97,9 +98,80 @@ def _snap_ends(geoms: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, i
     return np.array(out, dtype=object), np.unique(centres, axis=0), moved
 
 
+BRIDGE_CLASS = "gap bridge"
+
+
+def bridge_dead_ends(xy: np.ndarray, u: np.ndarray, v: np.ndarray, max_m: float,
+                     countries: np.ndarray | None) -> np.ndarray:
+    """Pairs of dead ends to join: each dead end with its nearest other dead end within ``max_m``,
+    nearest pairs first, each dead end used once; the straight bridge must lie inside one country.
+
+    Parameters
+    ----------
+    xy
+        Node coordinates in an equal-area CRS (metres).
+    u, v
+        Edge ends (node ids).
+    max_m
+        Longest bridge (m).
+    countries
+        Country polygons in the same CRS (None: no country test).
+
+    Returns
+    -------
+    ndarray (n, 2) of node ids
+    """
+    from scipy.spatial import cKDTree
+
+    degree = np.bincount(np.r_[u, v], minlength=len(xy))
+    dead = np.flatnonzero(degree == 1)
+    if max_m <= 0 or len(dead) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = cKDTree(xy[dead]).query_pairs(max_m, output_type="ndarray")
+    if not len(pairs):
+        return np.empty((0, 2), dtype=np.int64)
+    a, b = dead[pairs[:, 0]], dead[pairs[:, 1]]
+    linked = set(zip(np.minimum(u, v), np.maximum(u, v)))  # the two ends of one lone edge
+    keep = np.array([(min(i, j), max(i, j)) not in linked for i, j in zip(a, b)], dtype=bool)
+    a, b = a[keep], b[keep]
+    order = np.argsort(np.hypot(*(xy[a] - xy[b]).T), kind="stable")
+    used, out = set(), []
+    lines = shapely.linestrings(np.stack([xy[a], xy[b]], axis=1)) if len(a) else np.array([])
+    for k in order:
+        i, j = int(a[k]), int(b[k])
+        if i in used or j in used:
+            continue
+        if countries is not None and not shapely.within(lines[k], countries).any():
+            continue  # the bridge would cross a border or a sea
+        used |= {i, j}
+        out.append((i, j))
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
 def build_mode(lines: gpd.GeoDataFrame, mode: Mode, equal_area_crs: CRS,
-               ellps: str = "WGS84") -> tuple[gpd.GeoDataFrame, BuildReport]:
-    """Edges of one mode (lon/lat, with u/v local to the mode) and a report of the build."""
+               ellps: str = "WGS84", countries: gpd.GeoSeries | None = None
+               ) -> tuple[gpd.GeoDataFrame, BuildReport]:
+    """Edges of one mode (lon/lat, with u/v local to the mode) and a report of the build.
+
+    Parameters
+    ----------
+    lines
+        The mode's lines (lon/lat).
+    mode
+        Classes, speeds, snap tolerance, gap bridging.
+    equal_area_crs
+        CRS of the metric operations.
+    ellps
+        Ellipsoid of the lengths.
+    countries
+        Country polygons (any CRS) that gap bridges must stay inside; None: no bridging test.
+
+    Returns
+    -------
+    (GeoDataFrame, BuildReport)
+        Edges with u, v, mode, class, speed_kmh, length_km, minutes; gap bridges have class
+        ``gap bridge`` and the slower speed of the two roads they join.
+    """
     rep = BuildReport(mode.name, lines_in=len(lines))
     lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty].explode(index_parts=False)
     lines = lines[lines.geom_type == "LineString"].reset_index(drop=True)
@@ -127,16 +199,29 @@ def build_mode(lines: gpd.GeoDataFrame, mode: Mode, equal_area_crs: CRS,
     u, v = inv[: len(noded)], inv[len(noded):]
     ok = u != v
     noded, line_of, u, v = noded[ok], line_of[ok], u[ok], v[ok]
+    cls, kmh = classes[line_of], speeds[line_of]
+    land = None if countries is None else np.asarray(countries.to_crs(equal_area_crs).values, dtype=object)
+    pairs = bridge_dead_ends(uniq, u, v, mode.bridge_gaps_m, land)
+    if len(pairs):
+        end_speed = np.full(len(uniq), np.inf)
+        np.minimum.at(end_speed, u, kmh)
+        np.minimum.at(end_speed, v, kmh)
+        noded = np.r_[noded, shapely.linestrings(np.stack([uniq[pairs[:, 0]], uniq[pairs[:, 1]]], axis=1))]
+        u, v = np.r_[u, pairs[:, 0]], np.r_[v, pairs[:, 1]]
+        cls = np.r_[cls, np.full(len(pairs), BRIDGE_CLASS, dtype=object)]
+        kmh = np.r_[kmh, np.minimum(end_speed[pairs[:, 0]], end_speed[pairs[:, 1]])]
+    rep.bridges = len(pairs)
     lonlat = gpd.GeoSeries(noded, crs=equal_area_crs).to_crs(lines.crs)
-    edges = gpd.GeoDataFrame({"u": u, "v": v, "mode": mode.name, "class": classes[line_of],
-                              "speed_kmh": speeds[line_of]}, geometry=lonlat.values, crs=lines.crs)
+    edges = gpd.GeoDataFrame({"u": u, "v": v, "mode": mode.name, "class": cls,
+                              "speed_kmh": kmh}, geometry=lonlat.values, crs=lines.crs)
     edges["length_km"] = length_km(edges.geometry.values, ellps)
     edges["minutes"] = edges["length_km"] / edges["speed_kmh"] * 60.0
     edges = keep_largest_component(edges, len(uniq), rep)
-    log.info("network %s: %d lines → %d edges, %.0f km; %d end points snapped (≤ %g m); "
-             "%d components, dropped %d edges (%.0f km) outside the largest",
+    log.info("network %s: %d lines → %d edges, %.0f km; %d end points snapped (≤ %g m); %d gaps bridged "
+             "(≤ %g m); %d components, dropped %d edges (%.0f km) outside the largest",
              mode.name, rep.lines_in, rep.edges, edges["length_km"].sum(), rep.snapped_ends,
-             mode.snap_tolerance_m, rep.components, rep.dropped_edges, rep.dropped_km)
+             mode.snap_tolerance_m, rep.bridges, mode.bridge_gaps_m, rep.components, rep.dropped_edges,
+             rep.dropped_km)
     return edges, rep
 
 
@@ -278,24 +363,29 @@ DESCRIPTIONS = {
     "edges": "Travel-time graph edges per mode: u, v node ids; speed_kmh from layers/network.yaml; "
              "length_km geodesic; minutes = length / speed.",
     "nodes": "Travel-time graph nodes (line ends and crossings after snapping); degree.",
+    "repairs": "Gap bridges: dead ends of a mode joined across a gap of at most bridge_gaps_m, inside one "
+               "country (length_km geodesic; speed = the slower of the two roads).",
 }
 
 
-def run(cfg, out) -> None:
+def run(cfg, ingest, out) -> None:
     """Build the travel-time graph of every mode of ``layers/network.yaml`` and write it to ``out``.
 
     Parameters
     ----------
     cfg : Config
         Sources, data directory, CRSs, ellipsoid.
+    ingest : Path
+        ``stages/ingest.gpkg`` (``countries``: gap bridges stay inside one country).
     out : Path
-        ``stages/network.gpkg``: layers ``edges`` and ``nodes``.
+        ``stages/network.gpkg``: layers ``edges``, ``nodes`` and ``repairs`` (the gap bridges).
     """
     from .config import load_network
     from .errors import DataMissingError
     from .io import read_layer, to_crs
     from .outputs import write_stage
 
+    countries = read_layer(ingest, "countries").geometry
     parts = []
     for mode in load_network(cfg.layers_dir, cfg.sources).modes:
         if mode.is_osm:
@@ -311,6 +401,8 @@ def run(cfg, out) -> None:
             continue
         src = cfg.source(mode.source)
         lines = to_crs(read_layer(cfg.source_path(mode.source), src.layer), cfg.output_crs, src.file)
-        parts.append(build_mode(lines, mode, cfg.equal_area_crs, cfg.ellipsoid)[0])
+        parts.append(build_mode(lines, mode, cfg.equal_area_crs, cfg.ellipsoid, countries)[0])
     edges, nodes = number_nodes(parts)
-    write_stage(cfg, out, {"edges": edges, "nodes": nodes}, DESCRIPTIONS)
+    repairs = edges[edges["class"] == BRIDGE_CLASS][["edge_id", "u", "v", "mode", "speed_kmh", "length_km",
+                                                     "minutes", "geometry"]]
+    write_stage(cfg, out, {"edges": edges, "nodes": nodes, "repairs": repairs}, DESCRIPTIONS)

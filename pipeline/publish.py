@@ -47,7 +47,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     economy
         ``economy.gpkg``, when the economy stage ran.
     """
-    from .io import exists_or_pending, write_text
+    from .io import exists_or_pending, pending_or_current, write_text
     from .qgis_project import build_project, raster_qml
     from .styles import styles_for
 
@@ -59,21 +59,22 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     tifs = sorted(rasters.glob("*.tif")) if rasters.is_dir() else []
     for tif in tifs:
         write_text(tif.with_suffix(".qml"), raster_qml(tif.stem))
-    shown = {"access_current", "poles", "axes", "border_segments", "zones", "countries", "crossings"}
+    # A readable default: base, belts, segments, crossings and labelled poles; the rest present but off.
+    shown = {"poles", "border_segments", "zones", "countries", "crossings"}
 
     def raster(stem: str) -> tuple[str, str, bool]:
         return (rel(rasters / f"{stem}.tif"), "", stem in shown)
 
     influence, access = stages.influence, stages.accessibility
     groups = {
+        "Poles and crossings": [(rel(influence), "poles", True), (rel(stages.crossings), "crossings", True)],
         "Growth poles and influence": [
             (rel(influence), n, n in shown)
-            for n in ("poles", "axes", "axis_corridors", "beyond_influence", "huff_dominant", "catchments",
+            for n in ("axes", "axis_corridors", "beyond_influence", "huff_dominant", "catchments",
                       "region_beyond", "cross_border_influence")] + [raster("huff_probability")],
         "Border zones": [(rel(borders), n, n in shown) for n in
                          ("border_segments", "border_regions", "zones", "regions_geokz_2024", "regions")],
-        "Accessibility": [(rel(stages.crossings), "crossings", True)]
-        + [(rel(access), n, False) for n in ("isochrones", "zone_access", "region_access")]
+        "Accessibility": [(rel(access), n, False) for n in ("isochrones", "zone_access", "region_access")]
         + [raster(s) for s in ("access_current", "access_open", "access_closed", "barrier_current",
                                "barrier_closed")],
         "Economy": [(rel(economy), n, False) for n in ("region_stats", "border_economy", "trade_by_neighbour")]
@@ -84,8 +85,14 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     }
     groups = {g: [m for m in ms if exists_or_pending(base / m[0])] for g, ms in groups.items()}
     groups = {g: ms for g, ms in groups.items() if ms}
+    from .io import read_layer
+
+    countries = read_layer(pending_or_current(borders), "countries")
+    focus = countries[countries["country"] == cfg.focus_country].to_crs(cfg.equal_area_crs)
+    minx, miny, maxx, maxy = focus.total_bounds
+    pad = 0.06 * max(maxx - minx, maxy - miny)  # the view of the publication maps
     xml = build_project(base, groups, styles_for(cfg.distances_km), cfg.equal_area_crs,
-                        f"{cfg.name}: border regions")
+                        f"{cfg.name}: border regions", extent=(minx - pad, miny - pad, maxx + pad, maxy + pad))
     write_text(project, xml)
 
 

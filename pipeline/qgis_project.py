@@ -19,7 +19,7 @@ import pyogrio
 from pyproj import CRS
 
 from .io import pending_or_current
-from .styles import BARRIER, HOURS, QGIS_VERSION
+from .styles import BARRIER, HOURS, POPULATION, QGIS_VERSION
 
 GEOM = {"Point": "Point", "MultiPoint": "Point", "LineString": "Line", "MultiLineString": "Line",
         "Polygon": "Polygon", "MultiPolygon": "Polygon"}
@@ -36,21 +36,27 @@ def srs_xml(crs: CRS) -> str:
 
 
 def _renderer(qml: str) -> str:
+    """The renderer and, when the style has them, the labels of a QML document."""
     m = re.search(r"<renderer-v2.*</renderer-v2>", qml, re.S)
-    return m.group(0) if m else ""
+    lab = re.search(r"<labeling.*</labeling>", qml, re.S)
+    return (m.group(0) if m else "") + (lab.group(0) if lab else "")
 
 
 def raster_pipe(kind: str) -> str:
-    """Pseudocolour renderer for hours (access) or hours lost (barrier), discrete classes."""
-    classes = HOURS if kind == "access" else BARRIER[1:]
+    """Pseudocolour renderer for hours (access), hours lost (barrier), Huff probability or people per cell
+    (population), discrete classes. No barrier loss (< 0.05 h) is transparent, not the first loss class."""
+    classes = {"access": HOURS, "barrier": BARRIER[1:], "population": POPULATION}.get(kind, HOURS)
     items = "".join(f'<item alpha="255" value="{hi}" label={quoteattr(lab)} '
                     f'color="#{"".join(f"{int(v):02x}" for v in c.split(",")[:3])}"/>'
                     for lo, hi, lab, c in classes)
+    if kind == "barrier":
+        items = (f'<item alpha="0" value="{BARRIER[1][0]}" label="no loss (&lt; {BARRIER[1][0]} h)" '
+                 'color="#ffffff"/>' + items)
     if kind == "huff":
         items = "".join(f'<item alpha="255" value="{v}" label={quoteattr(lab)} color="{c}"/>' for v, lab, c in
                         ((0.5, "< 0.5", "#f7fcb9"), (0.7, "0.5–0.7", "#addd8e"), (0.9, "0.7–0.9", "#31a354"),
                          (1.0, "0.9–1", "#006837")))
-    hi = {"access": 24, "barrier": 12, "huff": 1}[kind]
+    hi = {"access": 24, "barrier": 12, "huff": 1, "population": 10000}[kind]
     return (f'<pipe><rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
             f'classificationMin="0" classificationMax="{hi}"><rastershader>'
             f'<colorrampshader colorRampType="DISCRETE" classificationMode="1" clip="0" '
@@ -59,7 +65,8 @@ def raster_pipe(kind: str) -> str:
 
 
 def raster_kind(name: str) -> str:
-    return "access" if name.startswith("access") else "huff" if name.startswith("huff") else "barrier"
+    """The style of a GeoTIFF of the outputs, from its name."""
+    return next((k for k in ("access", "huff", "population", "barrier") if name.startswith(k)), "barrier")
 
 
 def raster_qml(name: str) -> str:
@@ -68,7 +75,8 @@ def raster_qml(name: str) -> str:
 
 
 def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple[str, str, bool]]],
-                  styles: Mapping[str, str], crs: CRS, title: str) -> str:
+                  styles: Mapping[str, str], crs: CRS, title: str,
+                  extent: tuple[float, float, float, float] | None = None) -> str:
     """Project XML. ``groups``: group name (top of the legend first) → [(path relative to
     ``outputs``, layer name or "" for a raster, visible)]."""
     tree, layers, order = [], [], []
@@ -80,11 +88,13 @@ def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple[str, str, b
                 info = pyogrio.read_info(pending_or_current(path), layer=layer)
                 lid = f"{Path(rel).stem}_{layer}"
                 source = f"./{rel}|layername={layer}"
-                body = (f'<maplayer type="vector" geometry="{GEOM.get(info["geometry_type"], "Unknown")}">'
+                style = _renderer(styles.get(layer, ""))
+                labelled = ' labelsEnabled="1"' if "<labeling" in style else ""
+                body = (f'<maplayer type="vector"{labelled} geometry="{GEOM.get(info["geometry_type"], "Unknown")}">'
                         f"<id>{lid}</id><datasource>{escape(source)}</datasource>"
                         f"<layername>{escape(layer)}</layername>"
                         f"<srs>{srs_xml(CRS.from_user_input(info['crs']))}</srs>"
-                        f'<provider encoding="UTF-8">ogr</provider>{_renderer(styles.get(layer, ""))}'
+                        f'<provider encoding="UTF-8">ogr</provider>{style}'
                         f"</maplayer>")
                 name = layer
             else:
@@ -108,6 +118,13 @@ def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple[str, str, b
             f"<projectCrs>{srs_xml(crs)}</projectCrs>"
             f"<layer-tree-group><customproperties/>{''.join(tree)}</layer-tree-group>"
             f"<projectlayers>{''.join(layers)}</projectlayers>"
+            + (f'<mapcanvas name="theMapCanvas"><units>meters</units><extent><xmin>{extent[0]}</xmin>'
+               f"<ymin>{extent[1]}</ymin><xmax>{extent[2]}</xmax><ymax>{extent[3]}</ymax></extent>"
+               f"<destinationsrs>{srs_xml(crs)}</destinationsrs></mapcanvas>"
+               f'<ProjectViewSettings UseProjectScales="0"><Scales/><DefaultViewExtent xmin="{extent[0]}" '
+               f'ymin="{extent[1]}" xmax="{extent[2]}" ymax="{extent[3]}">{srs_xml(crs)}</DefaultViewExtent>'
+               f"</ProjectViewSettings>" if extent else "")
+            + 
             f'<properties><Paths><Absolute type="bool">false</Absolute></Paths>'
             f'<SpatialRefSys><ProjectionsEnabled type="int">1</ProjectionsEnabled></SpatialRefSys>'
             f"</properties>"

@@ -74,9 +74,24 @@ def graduated(attr: str, ranges: Sequence[tuple[float, float, str, Sym]]) -> str
             f'<symbols>{syms}</symbols><mode name="manual"/></renderer-v2>')
 
 
-def qml(renderer: str, opacity: float = 1.0) -> str:
+def labels(field: str, size: float = 8.0, placement: int = 0, bold: bool = False) -> str:
+    """Simple labels on ``field``: dark text with a white buffer (QGIS fills in its other defaults).
+    ``placement``: 0 around a point, 1 over the point (polygon centroids)."""
+    weight = 75 if bold else 50
+    return (f'<labeling type="simple"><settings calloutType="simple">'
+            f'<text-style fieldName="{field}" isExpression="0" fontSize="{size:g}" fontSizeUnit="Point" '
+            f'fontWeight="{weight}" textColor="30,30,30,255" textOpacity="1">'
+            f'<text-buffer bufferDraw="1" bufferSize="0.8" bufferSizeUnits="MM" bufferColor="255,255,255,255" '
+            f'bufferOpacity="0.9"/></text-style>'
+            f'<placement placement="{placement}" dist="1.2" distUnits="MM"/>'
+            f'<rendering obstacle="1" drawLabels="1" scaleVisibility="0"/></settings></labeling>')
+
+
+def qml(renderer: str, opacity: float = 1.0, labeling: str = "") -> str:
+    """A QGIS style document: the renderer, optional labels, the layer opacity."""
+    enabled = ' labelsEnabled="1"' if labeling else ""
     return (f'<!DOCTYPE qgis PUBLIC \'http://mrcc.com/qgis.dtd\' \'SYSTEM\'>'
-            f'<qgis version="{QGIS_VERSION}" styleCategories="Symbology">{renderer}'
+            f'<qgis version="{QGIS_VERSION}"{enabled} styleCategories="Symbology|Labeling">{renderer}{labeling}'
             f'<layerOpacity>{opacity}</layerOpacity></qgis>')
 
 
@@ -88,6 +103,10 @@ GREEN, PURPLE = "26,152,80,255", "118,42,131,255"
 HOURS = [(0, 1, "< 1 h", "255,255,204,255"), (1, 2, "1–2 h", "199,233,180,255"),
          (2, 4, "2–4 h", "127,205,187,255"), (4, 8, "4–8 h", "65,182,196,255"),
          (8, 12, "8–12 h", "44,127,184,255"), (12, 1000, "≥ 12 h", "37,52,148,255")]
+#: People per 1 km cell (= per km²), log classes; magma (colour-blind safe), as the population map.
+POPULATION = [(0, 1, "under 1", "251,235,171,255"), (1, 10, "1–10", "252,139,91,255"),
+              (10, 100, "10–100", "199,55,107,255"), (100, 1000, "100–1,000", "108,26,124,255"),
+              (1000, 1e9, "1,000 and more", "18,13,49,255")]
 BARRIER = [(-1000, 0.05, "< 0.05 h", "255,255,255,255"), (0.05, 0.25, "0.05–0.25 h", "254,224,210,255"),
            (0.25, 0.5, "0.25–0.5 h", "252,146,114,255"), (0.5, 1, "0.5–1 h", "222,45,38,255"),
            (1, 1000, "≥ 1 h", "165,15,21,255")]
@@ -114,7 +133,7 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
     """QML per layer name (layers absent from a GeoPackage are skipped when writing)."""
     barrier_fill = outlined(BARRIER, 0.1)
     return {
-        "countries": qml(single(Sym("fill", GREY, "90,90,90,255", 0.4))),
+        "countries": qml(single(Sym("fill", GREY, "90,90,90,255", 0.4)), labeling=labels("name", 10, 1, True)),
         "regions": qml(single(Sym("fill", "0,0,0,0", "130,130,130,255", 0.15))),
         "regions_geokz_2024": qml(single(Sym("fill", "0,0,0,0", "110,110,110,255", 0.2, style="solid"))),
         "border_segments": qml(categorized("segment_type", [
@@ -127,7 +146,7 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
         "poles": qml(categorized("tier", [
             ("national", "national pole", Sym("marker", RED, size=4.0)),
             ("regional", "regional pole", Sym("marker", ORANGE, size=2.6)),
-            ("cross_border", "cross-border pole", Sym("marker", PURPLE, size=3.2))])),
+            ("cross_border", "cross-border pole", Sym("marker", PURPLE, size=3.2))]), labeling=labels("name")),
         "crossings": qml(categorized("mode", [
             ("road", "road crossing", Sym("marker", "0,0,0,255", size=2.2)),
             ("rail", "rail crossing", Sym("marker", "255,255,255,255", "0,0,0,255", size=2.2))])),

@@ -39,6 +39,7 @@ for gpkg in gpkgs:
         result["vector"][f"{gpkg.name}/{name}"] = {
             "valid": layer.isValid(), "features": layer.featureCount(), "crs": layer.crs().authid(),
             "renderer": renderer.type() if renderer else None,
+            "labels": layer.labeling().settings().fieldName if layer.labelsEnabled() and layer.labeling() else "",
             "categories": [c.label() for c in renderer.categories()]
             if renderer is not None and renderer.type() == "categorizedSymbol" else []}
 for tif in sorted((out_dir / "rasters").glob("*.tif")):
@@ -52,6 +53,11 @@ layers = list(project.mapLayers().values())
 result["project_layers"] = len(layers)
 result["project_invalid"] = [lyr.name() for lyr in layers if not lyr.isValid()]
 result["project_crs"] = project.crs().toProj()
+result["project_crs_name"] = project.crs().description()
+from qgis.core import QgsProjectViewSettings  # noqa: E402
+view = project.viewSettings().defaultViewExtent() if hasattr(project, "viewSettings") else None
+result["project_extent"] = [view.xMinimum(), view.yMinimum(), view.xMaximum(), view.yMaximum()] if view else []
+result["project_labels"] = {lyr.name(): lyr.labelsEnabled() for lyr in layers if hasattr(lyr, "labelsEnabled")}
 visible = [n.layer() for n in project.layerTreeRoot().findLayers() if n.isVisible()]
 settings = QgsMapSettings()
 settings.setLayers(visible)

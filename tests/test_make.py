@@ -82,6 +82,12 @@ def check_outputs(tree: Path) -> None:
     # Astana–Karaganda (~210 km by road): about 3.5 h at the configured speeds.
     ak = axes[(axes.from_stop == "Astana") & (axes.to_stop == "Karaganda")].iloc[0]
     assert 180 < ak.length_km < 260 and 2.5 < ak.minutes / 60 < 5
+    # The Shetpe gap of the Natural Earth roads is bridged: Atyrau → Aktau by road stays in Kazakhstan.
+    aa = axes[(axes.from_stop == "Atyrau") & (axes.to_stop == "Aktau")].iloc[0]
+    assert aa.minutes / 60 < 20 and aa.outside_km < 1, (aa.minutes / 60, aa.outside_km)
+    repairs = gpd.read_file(tree / "outputs" / "stages" / "network.gpkg", layer="repairs")
+    shetpe = repairs.cx[52.0:52.3, 44.0:44.3]
+    assert len(shetpe) == 1 and 7.5 < shetpe["length_km"].iloc[0] < 7.9
     catch = gpd.read_file(inf, layer="catchments")
     assert set(catch["tier_set"]) == {"national", "kazakh", "all"}
     assert set(catch["scenario"]) == {"open", "current", "closed"}
@@ -176,6 +182,13 @@ def test_outputs_open_styled_in_real_qgis(tree: Path, cfg, tmp_path: Path) -> No
         assert got["valid"] and got["renderer"] == "singlebandpseudocolor", stem
         assert CRS.from_wkt(got["crs_wkt"]).equals(cfg.equal_area_crs, ignore_axis_order=True), stem
     assert seen["project_read"] and seen["project_invalid"] == []
+    # Poles and countries are labelled by name, in the GeoPackage styles and in the project; the CRS is named.
+    for layer in ("influence.gpkg/poles", "borders.gpkg/countries"):
+        assert seen["vector"][layer]["labels"] == "name", layer
+    assert seen["project_labels"]["poles"] and seen["project_labels"]["countries"]
+    assert seen["project_crs_name"] == "Kazakhstan Albers Equal Area"
+    xmin, ymin, xmax, ymax = seen["project_extent"]  # the saved view: Kazakhstan, as on the maps
+    assert -2.5e6 < xmin < -1e6 and 1e6 < xmax < 2.5e6 and ymin < 0 < ymax
     assert seen["project_layers"] >= 20
     assert seen["render_errors"] == [] and seen["render_colours"] > 20, seen["render_colours"]
     assert png.stat().st_size > 10_000

@@ -140,3 +140,28 @@ def test_real_road_network_almaty_to_astana(cfg) -> None:
     crow_km = GEOD.inv(76.95, 43.24, 71.43, 51.13)[2] / 1000  # ~970 km
     # By road ~1,200 km at 50–90 km/h: between the crow-flies bound at 90 km/h and 24 h.
     assert crow_km / 90 < hours < 24
+
+
+def test_a_gap_between_two_dead_ends_is_bridged_only_inside_one_country() -> None:
+    """Two roads on the equator with a 0.05° (5.57 km) gap: bridged when one country holds both ends,
+    not when the gap is a border; not when the gap is longer than bridge_gaps_m."""
+    import shapely as sh
+
+    from pipeline.network import BRIDGE_CLASS
+
+    roads = lines(([(0.0, 0.0), (1.0, 0.0)], "fast"), ([(1.05, 0.0), (2.0, 0.0)], "slow"))
+    one = gpd.GeoSeries([sh.box(-1, -1, 3, 1)], crs="EPSG:4326")
+    two = gpd.GeoSeries([sh.box(-1, -1, 1.02, 1), sh.box(1.02, -1, 3, 1)], crs="EPSG:4326")
+    speeds = {"fast": DEG_EQ_KM, "slow": DEG_EQ_KM / 2}
+    bridged, rep = build_mode(roads, Mode("road", "roads", "type", 1.0, speeds, bridge_gaps_m=10_000), EQUAL_AREA,
+                              countries=one)
+    gap = bridged[bridged["class"] == BRIDGE_CLASS]
+    assert rep.bridges == 1 and len(gap) == 1 and rep.components == 1
+    assert gap["length_km"].iloc[0] == pytest.approx(0.05 * DEG_EQ_KM, rel=1e-6)
+    assert gap["speed_kmh"].iloc[0] == pytest.approx(DEG_EQ_KM / 2)  # the slower of the two roads
+    across, rep = build_mode(roads, Mode("road", "roads", "type", 1.0, speeds, bridge_gaps_m=10_000), EQUAL_AREA,
+                             countries=two)
+    assert rep.bridges == 0 and rep.components == 2
+    short, rep = build_mode(roads, Mode("road", "roads", "type", 1.0, speeds, bridge_gaps_m=5_000), EQUAL_AREA,
+                            countries=one)
+    assert rep.bridges == 0

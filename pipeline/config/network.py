@@ -35,6 +35,7 @@ class Mode:
     osm_xml: str | None = None
     network_type: str = "driving"
     use_maxspeed: bool = True
+    bridge_gaps_m: float = 0.0
 
     @property
     def is_osm(self) -> bool:
@@ -53,6 +54,8 @@ class ModeSpec(Strict):
                                 "merged across tile edges)", unit="m", ge=0, le=10000)
     speeds_kmh: dict[str, float] = F(..., "speed per class; `default` for classes not listed",
                                      unit="km/h", min_length=1)
+    bridge_gaps_m: float = F(0.0, "dead ends closer than this are joined by a bridge edge when the bridge stays "
+                             "inside one country (gaps in generalised lines); 0: off", unit="m", ge=0, le=50000)
     network_type: str = F("driving", "pyrosm/osmnx network type (OpenStreetMap only)")
     use_maxspeed: bool = F(True, "posted OSM maxspeed wins over the class speed (OpenStreetMap only)")
 
@@ -138,7 +141,8 @@ class NetworkFile(Strict):
                           speeds_kmh={c: float(s) for c, s in m.speeds_kmh.items()},
                           osm_pbf=m.osm_pbf, osm_xml=m.osm_xml,
                           osmnx_bbox=tuple(m.osmnx_bbox) if m.osmnx_bbox else None,  # type: ignore[arg-type]
-                          network_type=m.network_type, use_maxspeed=m.use_maxspeed)
+                          network_type=m.network_type, use_maxspeed=m.use_maxspeed,
+                          bridge_gaps_m=float(m.bridge_gaps_m))
                      for name, m in self.network.modes.items())
 
     @property

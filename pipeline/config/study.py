@@ -112,6 +112,8 @@ class CrsSection(Strict):
 
     output: str = F(..., "CRS of every output layer (EPSG code, WKT or PROJ string)")
     equal_area: str = F(..., "equal-area working CRS for metric operations, rasters and maps")
+    equal_area_name: str | None = F(None, "name given to the equal-area CRS when it has none (a PROJ string "
+                                    "is 'unknown' in QGIS), e.g. Kazakhstan Albers Equal Area")
 
     @field_validator("output", "equal_area")
     @classmethod
@@ -331,6 +333,27 @@ class Config:
         return h.hexdigest()
 
 
+def named_crs(crs: CRS, name: str | None) -> CRS:
+    """``crs`` with ``name`` when it has none of its own (a CRS from a PROJ string is 'unknown').
+
+    Parameters
+    ----------
+    crs
+        The CRS.
+    name
+        The name to give it, or None.
+
+    Returns
+    -------
+    CRS
+    """
+    if not name or crs.name not in ("unknown", ""):
+        return crs
+    spec = crs.to_json_dict()
+    spec["name"] = name
+    return CRS.from_json_dict(spec)
+
+
 CORE_FILES = ("study.yaml", "sources.yaml", "official_borders.yaml", "region_fixes.yaml")
 
 
@@ -401,7 +424,7 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
         min_shared_km=float(study_f.border_regions.min_shared_km),
         min_zone_share=float(study_f.border_regions.min_zone_share),
         output_crs=CRS.from_user_input(study_f.crs.output),
-        equal_area_crs=CRS.from_user_input(study_f.crs.equal_area),
+        equal_area_crs=named_crs(CRS.from_user_input(study_f.crs.equal_area), study_f.crs.equal_area_name),
         ellipsoid=study_f.geodesy.ellipsoid,
         buffer_piece_km=float(study_f.geodesy.buffer_piece_km),
         densify_km=float(study_f.geodesy.densify_km),
