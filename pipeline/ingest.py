@@ -132,6 +132,24 @@ def regions_from_geokz(gdf: gpd.GeoDataFrame, country: str, vintage: str) -> gpd
         REGION_FIELDS + ["geometry"]]
 
 
+def check_keys(regions: gpd.GeoDataFrame, source: str) -> None:
+    """Region keys (``region_id`` = ISO 3166-2|unit code) must be unique: a duplicate would take another
+    region's corrections and statistics. One :class:`DataError` lists every duplicate.
+
+    Parameters
+    ----------
+    regions
+        Normalised regions.
+    source
+        The file, for the message.
+    """
+    dup = regions[regions["region_id"].duplicated(keep=False)]
+    if len(dup):
+        listed = "; ".join(f"{k} ({', '.join(g['name_en'])})" for k, g in dup.groupby("region_id"))
+        raise DataError(f"{source}: {dup['region_id'].nunique()} region key(s) used twice (ISO 3166-2|unit code): "
+                        f"{listed}. Give each region its own code (layers/region_fixes.yaml corrects attributes).")
+
+
 def check_focus(countries: gpd.GeoDataFrame, focus: str, source: str) -> None:
     if focus not in set(countries["country"]):
         raise DataError(
@@ -166,7 +184,11 @@ def run(cfg, out) -> None:
     path = cfg.source_path(cfg.regions_source)
     admin1 = clean(to_crs(read_layer(path, src.layer, required=ADMIN1_COLUMNS), cfg.output_crs, src.file),
                    src.file).gdf
+    if admin1.empty:
+        raise DataError(f"{path} (layer {src.layer}): has no regions with a geometry (an empty admin-1 layer); "
+                        "download it again with `make data`")
     regions = regions_from_admin1(admin1, cfg.region_fixes)
+    check_keys(regions, str(path))
     countries = countries_from_regions(regions, sovereignties(admin1).set_index("country")["name"])
     check_focus(countries, cfg.focus_country, str(path))
     layers = {"regions": regions, "countries": countries}
@@ -175,4 +197,5 @@ def run(cfg, out) -> None:
         raw = to_crs(read_layer(cfg.source_path(key), vsrc.layer, required=GEOKZ_COLUMNS), cfg.output_crs,
                      vsrc.file)
         layers[f"regions_{vintage}"] = regions_from_geokz(clean(raw, vsrc.file).gdf, cfg.focus_country, vintage)
+        check_keys(layers[f"regions_{vintage}"], str(cfg.source_path(key)))
     write_stage(cfg, out, layers, DESCRIPTIONS)

@@ -401,6 +401,10 @@ def run(cfg, ingest, out) -> None:
             continue
         src = cfg.source(mode.source)
         lines = to_crs(read_layer(cfg.source_path(mode.source), src.layer), cfg.output_crs, src.file)
+        if not (lines.geometry.notna() & ~lines.geometry.is_empty).any():
+            raise DataError(f"{cfg.source_path(mode.source)} (layer {src.layer}): has no lines, so mode "
+                            f"'{mode.name}' has no network; download it again with `make data` or remove the "
+                            "mode from layers/network.yaml")
         parts.append(build_mode(lines, mode, cfg.equal_area_crs, cfg.ellipsoid, countries)[0])
     edges, nodes = number_nodes(parts)
     repairs = edges[edges["class"] == BRIDGE_CLASS][["edge_id", "u", "v", "mode", "speed_kmh", "length_km",

@@ -291,3 +291,52 @@ def test_make_clean_refuses_an_output_folder_outside_the_checkout(tmp_path: Path
                          timeout=60)
     assert res.returncode != 0 and "outside this checkout" in res.stderr
     assert (tmp_path / "borders.gpkg").is_file()
+
+
+def _data_with(tmp_path: Path, cfg, name: str, edit) -> Path:
+    """A data directory of links to the pack, with ``name`` (a file of it) replaced by ``edit(gdf)``."""
+    import geopandas as gpd
+
+    data = tmp_path / "data"
+    for src in cfg.data_dir.rglob("*.gpkg"):
+        dst = data / src.relative_to(cfg.data_dir)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.name == name:
+            edit(gpd.read_file(src)).to_file(dst, layer=src.stem, driver="GPKG")
+        else:
+            dst.symlink_to(src)
+    return data
+
+
+def test_two_regions_with_the_same_key_are_one_clear_error(tmp_path: Path, cfg, capsys) -> None:
+    def twin(g):  # Akmola takes Aktobe's ISO code and unit code
+        g = g.copy()
+        src = g.index[g["adm1_code"] == "KAZ-3195"][0]
+        dst = g.index[g["adm1_code"] == "KAZ-3202"][0]
+        g.loc[dst, ["iso_3166_2", "adm1_code"]] = g.loc[src, ["iso_3166_2", "adm1_code"]].to_numpy()
+        return g
+
+    data = _data_with(tmp_path, cfg, "ne_10m_admin_1_states_provinces.gpkg", twin)
+    code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(data), "ingest",
+                        "--out", str(tmp_path / "ingest.gpkg"))
+    assert code == 4 and "Traceback" not in err
+    assert "1 region key(s) used twice" in " ".join(err.split()) and "KZ-AKT|KAZ-3195" in err
+    assert not (tmp_path / "ingest.gpkg").exists()
+
+
+def test_an_empty_admin1_layer_says_it_is_empty(tmp_path: Path, cfg, capsys) -> None:
+    data = _data_with(tmp_path, cfg, "ne_10m_admin_1_states_provinces.gpkg", lambda g: g.iloc[:0])
+    code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(data), "ingest",
+                        "--out", str(tmp_path / "ingest.gpkg"))
+    assert code == 4 and "an empty admin-1 layer" in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_a_roads_layer_without_features_is_one_clear_error(tmp_path: Path, cfg, capsys) -> None:
+    data = _data_with(tmp_path, cfg, "ne_10m_roads.gpkg", lambda g: g.iloc[:0])
+    ingest = tmp_path / "ingest.gpkg"
+    assert run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(data), "ingest",
+                   "--out", str(ingest))[0] == 0
+    code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(data), "network",
+                        "--ingest", str(ingest), "--out", str(tmp_path / "network.gpkg"))
+    assert code == 4 and "Traceback" not in err
+    assert "has no lines, so mode 'road' has no network" in " ".join(err.split())
