@@ -253,7 +253,6 @@ def _migration(stats: pd.DataFrame, national: pd.DataFrame) -> list[str]:
     rate = national[(national["country"] == "RUS") & (national["indicator"] == "net_migration_rate")
                     & (national["year"] == year)]["value"]
     along = r[r["year"] == year].sort_values("net_migration_rate")
-    pop = stats[(stats["country"] == "RUS") & (stats["year"] == year) & (stats["borders"] != "")]
     rows = [[x.name_en, _n(x.net_migration_rate, 1)] for x in along.itertuples()]
     losing = int((along["net_migration_rate"] < 0).sum())
     return [f"### Net migration of the Russian border regions, {year}", "",

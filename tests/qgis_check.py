@@ -54,7 +54,6 @@ result["project_layers"] = len(layers)
 result["project_invalid"] = [lyr.name() for lyr in layers if not lyr.isValid()]
 result["project_crs"] = project.crs().toProj()
 result["project_crs_name"] = project.crs().description()
-from qgis.core import QgsProjectViewSettings  # noqa: E402
 view = project.viewSettings().defaultViewExtent() if hasattr(project, "viewSettings") else None
 result["project_extent"] = [view.xMinimum(), view.yMinimum(), view.xMaximum(), view.yMaximum()] if view else []
 result["project_labels"] = {lyr.name(): lyr.labelsEnabled() for lyr in layers if hasattr(lyr, "labelsEnabled")}
