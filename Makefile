@@ -65,7 +65,7 @@ SOURCES_NETWORK := $(call sources,network)
 # outputs are complete (pipeline.io.all_or_nothing), so a failed or killed stage leaves the previous
 # outputs as they were and Make must not delete them.
 
-MAP_FILES := $(foreach m,zones travel_time barrier influence axes economy trade population,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
+MAP_FILES := $(foreach m,zones travel_time barrier influence axes economy trade population barrier_people,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
 
 ifeq ($(SCOPE),borders)
 all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/VALIDATION.md
@@ -141,11 +141,11 @@ $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zone
 		pipeline/poles.py layers/poles.yaml $(CORE) $(CONFIG) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) economy --stages $(STAGES) --out $@
 
-$(OUT)/population.gpkg $(OUT)/rasters/population.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
+$(OUT)/population.gpkg $(OUT)/rasters/population.tif $(OUT)/rasters/person_hours_lost_current.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
 		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(STAGES)/network.gpkg $(ACCESS_TIFS) \
-		$(OUT)/influence.gpkg pipeline/population.py pipeline/statistics.py pipeline/zones.py pipeline/rasters.py \
-		$(CORE) $(CONFIG) $(CONF_ECONOMY) $(CONF_POPULATION) pipeline/config/accessibility.py \
-		layers/accessibility.yaml | $(SETUP) $(CHECKED)
+		$(STAGES)/crossings.gpkg $(OUT)/influence.gpkg pipeline/population.py pipeline/statistics.py \
+		pipeline/zones.py pipeline/accessibility.py pipeline/crossings.py $(CORE) $(CONFIG) $(CONF_ECONOMY) \
+		$(CONF_POPULATION) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
 	$(PIPE) population --stages $(STAGES) --out $(OUT)/population.gpkg --rasters $(OUT)/rasters
 
 PUBLISHED := $(OUT)/borders.gpkg $(OUT)/REPORT.md $(if $(RESULTS),$(OUT)/border_regions.qgs)

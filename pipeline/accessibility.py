@@ -325,6 +325,34 @@ def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...]) -> dict[str, tupl
     return out
 
 
+def hours_to_nodes(lk: "Linked", sources: np.ndarray, scenario: str = "open") -> np.ndarray:
+    """Hours from every linked cell to the nearest of some graph nodes (e.g. the ends of the border
+    crossings), through the same off-network legs and access points as the poles' travel times.
+
+    Parameters
+    ----------
+    lk
+        The linked model (its poles are ignored).
+    sources
+        Node ids of the road graph.
+    scenario
+        Border scenario of the edge times.
+
+    Returns
+    -------
+    ndarray (grid shape, float32)
+        Hours; NaN off land and where no source is reachable.
+    """
+    graph = graph_matrix(scenario_edges(lk.road, scenario), lk.n_nodes)
+    t_node = dijkstra(graph, directed=False, indices=np.unique(sources), min_only=True)
+    none = (np.empty(0, dtype=np.int64),) * 2 + (np.empty(0),)
+    t_pt, who = point_times(lk.base, lk.pts, t_node, np.zeros(lk.n_nodes, dtype=np.int64), none)
+    c = lk.cells
+    no_direct = CellLinks(c.rows, c.cols, c.label, c.point, c.leg_min, np.full(len(c.rows), -1, dtype=np.int32),
+                          np.full(len(c.rows), np.inf, dtype=np.float32))
+    return cell_hours(lk.grid, no_direct, t_pt, who)[0]
+
+
 @dataclass
 class Linked:
     """Everything scenario-independent: the road graph, access points, and the links of poles and cells."""

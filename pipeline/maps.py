@@ -31,7 +31,7 @@ from .styles import BARRIER, HOURS  # noqa: E402
 
 CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); GeoNames (CC BY 4.0). "
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
-MAPS = ("zones", "travel_time", "barrier", "influence", "axes", "economy", "trade", "population")
+MAPS = ("zones", "travel_time", "barrier", "influence", "axes", "economy", "trade", "population", "barrier_people")
 STATS_CREDIT = ("Statistics: BNS Kazakhstan, Rosstat, NSC Kyrgyzstan, NBS China; trade: BNS, WITS; "
                 "rates: National Bank of Kazakhstan.")
 
@@ -253,6 +253,21 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
     people = outputs / "population.gpkg"
     if "population" in names and people.is_file():
         written += population_map(outputs, countries, focus, crs, out_dir)
+    lost = outputs / "rasters" / "person_hours_lost_current.tif"
+    if "barrier_people" in names and lost.is_file():
+        fr = Frame("Barrier effect weighted by people: person-hours lost per km² (current against open)",
+                   countries, focus, crs)
+        cmap = plt.get_cmap("magma_r")
+        classes = [(lo, hi, lab, ",".join(str(int(255 * v)) for v in cmap(0.1 + 0.8 * i / 4)[:3]))
+                   for i, (lo, hi, lab) in enumerate([(0.5, 10, "0.5–10"), (10, 100, "10–100"), (100, 1000, "100–1,000"),
+                                                      (1000, 10000, "1,000–10,000"), (10000, 1e12, "10,000 and more")])]
+        fr.raster(lost, classes, "person-hours lost per km²")
+        fr.outline()
+        xs = gpd.read_file(outputs / "stages" / "crossings.gpkg", layer="crossings").to_crs(crs)
+        fr.ax.scatter(xs.geometry.x, xs.geometry.y, s=10, color="#1b7837", marker="s", zorder=14)
+        fr.handles.append(Line2D([], [], marker="s", linestyle="", color="#1b7837", markersize=3,
+                                 label="border crossing"))
+        written += fr.finish(out_dir, "barrier_people")
     return written
 
 

