@@ -4,6 +4,7 @@ beside the checkout; if neither has it they fail (not skip) with a message sayin
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,6 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def _data_dir() -> Path:
     env = os.environ.get(DATA_DIR_ENV)
     return Path(env) if env else ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def layers(tmp_path: Path) -> Path:
+    """A copy of layers/ that a test may edit."""
+    dst = tmp_path / "layers"
+    shutil.copytree(ROOT / "layers", dst)
+    return dst
 
 
 @pytest.fixture(scope="session")

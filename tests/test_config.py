@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +17,6 @@ from pipeline.errors import ConfigError
 from pipeline.paths import STAGES, Paths
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def layers(tmp_path: Path) -> Path:
-    dst = tmp_path / "layers"
-    shutil.copytree(ROOT / "layers", dst)
-    return dst
 
 
 def replace(path: Path, old: str, new: str) -> None:

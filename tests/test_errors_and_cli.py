@@ -19,13 +19,6 @@ from pipeline.io import read_layer, write_layers
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def layers(tmp_path: Path) -> Path:
-    dst = tmp_path / "layers"
-    shutil.copytree(ROOT / "layers", dst)
-    return dst
-
-
 def edit(layers: Path, name: str, change) -> None:
     path = layers / name
     data = yaml.safe_load(path.read_text())
