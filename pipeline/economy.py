@@ -443,9 +443,9 @@ def run(cfg, stages, out: Path) -> None:
     stats[chosen]["pole"] = _poles_in(stats[chosen], cfg)
     trade = neighbour_trade(read_layer(stages.ingest, "countries"), segments, crossings, t, cfg.focus_country)
     write_stage(cfg, out, {"region_stats": stats[chosen], "border_economy": border, "trade_by_neighbour": trade,
-                           "claims": _table_layer(claims, cfg.output_crs),
-                           "national_totals": _table_layer(national, cfg.output_crs),
-                           "trade_by_partner": _table_layer(t, cfg.output_crs)},
+                           "claims": _table_layer(claims),
+                           "national_totals": _table_layer(national),
+                           "trade_by_partner": _table_layer(t)},
                 DESCRIPTIONS)
 
 
@@ -461,9 +461,8 @@ def _poles_in(stats: gpd.GeoDataFrame, cfg) -> pd.Series:
                      index=stats.index)
 
 
-def _table_layer(frame: pd.DataFrame, crs) -> pd.DataFrame:
+def _table_layer(frame: pd.DataFrame) -> pd.DataFrame:
     """A table without geometry, stored as a GeoPackage attribute table (QGIS opens it as a table)."""
-    del crs  # tables have none
     return pd.DataFrame(frame).reset_index(drop=True)
 
 
