@@ -43,6 +43,7 @@ STAGES := $(OUT)/stages
 # stage adds its own module, its own configuration model and YAML (names as in pipeline/paths.py).
 CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/paths.py pipeline/errors.py \
         pipeline/io.py pipeline/outputs.py pipeline/geodesy.py pipeline/topology.py pipeline/styles.py \
+        pipeline/progress.py \
         pipeline/config/__init__.py pipeline/config/base.py pipeline/config/study.py
 CONFIG := layers/study.yaml layers/sources.yaml layers/region_fixes.yaml
 CONF_NETWORK := pipeline/config/network.py layers/network.yaml

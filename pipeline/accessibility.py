@@ -40,6 +40,7 @@ from scipy.spatial import cKDTree
 from .crossings import CROSSING_CLASS, scenario_edges
 from .errors import DataError
 from .network import graph_matrix
+from .progress import track
 
 log = logging.getLogger("pipeline")
 
@@ -261,7 +262,7 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
         tree = cKDTree(pts.xy[mine]) if mine.size else None
         pole_tree = cKDTree(poles_xy[theirs]) if theirs.size else None
         kk = min(k, mine.size)
-        for s in _chunks(cells.size, chunk):
+        for s in track(list(_chunks(cells.size, chunk)), "linking cells to the network"):
             idx = cells[s]
             xy = grid.centres(rows[idx], cols[idx])
             if tree is not None:

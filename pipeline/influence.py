@@ -296,7 +296,11 @@ def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float
 
     grid = lk.grid
     ids = poles.index[poles["tier"].isin(conf.tier_sets[conf.huff.tier_set])].to_numpy()
-    best, prob = huff_dominant(minutes_to_each_pole(lk, conf.huff.scenario, off_kmh, ids),
+    from .progress import track
+
+    per_pole = track(minutes_to_each_pole(lk, conf.huff.scenario, off_kmh, ids), "Huff: one Dijkstra per pole",
+                     total=len(ids))
+    best, prob = huff_dominant(per_pole,
                                poles["population"].to_numpy(dtype=float), conf.huff.alpha,
                                conf.huff.beta_per_hour, len(lk.cells.rows))
     prob_grid = on_grid(lk, prob, np.nan)

@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from rasterio import features
 
+from .progress import track
+
 log = logging.getLogger("pipeline")
 
 DESCRIPTIONS = {
@@ -365,7 +367,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     per_region = []
     flat = labels.ravel()
     unit_pop = np.bincount(flat, weights=pop.ravel(), minlength=len(units) + 1)[1:]
-    for i, g in enumerate(belts_ea.values):
+    for i, g in enumerate(track(belts_ea.values, "people in the belts")):
         mask = features.rasterize([(g, 1)], out_shape=labels.shape, transform=grid.transform, fill=0, dtype="uint8")
         sel = mask.ravel() > 0
         inside_pop = np.bincount(flat[sel], weights=pop.ravel()[sel], minlength=len(units) + 1)[1:]
@@ -495,7 +497,7 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
             ["kind", "name", "segment_id", "side", "country", "geometry"]]], ignore_index=True)
     targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=zones.crs)
     rows = []
-    for g in targets.geometry.to_crs(grid.crs).values:
+    for g in track(targets.geometry.to_crs(grid.crs).values, "people-weighted hours per belt and region"):
         mask = features.rasterize([(g, 1)], out_shape=pop.shape, transform=grid.transform, fill=0, dtype="uint8") > 0
         row = {"population": float(pop[mask].sum())}
         for s, h in hours.items():

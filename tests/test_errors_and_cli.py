@@ -333,3 +333,19 @@ def test_a_roads_layer_without_features_is_one_clear_error(tmp_path: Path, cfg, 
                         "--ingest", str(ingest), "--out", str(tmp_path / "network.gpkg"))
     assert code == 4 and "Traceback" not in err
     assert "has no lines, so mode 'road' has no network" in " ".join(err.split())
+
+
+def test_progress_bars_show_on_a_terminal_and_keep_logs_quiet(monkeypatch, capsys) -> None:
+    """On a terminal a rich bar runs (and leaves no trace: transient); in CI or a pipe nothing is printed.
+    Either way every item comes through, in order."""
+    import sys
+
+    from pipeline.progress import track
+
+    monkeypatch.delenv("CI", raising=False)
+    assert list(track(iter(range(5)), "work", total=5)) == [0, 1, 2, 3, 4]  # pytest's stderr: no terminal
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert list(track(range(5), "work")) == [0, 1, 2, 3, 4]
+    monkeypatch.setenv("CI", "true")
+    assert list(track(range(3), "work")) == [0, 1, 2]
