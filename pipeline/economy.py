@@ -72,23 +72,22 @@ def long_values(units: pd.DataFrame, tables, eco, vintage: str) -> pd.DataFrame:
     DataFrame
         region_id, indicator, year, period, value (``grp_usd`` rows added, million USD).
     """
-    vals = region_values(units, series(tables.regional, eco), eco, vintage)
-    grp = vals[vals["indicator"] == "grp"].copy()
-    grp["currency"] = grp["unit"].str.replace("million ", "", regex=False)
-    usd = usd_per_unit(tables.rates)
-    grp = grp.merge(usd, on=["year", "currency"], how="inner")
-    grp = grp.assign(indicator="grp_usd", value=grp["value"] * grp["usd_per_unit"], unit="million USD")
-    return pd.concat([vals, grp[vals.columns]], ignore_index=True)
+    return with_grp_usd(region_values(units, series(tables.regional, eco), eco, vintage), tables.rates)
 
 
 def national_values(tables, eco) -> pd.DataFrame:
     """National rows (long) with GRP in USD: country, indicator, year, period, value."""
     s = series(tables.regional, eco)
-    nat = s[s["code"] == s["country"]].drop(columns="code")
-    grp = nat[nat["indicator"] == "grp"].assign(currency=lambda d: d["unit"].str.replace("million ", ""))
-    grp = grp.merge(usd_per_unit(tables.rates), on=["year", "currency"])
+    return with_grp_usd(s[s["code"] == s["country"]].drop(columns="code"), tables.rates)
+
+
+def with_grp_usd(values: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+    """``values`` (long, with ``indicator``, ``year``, ``value``, ``unit``) plus ``grp_usd`` rows: each GRP in
+    million USD at the NBK annual rate of its currency (no row where the pack has no rate, e.g. KGS)."""
+    grp = values[values["indicator"] == "grp"].assign(currency=lambda d: d["unit"].str.replace("million ", ""))
+    grp = grp.merge(usd_per_unit(rates), on=["year", "currency"], how="inner")
     grp = grp.assign(indicator="grp_usd", value=grp["value"] * grp["usd_per_unit"], unit="million USD")
-    return pd.concat([nat, grp[nat.columns]], ignore_index=True)
+    return pd.concat([values, grp[values.columns]], ignore_index=True)
 
 
 def _wide(long: pd.DataFrame, index: list[str]) -> pd.DataFrame:

@@ -165,16 +165,18 @@ def _exports(stats: pd.DataFrame, border: pd.DataFrame, cfg) -> list[str]:
 def _groups(t: pd.DataFrame, eco) -> list[str]:
     if t.empty:
         return []
+    from .economy import trade_groups
+
     last = int(t["year"].max())
+    groups = {**eco.partner_groups, "Turkey": ["TUR"], "all partners of the table": sorted(t["partner"].unique())}
+    per = trade_groups(t, groups).set_index(["group", "year"])
     rows = []
-    for group in [*eco.partner_groups, "Turkey", "all partners of the table"]:
-        members = eco.partner_groups.get(group, ["TUR"] if group == "Turkey" else list(t["partner"].unique()))
-        sub = t[t["partner"].isin(members)]
-        per = sub.groupby("year")[["exports_usd_mn", "imports_usd_mn", "turnover_usd_mn"]].sum()
-        share = sub[sub["year"] == 2024]["share_of_exports_pct"].sum(min_count=1)
-        first = per["turnover_usd_mn"].get(eco.base_year, np.nan)
-        rows.append([group, ", ".join(sorted(set(sub["partner"]))), _n(first), _n(per["turnover_usd_mn"].get(last, np.nan)),
-                     _n(100 * (per["turnover_usd_mn"].get(last, np.nan) / first - 1), 0), _n(share, 1)])
+    for group, members in groups.items():
+        mine = per.loc[group] if group in per.index.get_level_values("group") else per.iloc[:0]
+        first, final = mine["turnover_usd_mn"].get(eco.base_year, np.nan), mine["turnover_usd_mn"].get(last, np.nan)
+        share = mine["share_of_exports_pct"].get(2024, np.nan)
+        present = sorted(set(t.loc[t["partner"].isin(members), "partner"]))
+        rows.append([group, ", ".join(present), _n(first), _n(final), _n(100 * (final / first - 1), 0), _n(share, 1)])
     return ["Orientation by partner group (`economy.partner_groups`; Kyrgyzstan is in both the EAEU and Central "
             "Asia). The paper's claim that the economy is oriented towards Russia, China, Central Asia and Europe: "
             "each group's turnover and share of the 2024 exports below; partners outside the table (Belarus, the "

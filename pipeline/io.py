@@ -63,12 +63,6 @@ def pending_or_current(path: Path | str) -> Path:
     return path
 
 
-def exists_or_pending(path: Path | str) -> bool:
-    """Whether ``path`` exists, or will when the current :func:`all_or_nothing` block succeeds."""
-    path = Path(path)
-    return path.exists() or (_PENDING is not None and any(t.resolve() == path.resolve() for _, t in _PENDING))
-
-
 def _remove_temporary(tmp: Path) -> None:
     """Delete a temporary output and the SQLite side files a GeoPackage writer may leave beside it."""
     for leftover in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):

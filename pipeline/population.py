@@ -218,17 +218,6 @@ def resample_sum(path: Path, grid) -> np.ndarray:
 
 # --- indicators -----------------------------------------------------------------------------------
 
-def zone_sums(pop: np.ndarray, polygons: gpd.GeoSeries, transform) -> np.ndarray:
-    """People in each polygon (cells whose centre is inside), polygons in the grid's CRS."""
-    out = np.zeros(len(polygons))
-    for i, g in enumerate(polygons.values):
-        if g is None or g.is_empty:
-            continue
-        mask = features.rasterize([(g, 1)], out_shape=pop.shape, transform=transform, fill=0, dtype="uint8")
-        out[i] = float(pop[mask > 0].sum())
-    return out
-
-
 def weighted_hours(pop: np.ndarray, hours: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:
     """(population-weighted mean hours of the reachable people, people reached, people cut off) in ``mask``."""
     ok = mask & np.isfinite(hours)
@@ -363,19 +352,20 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     belts = cross_border_zones(segments, countries, tuple(conf.belts_km), maritime=cfg.maritime_zones,
                                piece_km=cfg.buffer_piece_km, densify_km=cfg.densify_km, ellps=cfg.ellipsoid)
     belts_ea = belts.geometry.to_crs(grid.crs)
-    belts["population"] = zone_sums(pop, belts_ea, grid.transform)
-    per_region = []
+    belt_pop, per_region = [], []
     flat = labels.ravel()
     unit_pop = np.bincount(flat, weights=pop.ravel(), minlength=len(units) + 1)[1:]
     for i, g in enumerate(track(belts_ea.values, "people in the belts")):
         mask = features.rasterize([(g, 1)], out_shape=labels.shape, transform=grid.transform, fill=0, dtype="uint8")
         sel = mask.ravel() > 0
+        belt_pop.append(float(pop.ravel()[sel].sum()))
         inside_pop = np.bincount(flat[sel], weights=pop.ravel()[sel], minlength=len(units) + 1)[1:]
         hit = np.flatnonzero(inside_pop > 0)
         b = belts.iloc[i]
         per_region.append(pd.DataFrame({"segment_id": b["segment_id"], "side": b["side"], "distance_km": b["distance_km"],
                                         "unit": hit, "population": inside_pop[hit],
                                         "share_of_region_pct": 100 * inside_pop[hit] / unit_pop[hit]}))
+    belts["population"] = belt_pop
     rb = pd.concat(per_region, ignore_index=True)
     rb = units.iloc[rb["unit"]].reset_index(drop=True)[["vintage", "region_id", "iso_3166_2", "name_en", "country",
                                                         "geometry"]].join(rb.drop(columns="unit"))
@@ -388,9 +378,13 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     near = shapely.union_all(land_belts.geometry.to_crs(grid.crs).values)
     near_mask = features.rasterize([(near, 1)], out_shape=labels.shape, transform=grid.transform, fill=0,
                                    dtype="uint8") > 0 if not near.is_empty else np.zeros(labels.shape, bool)
-    d_ea = districts.geometry.to_crs(grid.crs)
-    districts["population"] = zone_sums(pop, d_ea, grid.transform)
-    districts["population_near_border"] = zone_sums(np.where(near_mask, pop, 0.0), d_ea, grid.transform)
+    # Districts are a partition: one label grid gives both sums.
+    d_lab = features.rasterize(zip(districts.geometry.to_crs(grid.crs).values, range(1, len(districts) + 1)),
+                               out_shape=labels.shape, transform=grid.transform, fill=0, dtype="int32").ravel() \
+        if len(districts) else np.zeros(labels.size, dtype=np.int64)
+    districts["population"] = np.bincount(d_lab, weights=pop.ravel(), minlength=len(districts) + 1)[1:]
+    districts["population_near_border"] = np.bincount(d_lab, weights=np.where(near_mask, pop, 0.0).ravel(),
+                                                      minlength=len(districts) + 1)[1:]
     districts["share_near_border"] = districts["population_near_border"] / districts["population"].where(
         districts["population"] > 0)
     districts["border_district"] = districts["share_near_border"] >= conf.border_district_share
@@ -496,10 +490,16 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
         regions.assign(kind="region_" + regions["vintage"], name=regions["name_en"])[
             ["kind", "name", "segment_id", "side", "country", "geometry"]]], ignore_index=True)
     targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=zones.crs)
+    focus_label = 1 + list(countries_ea["country"]).index(cfg.focus_country)
+    own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=pop.shape,
+                             transform=grid.transform, fill=0, dtype="int32")
+    in_focus = own == focus_label
+    across = _fastest_pole_abroad(cfg, stages, pop.shape, grid, countries_ea, own)
     rows = []
     for g in track(targets.geometry.to_crs(grid.crs).values, "people-weighted hours per belt and region"):
         mask = features.rasterize([(g, 1)], out_shape=pop.shape, transform=grid.transform, fill=0, dtype="uint8") > 0
-        row = {"population": float(pop[mask].sum())}
+        total = float(pop[mask].sum())
+        row = {"population": total}
         for s, h in hours.items():
             mean, reached, cut = weighted_hours(pop, h, mask)
             row[f"mean_h_{s}"] = mean
@@ -507,13 +507,11 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
                 both = mask & np.isfinite(h) & np.isfinite(hours["open"])
                 row[f"person_hours_lost_{s}"] = float((pop[both] * (h[both] - hours["open"][both])).sum())
                 row[f"people_cut_off_{s}"] = cut
+        for sc, acr in across.items():  # cross-border influence by people
+            row[f"people_share_across_{sc}_pct"] = 100 * float(pop[mask & acr].sum()) / total if total > 0 else np.nan
         rows.append(row)
     access = gpd.GeoDataFrame(pd.concat([targets.drop(columns="geometry"), pd.DataFrame(rows)], axis=1),
                               geometry=targets.geometry, crs=targets.crs)
-    focus_label = 1 + list(countries_ea["country"]).index(cfg.focus_country)
-    own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=pop.shape,
-                             transform=grid.transform, fill=0, dtype="int32")
-    in_focus = own == focus_label
     out = []
     for s, h in hours.items():
         for t in conf.thresholds_h:
@@ -521,19 +519,10 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
             out.append({"scenario": s, "hours": t, "people_beyond": float(pop[far].sum()),
                         "share_pct": 100 * float(pop[far].sum()) / float(pop[in_focus].sum())})
     abroad = pd.DataFrame(columns=["side", "people_fastest_pole_abroad"])
-    across = _fastest_pole_abroad(cfg, stages, pop.shape, grid, countries_ea, own)
     if "open" in across:
         abroad = pd.DataFrame({"side": ["focus", "neighbours"],
                                "people_fastest_pole_abroad": [float(pop[across["open"] & in_focus].sum()),
                                                               float(pop[across["open"] & ~in_focus].sum())]})
-    shares = {f"people_share_across_{sc}_pct": [] for sc in across}
-    for g in targets.geometry.to_crs(grid.crs).values:
-        mask = features.rasterize([(g, 1)], out_shape=pop.shape, transform=grid.transform, fill=0, dtype="uint8") > 0
-        total = float(pop[mask].sum())
-        for sc, acr in across.items():
-            shares[f"people_share_across_{sc}_pct"].append(100 * float(pop[mask & acr].sum()) / total
-                                                          if total > 0 else np.nan)
-    access = access.assign(**shares)
     return access, pd.DataFrame(out), abroad
 
 

@@ -47,7 +47,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     economy
         ``economy.gpkg``, when the economy stage ran.
     """
-    from .io import exists_or_pending, pending_or_current, write_text
+    from .io import pending_or_current, write_text
     from .qgis_project import build_project, raster_qml
     from .styles import styles_for
 
@@ -83,7 +83,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
                                                                  "access_by_people")] + [raster("population")],
         "Base": [(rel(borders), "countries", True)],
     }
-    groups = {g: [m for m in ms if exists_or_pending(base / m[0])] for g, ms in groups.items()}
+    groups = {g: [m for m in ms if pending_or_current(base / m[0]).exists()] for g, ms in groups.items()}
     groups = {g: ms for g, ms in groups.items() if ms}
     from .io import read_layer
 
