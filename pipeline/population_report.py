@@ -57,7 +57,8 @@ def render(cfg, path: Path) -> str:
             by = h.set_index("distance_km")["population"]
             rows.append([seg, side, h["country"].iloc[0], *[_n(by.get(d, np.nan)) for d in conf.belts_km]])
     out += ["### People near each border", "",
-            "People living within each distance of each land border (geodesic belts), per side.", "",
+            f"People ({conf.year}, persons, from the surface above) living within each distance of each land border "
+            "(geodesic belts), per side.", "",
             _table(["border", "side", "country", *[f"within {d:g} km" for d in conf.belts_km]], rows), ""]
     nb = districts[districts["border_district"]]
     out += ["### Border districts (Eurostat-style typology)", "",
@@ -72,7 +73,8 @@ def render(cfg, path: Path) -> str:
     b = beyond.pivot_table(index="hours", columns="scenario", values="people_beyond")
     b = b[[c for c in ("open", "current", "closed") if c in b.columns]]
     out += ["### Travel time weighted by people", "",
-            f"People of {cfg.focus_country} beyond each travel time of every growth pole (the area-weighted figures of "
+            f"People of {cfg.focus_country} ({conf.year}) beyond each travel time by road of every growth pole "
+            "(`layers/poles.yaml`; the area-weighted figures of "
             "the influence section count land, not people):", "",
             _table(["beyond", *[f"{s} (people)" for s in b.columns], *[f"{s} %" for s in b.columns]],
                    [[f"{h:g} h", *[_n(b.loc[h, s]) for s in b.columns],
@@ -93,7 +95,7 @@ def render(cfg, path: Path) -> str:
     if len(near):
         t = near.pivot_table(index="country", columns="within_min", values="people", sort=False)
         sh = near.pivot_table(index="country", columns="within_min", values="share_pct", sort=False)
-        out += ["People within reach of a road border crossing (open borders: the time to reach the crossing, by "
+        out += [f"People ({conf.year}) within reach of a road border crossing (open borders: the time to reach the crossing, by "
                 "the off-network leg and the road network; share of the country's people on the grid, a lower "
                 "bound where only settlements are mapped):", "",
                 _table(["country", *[f"within {m:g} min" for m in t.columns]],
