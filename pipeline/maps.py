@@ -295,8 +295,9 @@ def population_map(outputs: Path, countries: gpd.GeoDataFrame, focus: str, crs: 
     fr.handles.append(Patch(facecolor="none", edgecolor="#777777", hatch="////",
                             label="no official regional totals: settlements only"))
     segs = gpd.read_file(outputs / "borders.gpkg", layer="border_segments").to_crs(crs)
-    segs[segs["segment_type"] == "land"].plot(ax=fr.ax, color="#1b7837", linewidth=1.2, zorder=7)
-    fr.handles.append(Line2D([], [], color="#1b7837", linewidth=1.2, label="land border"))
+    # Near-black: a green line turns olive under deuteranopia and vanishes into the 1–10 class.
+    segs[segs["segment_type"] == "land"].plot(ax=fr.ax, color="#111111", linewidth=1.2, zorder=7)
+    fr.handles.append(Line2D([], [], color="#111111", linewidth=1.2, label="land border"))
     fr.outline()
     fr.fig.text(0.01, 0.054, "Population: BNS Kazakhstan, Rosstat (regional totals); GeoNames settlements (CC BY 4.0).",
                 fontsize=6.2, color="#444444")
