@@ -133,8 +133,8 @@ $(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/i
 
 $(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
 		$(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/influence.py \
-		pipeline/accessibility.py pipeline/crossings.py $(CORE) $(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) \
-		| $(SETUP) $(CHECKED)
+		pipeline/accessibility.py pipeline/crossings.py pipeline/statistics.py $(CORE) \
+		$(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) influence --stages $(STAGES) --out $(OUT)/influence.gpkg --rasters $(OUT)/rasters
 
 $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \

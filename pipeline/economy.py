@@ -29,7 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .statistics import HS_SECTIONS, load_tables, region_values, series, usd_per_unit
+from .statistics import HS_SECTIONS, load_tables, long_values, national_values
 
 log = logging.getLogger("pipeline")
 
@@ -53,43 +53,6 @@ DESCRIPTIONS = {
 
 # --- values per region ------------------------------------------------------------------------------
 
-def long_values(units: pd.DataFrame, tables, eco, vintage: str) -> pd.DataFrame:
-    """Region values of one vintage (long), with GRP converted to USD.
-
-    Parameters
-    ----------
-    units
-        Regions of the vintage (``region_id``, ``iso_3166_2``, ``country``).
-    tables : statistics.Tables
-        The validated tables.
-    eco : EconomySection
-        Crosswalk, Tyumen option, currencies.
-    vintage
-        The vintage's name.
-
-    Returns
-    -------
-    DataFrame
-        region_id, indicator, year, period, value (``grp_usd`` rows added, million USD).
-    """
-    return with_grp_usd(region_values(units, series(tables.regional, eco), eco, vintage), tables.rates)
-
-
-def national_values(tables, eco) -> pd.DataFrame:
-    """National rows (long) with GRP in USD: country, indicator, year, period, value."""
-    s = series(tables.regional, eco)
-    return with_grp_usd(s[s["code"] == s["country"]].drop(columns="code"), tables.rates)
-
-
-def with_grp_usd(values: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
-    """``values`` (long, with ``indicator``, ``year``, ``value``, ``unit``) plus ``grp_usd`` rows: each GRP in
-    million USD at the NBK annual rate of its currency (no row where the pack has no rate, e.g. KGS)."""
-    grp = values[values["indicator"] == "grp"].assign(currency=lambda d: d["unit"].str.replace("million ", ""))
-    grp = grp.merge(usd_per_unit(rates), on=["year", "currency"], how="inner")
-    grp = grp.assign(indicator="grp_usd", value=grp["value"] * grp["usd_per_unit"], unit="million USD")
-    return pd.concat([values, grp[values.columns]], ignore_index=True)
-
-
 def _wide(long: pd.DataFrame, index: list[str]) -> pd.DataFrame:
     w = long[long["period"] == "year"].pivot_table(index=index, columns="indicator", values="value",
                                                    aggfunc="first")
@@ -109,9 +72,9 @@ def region_table(units: gpd.GeoDataFrame, long: pd.DataFrame, national: pd.DataF
     units
         Regions of the vintage (polygons, ``region_id``, ``iso_3166_2``, ``name_en``, ``country``, ``vintage``).
     long
-        :func:`long_values` of the vintage.
+        :func:`statistics.long_values` of the vintage.
     national
-        :func:`national_values`.
+        :func:`statistics.national_values`.
     eco : EconomySection
         Currencies, base year.
     borders
@@ -182,7 +145,7 @@ def border_sums(br: pd.DataFrame, stats: pd.DataFrame, national: pd.DataFrame, d
     stats
         ``region_stats`` of both vintages (region_id, vintage, year, population, grp_lcu_mn, grp_usd_mn).
     national
-        :func:`national_values`.
+        :func:`statistics.national_values`.
     distances
         Belt distances (km).
 
@@ -242,7 +205,7 @@ def claim_figures(claims: dict, sums: dict[str, pd.DataFrame], br: pd.DataFrame,
     stats
         region_stats (for exports; Tyumen plays no part in them).
     national
-        :func:`national_values`.
+        :func:`statistics.national_values`.
 
     Returns
     -------

@@ -2,11 +2,15 @@
 cross-border influence and development axes.
 
 Reads the crossings stage's graph, the poles (``layers/poles.yaml``), countries, zones and border
-regions, and ``layers/influence.yaml``. Writes ``outputs/influence.gpkg`` with layers
+regions, ``layers/influence.yaml``, and the regional GRP and population of ``layers/stats/`` (through
+``layers/economy.yaml``) for the GRP attraction. Writes ``outputs/influence.gpkg`` with layers
   * ``poles``; ``catchments`` (per tier set and scenario: the cells whose fastest pole is each pole,
     with ``area_km2`` and ``population``: GeoNames settlements ≥ 5,000 inside);
   * ``huff_dominant`` (per dominant pole: area and mean probability, Huff model of the configured
-    scenario and tier set: P_ij = A_j^α·exp(−β·t_ij) / Σ_k A_k^α·exp(−β·t_ik), A = population);
+    scenario and tier set: P_ij = A_j^α·exp(−β·t_ij) / Σ_k A_k^α·exp(−β·t_ik), A = population or
+    population × the region's GRP per capita in USD, ``huff.attraction``);
+  * ``huff_variants`` (the market areas under each attraction: population of all poles, population of the
+    poles with a GRP, GRP) and ``huff_changes`` (focus-country km² whose dominant pole changes);
   * ``beyond_influence`` (per tier set: land farther than ``beyond_hours`` from every pole of the
     set, with area and settlement population; ``region_beyond``: that area per region);
   * ``cross_border_influence`` (per zone / border region and scenario: share of area and of
@@ -62,18 +66,123 @@ def huff_dominant(per_pole: Iterable[tuple[int, np.ndarray]], attraction: np.nda
                   beta_per_h: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Streaming Huff: the dominant pole (−1 if none) and its probability for N places, from an
     iterator of (pole, minutes) — one pole in memory at a time."""
-    total = np.zeros(n)
-    best_w = np.zeros(n)
-    best = np.full(n, -1, dtype=np.int32)
+    best, prob = huff_dominant_many(per_pole, np.asarray(attraction, dtype=float)[None, :], alpha, beta_per_h, n)
+    return best[0], prob[0]
+
+
+def huff_dominant_many(per_pole: Iterable[tuple[int, np.ndarray]], attractions: np.ndarray, alpha: float,
+                       beta_per_h: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Streaming Huff for several attraction vectors at once (one Dijkstra per pole serves them all).
+
+    Parameters
+    ----------
+    per_pole
+        Iterator of (pole index, minutes to each of the N places).
+    attractions
+        V × P attraction of each pole under each of V variants (0 or NaN: the pole is not in that model).
+    alpha, beta_per_h
+        Huff's exponent of attraction and distance decay (1/h).
+    n
+        Number of places.
+
+    Returns
+    -------
+    best : ndarray (V × N, int32)
+        The dominant pole per variant and place (−1 where no pole of the variant is reachable).
+    prob : ndarray (V × N)
+        Its probability (NaN where none).
+    """
+    a = np.nan_to_num(np.asarray(attractions, dtype=float), nan=0.0)
+    v = a.shape[0]
+    total = np.zeros((v, n))
+    best_w = np.zeros((v, n))
+    best = np.full((v, n), -1, dtype=np.int32)
     for pole, minutes in per_pole:
-        w = huff_weights(minutes, float(attraction[pole]), alpha, beta_per_h)
-        total += w
-        better = w > best_w
-        best_w = np.where(better, w, best_w)
-        best = np.where(better, pole, best)
+        decay = np.where(np.isfinite(minutes), np.exp(-beta_per_h * np.nan_to_num(minutes, posinf=0.0) / 60.0), 0.0)
+        for k in range(v):
+            if a[k, pole] <= 0:
+                continue
+            w = a[k, pole] ** alpha * decay
+            total[k] += w
+            better = w > best_w[k]
+            best_w[k] = np.where(better, w, best_w[k])
+            best[k] = np.where(better, pole, best[k])
     with np.errstate(invalid="ignore", divide="ignore"):
         prob = np.where(total > 0, best_w / total, np.nan)
     return best, prob
+
+
+def pole_grp_per_capita(poles: gpd.GeoDataFrame, vintages: dict[str, gpd.GeoDataFrame], tables, eco,
+                        year: int) -> pd.DataFrame:
+    """GRP per capita (USD) of the region each pole lies in: the first vintage of ``vintages`` whose
+    region holds the pole and has both GRP (converted to USD) and population that year.
+
+    Tyumen counts without its okrugs (the city lies in the oblast proper, the okrugs' oil is not its).
+
+    Parameters
+    ----------
+    poles
+        The poles (points, same CRS as the regions).
+    vintages
+        Vintage name → regions (``region_id``, ``iso_3166_2``, ``country``, polygons), most detailed first.
+    tables : statistics.Tables
+        The validated statistics tables.
+    eco : EconomySection
+        Crosswalk, currencies, population references.
+    year
+        The year.
+
+    Returns
+    -------
+    DataFrame (index of ``poles``)
+        ``grp_region`` (ISO 3166-2, '' where none), ``grp_per_capita_usd`` (NaN where none).
+    """
+    from .statistics import long_values
+
+    eco = eco.model_copy(update={"tyumen_with_okrugs": False})
+    out = pd.DataFrame({"grp_region": "", "grp_per_capita_usd": np.nan}, index=poles.index)
+    for vintage, units in vintages.items():
+        long = long_values(units, tables, eco, vintage)
+        y = long[(long["year"] == year) & (long["period"] == "year")]
+        w = y.pivot_table(index="region_id", columns="indicator", values="value", aggfunc="first")
+        if not {"grp_usd", "population"} <= set(w.columns):
+            continue
+        pc = (w["grp_usd"] * 1e6 / w["population"]).dropna()
+        hit = gpd.sjoin(poles[["geometry"]], units[["region_id", "iso_3166_2", "geometry"]], predicate="within")
+        hit = hit[~hit.index.duplicated()]
+        todo = hit.index[out.loc[hit.index, "grp_per_capita_usd"].isna() & hit["region_id"].isin(pc.index)]
+        out.loc[todo, "grp_per_capita_usd"] = hit.loc[todo, "region_id"].map(pc).to_numpy()
+        out.loc[todo, "grp_region"] = hit.loc[todo, "iso_3166_2"].to_numpy()
+    return out
+
+
+def huff_changes(best: dict[str, np.ndarray], mask: np.ndarray, cell_km2: float,
+                 pairs: Iterable[tuple[str, str]]) -> pd.DataFrame:
+    """Area whose dominant pole differs between two Huff variants.
+
+    Parameters
+    ----------
+    best
+        Variant → grid of the dominant pole (−1 none).
+    mask
+        Cells counted (e.g. the focus country).
+    cell_km2
+        Area of a cell (equal-area grid).
+    pairs
+        (from, to) variant names.
+
+    Returns
+    -------
+    DataFrame
+        from_variant, to_variant, changed_km2, changed_share_pct (of the masked cells with a dominant pole).
+    """
+    rows = []
+    for a, b in pairs:
+        valid = mask & (best[a] >= 0) & (best[b] >= 0)
+        changed = valid & (best[a] != best[b])
+        rows.append({"from_variant": a, "to_variant": b, "changed_km2": float(changed.sum() * cell_km2),
+                     "changed_share_pct": float(100 * changed.sum() / max(valid.sum(), 1))})
+    return pd.DataFrame(rows)
 
 
 # --- raster → polygons ----------------------------------------------------------------------------
@@ -199,8 +308,12 @@ DESCRIPTIONS = {
     "poles": "Growth poles (layers/poles.yaml) with GeoNames coordinates and population (CC BY 4.0).",
     "catchments": "Travel-time catchments: cells whose fastest pole (of a tier set, per scenario) is "
                   "each pole; population = GeoNames settlements ≥ 5,000 inside.",
-    "huff_dominant": "Huff market areas: the dominant pole per cell (attraction population^α, "
-                     "exp(−β·hours) decay) with the mean probability of the dominant pole.",
+    "huff_dominant": "Huff market areas: the dominant pole per cell (attraction A^α with A = population or "
+                     "GRP as configured, exp(−β·hours) decay) with the mean probability of the dominant pole.",
+    "huff_variants": "Huff market areas under each attraction: population (all poles), population (only the "
+                     "poles with a regional GRP per capita), GRP (population × GRP per capita, USD).",
+    "huff_changes": "Area of the focus country whose dominant Huff pole changes between two attractions "
+                    "(km², % of the cells with a dominant pole).",
     "beyond_influence": "Land of the focus country farther than `hours` from every pole of a tier set "
                         "(current scenario).",
     "region_beyond": "Share and km² of each focus-country region beyond influence, per tier set.",
@@ -269,44 +382,57 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
     return catchments, beyond_gdf, fastest, beyond_rasters
 
 
-def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float
-                      ) -> tuple[np.ndarray, gpd.GeoDataFrame]:
-    """Huff probabilities of the dominant pole and the market areas (one Dijkstra per pole, streamed).
+HUFF_VARIANTS = {
+    "population": "attraction = GeoNames population, every pole of the tier set",
+    "population_grp_poles": "attraction = GeoNames population, only the poles with a GRP per capita",
+    "grp": "attraction = population × the region's GRP per capita (USD), only the poles with one",
+}
+
+
+def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, attractions: dict[str, np.ndarray]
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray, gpd.GeoDataFrame]]:
+    """Huff probabilities of the dominant pole and the market areas of each attraction variant (one
+    Dijkstra per pole, streamed, serving every variant).
 
     Parameters
     ----------
     lk : accessibility.Linked
         The linked model.
     poles
-        The poles (``tier``, ``population`` = attraction).
+        The poles (``tier``).
     conf : InfluenceSection
         Huff tier set, scenario, α and β.
     off_kmh
         Off-network speed (km/h).
+    attractions
+        Variant name → attraction of every pole (0 or NaN: not in that variant's model).
 
     Returns
     -------
-    probability : ndarray
-        Grid of the dominant pole's probability (NaN off the linked cells).
-    areas : GeoDataFrame (grid CRS)
-        One polygon per dominant pole: ``pole_id``, ``mean_probability``.
+    dict
+        Variant → (grid of the dominant pole's probability (NaN off the linked cells), grid of the dominant
+        pole (−1 none), GeoDataFrame in the grid CRS: one polygon per dominant pole, ``pole_id``,
+        ``mean_probability``).
     """
     from .accessibility import minutes_to_each_pole
+    from .progress import track
     from .rasters import zonal_means
 
     grid = lk.grid
     ids = poles.index[poles["tier"].isin(conf.tier_sets[conf.huff.tier_set])].to_numpy()
-    from .progress import track
-
     per_pole = track(minutes_to_each_pole(lk, conf.huff.scenario, off_kmh, ids), "Huff: one Dijkstra per pole",
                      total=len(ids))
-    best, prob = huff_dominant(per_pole,
-                               poles["population"].to_numpy(dtype=float), conf.huff.alpha,
-                               conf.huff.beta_per_hour, len(lk.cells.rows))
-    prob_grid = on_grid(lk, prob, np.nan)
-    areas = class_polygons(on_grid(lk, best, -1).astype(np.int32), grid.transform, grid.crs, name="pole_id")
-    areas["mean_probability"] = zonal_means(prob_grid, areas.geometry, grid.transform)
-    return prob_grid, areas
+    names = list(attractions)
+    best, prob = huff_dominant_many(per_pole, np.vstack([attractions[k] for k in names]), conf.huff.alpha,
+                                    conf.huff.beta_per_hour, len(lk.cells.rows))
+    out = {}
+    for k, name in enumerate(names):
+        prob_grid = on_grid(lk, prob[k], np.nan)
+        best_grid = on_grid(lk, best[k], -1).astype(np.int32)
+        areas = class_polygons(best_grid, grid.transform, grid.crs, name="pole_id")
+        areas["mean_probability"] = zonal_means(prob_grid, areas.geometry, grid.transform)
+        out[name] = (prob_grid, best_grid, areas)
+    return out
 
 
 def cross_border_influence(lk, fastest: dict, targets: gpd.GeoDataFrame, country_codes: list[str],
@@ -411,7 +537,7 @@ def run(cfg, stages, out, rasters) -> None:
         Folder of ``huff_probability.tif``.
     """
     from .accessibility import prepare
-    from .config import load_accessibility, load_influence, load_network
+    from .config import load_accessibility, load_economy, load_influence, load_network
     from .crossings import load_checkpoints, scenario_edges
     from .errors import ConfigError
     from .geodesy import area_km2
@@ -419,6 +545,7 @@ def run(cfg, stages, out, rasters) -> None:
     from .outputs import write_stage
     from .poles import geonames_cities, load_settlements
     from .rasters import write_geotiff, zonal_means
+    from .statistics import load_tables
 
     conf_path = cfg.layers_dir / "influence.yaml"
     acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
@@ -445,6 +572,7 @@ def run(cfg, stages, out, rasters) -> None:
     catchments = finish(catch.merge(pole_cols, on="pole_id"))
     beyond_gdf = finish(beyond)
 
+    vintage_names = ["naturalearth", *cfg.vintages]
     vintages = [read_layer(stages.ingest, "regions")]
     vintages += [read_layer(stages.ingest, f"regions_{v}") for v in cfg.vintages]
     rb = pd.concat([r[r["country"] == cfg.focus_country] for r in vintages], ignore_index=True)
@@ -456,13 +584,43 @@ def run(cfg, stages, out, rasters) -> None:
         rb[f"beyond_share_{set_name}"] = share
         rb[f"beyond_km2_{set_name}"] = share * rb["area_km2"]
 
-    prob_grid, huff_areas = huff_market_areas(lk, poles, conf, net.off_network_kmh)
+    grp = pole_grp_per_capita(poles, {v: vintages[k] for k, v in reversed(list(enumerate(vintage_names)))},
+                              load_tables(cfg.layers_dir, load_economy(cfg.layers_dir)),
+                              load_economy(cfg.layers_dir), conf.huff.grp_year)
+    poles["grp_region"] = grp["grp_region"]
+    poles["grp_per_capita_usd"] = grp["grp_per_capita_usd"]
+    poles["attraction_grp_usd"] = poles["population"] * poles["grp_per_capita_usd"]
+    in_model = poles["tier"].isin(conf.tier_sets[conf.huff.tier_set])
+    if not (in_model & poles["grp_per_capita_usd"].notna()).any():
+        raise ConfigError(f"{conf_path}: huff.grp_year {conf.huff.grp_year}: no pole of tier set "
+                          f"'{conf.huff.tier_set}' lies in a region with GRP and population that year "
+                          "(layers/stats/regional_statistics.csv)")
+    missing = poles.loc[in_model & poles["grp_per_capita_usd"].isna(), "name"].tolist()
+    if missing:
+        log.info("Huff with GRP attraction: %d pole(s) without a regional GRP per capita in %d leave that "
+                 "model: %s", len(missing), conf.huff.grp_year, ", ".join(missing))
+    pop_a = poles["population"].to_numpy(dtype=float)
+    has_grp = poles["grp_per_capita_usd"].notna().to_numpy()
+    variants = huff_market_areas(lk, poles, conf, net.off_network_kmh, {
+        "population": pop_a, "population_grp_poles": np.where(has_grp, pop_a, 0.0),
+        "grp": poles["attraction_grp_usd"].fillna(0.0).to_numpy()})
+    prob_grid, _, huff_areas = variants[conf.huff.attraction]
     rasters.mkdir(parents=True, exist_ok=True)
     write_geotiff(rasters / "huff_probability.tif", prob_grid, grid.transform, grid.crs,
                   {"units": "probability", "description": "Huff probability of the dominant pole",
+                   "attraction": HUFF_VARIANTS[conf.huff.attraction],
+                   **({"grp_year": str(conf.huff.grp_year)} if conf.huff.attraction == "grp" else {}),
                    "alpha": f"{conf.huff.alpha:g}", "beta_per_hour": f"{conf.huff.beta_per_hour:g}",
                    "scenario": conf.huff.scenario, "tier_set": conf.huff.tier_set})
     huff = finish(huff_areas.merge(pole_cols, on="pole_id"))
+    huff_var = finish(pd.concat([a.assign(variant=k) for k, (_, _, a) in variants.items()], ignore_index=True)
+                      .merge(pole_cols, on="pole_id"))
+    huff_var = huff_var[["variant", "pole_id", "name", "tier", "country", "mean_probability", "area_km2",
+                         "population", "geometry"]]
+    cell_km2 = abs(grid.transform.a * grid.transform.e) / 1e6
+    changes = huff_changes({k: b for k, (_, b, _) in variants.items()}, focus_cells, cell_km2,
+                           [("population", "population_grp_poles"), ("population_grp_poles", "grp"),
+                            ("population", "grp")])
 
     zones = read_layer(stages.zones, "zones")
     regions = read_layer(stages.border_regions, "border_regions")
@@ -503,6 +661,9 @@ def run(cfg, stages, out, rasters) -> None:
                                   for a, g in axes.groupby("axis")], geometry="geometry", crs=cfg.output_crs)
     corridors = finish(corridors)
     write_stage(cfg, out, {"poles": poles, "catchments": catchments, "huff_dominant": huff,
+                           "huff_variants": huff_var, "huff_changes": changes.assign(
+                               scenario=conf.huff.scenario, tier_set=conf.huff.tier_set,
+                               grp_year=conf.huff.grp_year, country=cfg.focus_country),
                            "beyond_influence": beyond_gdf, "region_beyond": rb,
                            "cross_border_influence": cross, "axes": axes, "axis_corridors": corridors},
                 DESCRIPTIONS)

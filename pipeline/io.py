@@ -99,6 +99,8 @@ def read_layer(path: Path | str, layer: str | None = None, *,
     missing = [c for c in required if c not in gdf.columns]
     if missing:
         raise DataError(f"{path} (layer {layer}): missing column(s) {', '.join(missing)}")
+    if not isinstance(gdf, gpd.GeoDataFrame):   # an attribute table: no geometry, no CRS to check
+        return gdf
     if gdf.crs is None:
         raise DataError(f"{path} (layer {layer}): has no CRS; assign one (e.g. with ogr2ogr -a_srs)")
     if len(gdf) and gdf.crs.is_geographic:

@@ -57,8 +57,9 @@ DESCRIPTIONS = {
     "people_beyond": "People of the focus country beyond each travel-time threshold of every pole, per scenario.",
     "people_near_crossings": "People of the focus country and of each land neighbour within 30, 60 and 90 "
                              "minutes (open borders) of a road border crossing.",
-    "influence_people": "People (population surface) in each pole's catchment and Huff market area, beside "
-                        "the GeoNames settlement population of the influence layers.",
+    "influence_people": "People (population surface) in each pole's catchment and Huff market area (also under "
+                        "each Huff attraction: population, GRP), all and of the focus country (people_focus), "
+                        "beside the GeoNames settlement population of the influence layers.",
     "people_pole_abroad": "People whose fastest pole (open borders, cross-border tier set) lies in another "
                           "country: they lose it when the border closes.",
 }
@@ -398,7 +399,9 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
                   grid.crs, {"units": "person-hours per cell (per km²)", "scenario": "current",
                              "description": "people × hours lost against open borders (barrier_current.tif × "
                                             "population.tif)", "config_sha256": cfg.digest()})
-    write_stage(cfg, out, {"influence_people": influence_people(stages, pop, grid), "region_totals": totals, "belt_population": belts, "region_belt_population": rb,
+    focus = np.isin(labels, 1 + np.flatnonzero(units["country"].to_numpy() == cfg.focus_country))
+    write_stage(cfg, out, {"influence_people": influence_people(stages, pop, grid, focus), "region_totals": totals,
+                           "belt_population": belts, "region_belt_population": rb,
                            "district_typology": districts, "access_by_people": access, "people_beyond": beyond,
                            "people_pole_abroad": abroad, "people_near_crossings": near}, DESCRIPTIONS)
 
@@ -549,8 +552,9 @@ def _fastest_pole_abroad(cfg, stages, shape, grid, countries_ea, own: np.ndarray
     return out
 
 
-def influence_people(stages, pop: np.ndarray, grid) -> pd.DataFrame:
-    """People (population surface) in each catchment and each Huff market area of the influence stage,
+def influence_people(stages, pop: np.ndarray, grid, focus: np.ndarray | None = None) -> pd.DataFrame:
+    """People (population surface) in each catchment and each Huff market area (of the configured attraction and
+    of each variant) of the influence stage,
     beside the GeoNames settlement population those layers carry.
 
     Parameters
@@ -561,26 +565,33 @@ def influence_people(stages, pop: np.ndarray, grid) -> pd.DataFrame:
         The population surface on the grid.
     grid : accessibility.Grid
         The grid.
+    focus
+        Cells of the focus country (``people_focus``: its people in each area); None: all cells.
 
     Returns
     -------
     DataFrame
-        kind (catchment / huff_market_area), tier_set, scenario, pole, people, settlement_population.
+        kind (catchment / huff_market_area / huff_variant), tier_set (of a catchment; the attraction variant of a
+        huff_variant), scenario, pole, people, people_focus, settlement_population.
     """
     from .io import read_layer
 
     if not stages.influence.is_file():
         return pd.DataFrame()
     rows = []
+    pop_focus = pop if focus is None else np.where(focus, pop, 0.0)
     catch = read_layer(stages.influence, "catchments")
     huff = read_layer(stages.influence, "huff_dominant").assign(tier_set="huff", scenario="")
-    for kind, layer in (("catchment", catch), ("huff_market_area", huff)):
+    variants = read_layer(stages.influence, "huff_variants")
+    variants = variants.assign(tier_set=variants["variant"], scenario="")
+    for kind, layer in (("catchment", catch), ("huff_market_area", huff), ("huff_variant", variants)):
         for (ts, sc), g in layer.groupby(["tier_set", "scenario"], sort=False):
             g = g.reset_index(drop=True)
             lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, range(1, len(g) + 1)),
                                      out_shape=pop.shape, transform=grid.transform, fill=0, dtype="int32")
             people = np.bincount(lab.ravel(), weights=pop.ravel(), minlength=len(g) + 1)[1:]
-            rows += [{"kind": kind, "tier_set": ts if kind == "catchment" else "", "scenario": sc, "pole": n,
-                      "people": float(v), "settlement_population": float(sp)}
-                     for n, v, sp in zip(g["name"], people, g["population"])]
+            mine = np.bincount(lab.ravel(), weights=pop_focus.ravel(), minlength=len(g) + 1)[1:]
+            rows += [{"kind": kind, "tier_set": ts if kind != "huff_market_area" else "", "scenario": sc, "pole": n,
+                      "people": float(v), "people_focus": float(f), "settlement_population": float(sp)}
+                     for n, v, f, sp in zip(g["name"], people, mine, g["population"])]
     return pd.DataFrame(rows)

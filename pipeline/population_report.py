@@ -117,6 +117,18 @@ def render(cfg, path: Path) -> str:
                 "their figures are edge effects, not influence:", "",
                 _table(["pole", "people (surface)", "people in settlements 5,000+"],
                        [[r.pole, _n(r.people), _n(r.settlement_population)] for r in h.head(15).itertuples()]),
-                "", "Catchment populations from the surface, per tier set and scenario: table `influence_people` "
+                ""]
+        v = infl[infl["kind"] == "huff_variant"].pivot_table(index="pole", columns="tier_set",
+                                                              values="people_focus", aggfunc="sum")
+        if {"population_grp_poles", "grp"} <= set(v.columns):
+            v = v.assign(change=v["grp"].fillna(0) - v["population_grp_poles"].fillna(0))
+            v = v.reindex(v["change"].abs().sort_values(ascending=False).index).head(12)
+            out += [f"People of {cfg.focus_country} in the Huff market areas when the poles attract by GRP instead "
+                    "of population (the same poles, those with a regional GRP per capita; the influence section "
+                    "names those without and gives the areas):", "",
+                    _table(["pole", "people, population attraction", "people, GRP attraction", "change"],
+                           [[n, _n(r["population_grp_poles"]), _n(r["grp"]), f"{r['change']:+,.0f}"]
+                            for n, r in v.iterrows()]), ""]
+        out += ["Catchment populations from the surface, per tier set and scenario: table `influence_people` "
                 "of `outputs/population.gpkg`.", ""]
     return "\n".join(out)

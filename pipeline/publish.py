@@ -70,7 +70,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
         "Poles and crossings": [(rel(influence), "poles", True), (rel(stages.crossings), "crossings", True)],
         "Growth poles and influence": [
             (rel(influence), n, n in shown)
-            for n in ("axes", "axis_corridors", "beyond_influence", "huff_dominant", "catchments",
+            for n in ("axes", "axis_corridors", "beyond_influence", "huff_dominant", "huff_variants", "catchments",
                       "region_beyond", "cross_border_influence")] + [raster("huff_probability")],
         "Border zones": [(rel(borders), n, n in shown) for n in
                          ("border_segments", "border_regions", "zones", "regions_geokz_2024", "regions")],
@@ -144,7 +144,8 @@ def run(cfg: Config, stages: Paths, out: Path, report: Path, *, full: bool, proj
                                               read_layer(stages.accessibility, "region_access"),
                                               read_layer(stages.crossings, "crossings"), cfg.distances_km[0]))
         conf = load_influence(cfg.layers_dir)
-        names = ("catchments", "beyond_influence", "region_beyond", "cross_border_influence", "axes")
+        names = ("catchments", "beyond_influence", "region_beyond", "cross_border_influence", "axes",
+                 "huff_variants", "huff_changes", "poles")
         sections.append(influence_section({n: read_layer(stages.influence, n) for n in names},
                                           scenario=conf.beyond.scenario, tier_set=conf.cross_border.tier_set,
                                           beyond_hours=conf.beyond.hours, distance=cfg.distances_km[0]))

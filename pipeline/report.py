@@ -207,6 +207,49 @@ def accessibility_section(zone_access: gpd.GeoDataFrame, region_access: gpd.GeoD
         "Border regions with the largest barrier effect (first 25):", "", rt, ""])
 
 
+def huff_attraction_table(variants: gpd.GeoDataFrame, changes: pd.DataFrame, poles: gpd.GeoDataFrame
+                          ) -> list[str]:
+    """Lines of the report comparing the Huff market areas by population and by GRP attraction.
+
+    Parameters
+    ----------
+    variants
+        ``huff_variants`` of ``influence.gpkg`` (variant, name, area_km2).
+    changes
+        ``huff_changes`` (from_variant, to_variant, changed_km2, changed_share_pct, grp_year, country, …).
+    poles
+        ``poles`` with ``grp_per_capita_usd`` (NaN: no regional GRP that year).
+
+    Returns
+    -------
+    list of str
+        Markdown lines (a paragraph and a table).
+    """
+    ch = changes.set_index(["from_variant", "to_variant"])
+    year, country = int(changes["grp_year"].iloc[0]), changes["country"].iloc[0]
+    same, attr = ch.loc[("population", "population_grp_poles")], ch.loc[("population_grp_poles", "grp")]
+    missing = poles.loc[poles["grp_per_capita_usd"].isna(), "name"].tolist()
+    area = variants.pivot_table(index="name", columns="variant", values="area_km2", aggfunc="sum")
+    area = area.reindex(columns=["population", "population_grp_poles", "grp"])
+    area = area[area[["population_grp_poles", "grp"]].notna().any(axis=1)]
+    area = area.assign(change=area["grp"].fillna(0) - area["population_grp_poles"].fillna(0))
+    area = area.reindex(area["change"].abs().sort_values(ascending=False).index)
+    rows = ([n, *("–" if pd.isna(r[c]) else _km(r[c]) for c in ("population", "population_grp_poles", "grp")),
+             f"{r['change']:+,.0f}"] for n, r in area.iterrows())
+    return [
+        f"Huff attraction, population against GRP ({year}): a pole's economic mass is its GeoNames population × "
+        "the GRP per capita (USD) of the region it lies in (Tyumen without its okrugs). "
+        f"{len(missing)} poles have no regional GRP and population for {year} in the statistics "
+        f"({', '.join(missing)}: Uzbek and Turkmen regional statistics are not in the pack, Kyrgyz GRP has no "
+        "KGS rate and no population, Xinjiang's population is of 2018 only) and leave the GRP model. "
+        f"Leaving them out alone moves the dominant pole of {_km(same['changed_km2'])} km² of {country} "
+        f"({same['changed_share_pct']:.1f} % of its cells); weighting the remaining poles by GRP instead of "
+        f"population moves {_km(attr['changed_km2'])} km² ({attr['changed_share_pct']:.1f} %). Market areas (km², "
+        "whole study window) sorted by the change due to attraction:", "",
+        _table(["pole", "population, all poles", "population, poles with GRP", "GRP", "change (km²)"], rows,
+               "lrrrr"), ""]
+
+
 def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, tier_set: str,
                       beyond_hours: float, distance: float) -> str:
     """Catchments per pole, territories beyond influence per region, cross-border influence, axes."""
@@ -235,6 +278,8 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
                 ([n, *("–" if pd.isna(piv.loc[n, s]) else f"{piv.loc[n, s]:.0%}" for s in scen),
                   *("–" if pd.isna(popv.loc[n, s]) else f"{popv.loc[n, s]:.0%}" for s in scen)]
                  for n in piv.index), "l" + "r" * 2 * len(scen))
+    huff = huff_attraction_table(layers["huff_variants"], layers["huff_changes"], layers["poles"]) \
+        if "huff_variants" in layers else []
     a = layers["axes"]
     at = _table(["axis", "leg", "km", "hours", "km outside the country"],
                 ([r.axis, f"{r.from_stop} → {r.to_stop}", _km(r.length_km), f"{r.minutes / 60:.1f}",
@@ -247,6 +292,6 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
         f"Territories of the focus country farther than {beyond_hours:g} h from every pole of a tier set:",
         "", bt, "", "Per region:", "", rbt, "",
         "Cross-border influence: share of each belt whose fastest pole lies in another country:", "",
-        xt, "",
+        xt, "", *huff,
         "Development axes routed on the road network (Natural Earth 1:10m; a leg that leaves the "
         "country does so because the generalised network has no shorter domestic link):", "", at, ""])

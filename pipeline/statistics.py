@@ -355,3 +355,40 @@ def usd_per_unit(rates: pd.DataFrame) -> pd.DataFrame:
     out = rates.assign(usd_per_unit=rates["kzt_per_unit"] / rates["year"].map(kzt_usd))
     kzt = pd.DataFrame({"year": kzt_usd.index, "currency": "KZT", "usd_per_unit": 1.0 / kzt_usd.to_numpy()})
     return pd.concat([out[["year", "currency", "usd_per_unit"]], kzt], ignore_index=True)
+
+
+def long_values(units: pd.DataFrame, tables, eco, vintage: str) -> pd.DataFrame:
+    """Region values of one vintage (long), with GRP converted to USD.
+
+    Parameters
+    ----------
+    units
+        Regions of the vintage (``region_id``, ``iso_3166_2``, ``country``).
+    tables : statistics.Tables
+        The validated tables.
+    eco : EconomySection
+        Crosswalk, Tyumen option, currencies.
+    vintage
+        The vintage's name.
+
+    Returns
+    -------
+    DataFrame
+        region_id, indicator, year, period, value (``grp_usd`` rows added, million USD).
+    """
+    return with_grp_usd(region_values(units, series(tables.regional, eco), eco, vintage), tables.rates)
+
+
+def national_values(tables, eco) -> pd.DataFrame:
+    """National rows (long) with GRP in USD: country, indicator, year, period, value."""
+    s = series(tables.regional, eco)
+    return with_grp_usd(s[s["code"] == s["country"]].drop(columns="code"), tables.rates)
+
+
+def with_grp_usd(values: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+    """``values`` (long, with ``indicator``, ``year``, ``value``, ``unit``) plus ``grp_usd`` rows: each GRP in
+    million USD at the NBK annual rate of its currency (no row where the pack has no rate, e.g. KGS)."""
+    grp = values[values["indicator"] == "grp"].assign(currency=lambda d: d["unit"].str.replace("million ", ""))
+    grp = grp.merge(usd_per_unit(rates), on=["year", "currency"], how="inner")
+    grp = grp.assign(indicator="grp_usd", value=grp["value"] * grp["usd_per_unit"], unit="million USD")
+    return pd.concat([values, grp[values.columns]], ignore_index=True)

@@ -170,6 +170,13 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
             (0.5, 0.7, "0.5–0.7", "173,221,142,200"),
             (0.7, 0.9, "0.7–0.9", "49,163,84,200"),
             (0.9, 1.01, "≥ 0.9", "0,104,55,200")]))),
+        # Outlines only, Okabe–Ito colours (distinct under colour-vision deficiencies): one variant at a time
+        # is meant to be shown (filter on variant), the others compared as outlines.
+        "huff_variants": qml(categorized("variant", [
+            ("population", "population, all poles", Sym("fill", "0,0,0,0", "0,114,178,255", 0.5)),
+            ("population_grp_poles", "population, poles with GRP", Sym("fill", "0,0,0,0", "230,159,0,255", 0.5)),
+            ("grp", "GRP × population, poles with GRP", Sym("fill", "0,0,0,0", "213,94,0,255", 0.5))]),
+            labeling=labels("name", 7.0, placement=1)),
         "beyond_influence": qml(categorized("tier_set", [
             ("national", "beyond the national poles", Sym("fill", "0,0,0,0", "200,200,200,255", 0.2)),
             ("kazakh", "beyond all Kazakh poles", Sym("fill", "215,48,39,70", "215,48,39,255", 0.3)),

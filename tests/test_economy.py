@@ -13,7 +13,8 @@ import pytest
 import shapely
 
 from pipeline.config import load_economy
-from pipeline.economy import border_sums, claim_figures, national_values, region_table, long_values
+from pipeline.economy import border_sums, claim_figures, region_table
+from pipeline.statistics import long_values, national_values
 from pipeline.errors import DataError
 from pipeline.statistics import load_tables, region_values, series, usd_per_unit
 

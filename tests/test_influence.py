@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.accessibility import hours_per_scenario, link, minutes_to_each_pole
-from pipeline.influence import beyond_mask, class_polygons, huff_dominant, huff_shares, route_legs
+from pipeline.influence import (beyond_mask, class_polygons, huff_changes, huff_dominant, huff_dominant_many,
+                                huff_shares, route_legs)
 
 from .test_accessibility import CEA, OFF_KMH, world
 
@@ -97,3 +98,54 @@ def test_axes_route_through_every_stop_in_order() -> None:
         start, end = shapely.get_coordinates(leg.geometry)[[0, -1]]
         assert np.allclose(start, a[1:], atol=0.02) and np.allclose(end, b[1:], atol=0.02)
         assert leg.length_km == pytest.approx(222.64, abs=0.1)  # 2° of the equator
+
+
+def test_huff_with_several_attractions_equals_one_run_per_attraction() -> None:
+    rng = np.random.default_rng(7)
+    minutes = rng.uniform(0, 600, (4, 50))
+    minutes[2, :10] = np.inf   # pole 2 unreachable from the first ten places
+    a = np.array([[1e5, 2e5, 3e5, 4e5], [1e5, 0.0, 3e5, np.nan]])
+    best, prob = huff_dominant_many(((j, minutes[j]) for j in range(4)), a, 1.0, 0.5, 50)
+    for k in range(2):
+        b1, p1 = huff_dominant(((j, minutes[j]) for j in range(4)), np.nan_to_num(a[k]), 1.0, 0.5, 50)
+        np.testing.assert_array_equal(best[k], b1)
+        np.testing.assert_allclose(prob[k], p1)
+    # Poles with attraction 0 or NaN are out of the second model.
+    assert not np.isin(best[1], [1, 3]).any()
+
+
+def test_huff_changes_count_the_cells_whose_dominant_pole_differs() -> None:
+    a = np.array([[0, 0, 1], [1, -1, 2]])
+    b = np.array([[0, 1, 1], [2, 0, 2]])
+    mask = np.array([[True, True, True], [True, True, False]])
+    t = huff_changes({"a": a, "b": b}, mask, 4.0, [("a", "b")]).iloc[0]
+    # Masked cells with a pole in both: (0,0) (0,1) (0,2) (1,0); two differ.
+    assert t["changed_km2"] == 8.0
+    assert t["changed_share_pct"] == 50.0
+
+
+def test_grp_attraction_is_the_regions_official_grp_per_capita_in_usd() -> None:
+    """Almaty city 2020: 13,459,802.6 mn KZT at 413.3148 KZT/USD over 1,951,746 people = 16,685 USD; Tyumen
+    (without its okrugs) 1,166,202.1 mn RUB at 5.734 KZT/RUB over 1,537,684 people = 10,522 USD; Tashkent: none."""
+    from pathlib import Path
+
+    import geopandas as gpd
+
+    from pipeline.config import load_economy
+    from pipeline.influence import pole_grp_per_capita
+    from pipeline.statistics import load_tables
+
+    layers = Path(__file__).resolve().parents[1] / "layers"
+    eco = load_economy(layers)
+    poles = gpd.GeoDataFrame({"name": ["Almaty", "Tyumen", "Tashkent"]},
+                             geometry=gpd.points_from_xy([76.9, 65.5, 69.2], [43.25, 57.15, 41.3]), crs="EPSG:4326")
+    box = shapely.geometry.box
+    units = gpd.GeoDataFrame({"region_id": [1, 2, 3], "iso_3166_2": ["KZ-ALA", "RU-TYU", "UZ-TO"],
+                              "country": ["KAZ", "RUS", "UZB"], "name_en": ["Almaty", "Tyumen", "Tashkent"]},
+                             geometry=[box(76, 43, 78, 44), box(65, 57, 66, 58), box(69, 41, 70, 42)],
+                             crs="EPSG:4326")
+    got = pole_grp_per_capita(poles, {"test": units}, load_tables(layers, eco), eco, 2020)
+    assert got.loc[0, "grp_per_capita_usd"] == pytest.approx(13_459_802.6e6 / 413.3148 / 1_951_746)
+    assert got.loc[1, "grp_per_capita_usd"] == pytest.approx(1_166_202.1e6 * 5.734 / 413.3148 / 1_537_684)
+    assert list(got["grp_region"]) == ["KZ-ALA", "RU-TYU", ""]
+    assert np.isnan(got.loc[2, "grp_per_capita_usd"])

@@ -66,9 +66,6 @@ class EconomySection(Strict):
     headline_year: int = F(2021, "year of the headline figures (the latest with GRP on both sides)",
                            ge=1990, le=2100)
     claims: dict[str, Claim] = F({}, "the paper's economic claims, put beside the computed figures")
-    huff_attraction: Literal["population", "grp"] = F(
-        "population", "attraction of a pole in the Huff comparison of the report: its GeoNames "
-        "population, or its region's GRP")
 
     @field_validator("crosswalk")
     @classmethod

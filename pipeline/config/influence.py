@@ -6,6 +6,8 @@ the development axes (stop sequences routed on the road graph).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import field_validator, model_validator
 
 from .base import F, Scenario, Strict, section_loader
@@ -16,7 +18,13 @@ class HuffSection(Strict):
 
     tier_set: str = F(..., "poles competing in the Huff model (a name of tier_sets)")
     scenario: Scenario = F(..., "border scenario of the travel times")
-    alpha: float = F(..., "attraction = population^alpha", ge=0, le=5)
+    attraction: Literal["population", "grp"] = F(
+        "population", "a pole's attraction A: its GeoNames population, or its economic mass = its population × "
+        "the GRP per capita (USD) of the region it lies in, in grp_year (poles whose region has no GRP or "
+        "population that year, e.g. Uzbek and Turkmen cities, then leave the model); the report compares both")
+    grp_year: int = F(2020, "year of the GRP per capita of the 'grp' attraction (GRP and population of "
+                      "layers/stats/regional_statistics.csv)", ge=1990, le=2100)
+    alpha: float = F(..., "Huff's P ∝ A^alpha·exp(−β·t)", ge=0, le=5)
     beta_per_hour: float = F(..., "distance decay exp(−β·t), t in hours", unit="1/h", ge=0, le=50)
 
 
