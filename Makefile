@@ -3,6 +3,7 @@
 #
 #   make all DATA_DIR=../shared/data   build everything from the data pack (creates .venv first)
 #   make data                          download the canonical sources into DATA_DIR (default ./data)
+#   make data-worldpop                 download WorldPop 1 km population of the grid's countries (optional)
 #   make test                          run the test suite
 #   make clean                         remove generated outputs
 #
@@ -61,7 +62,7 @@ sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' s
 SOURCES_INGEST  := $(call sources,ingest)
 SOURCES_NETWORK := $(call sources,network)
 
-.PHONY: all setup data check-data check-config test test-fast clean help bench maps
+.PHONY: all setup data data-worldpop check-data check-config test test-fast clean help bench maps
 # No .DELETE_ON_ERROR: every stage writes to temporaries renamed into place only when all of its
 # outputs are complete (pipeline.io.all_or_nothing), so a failed or killed stage leaves the previous
 # outputs as they were and Make must not delete them.
@@ -173,6 +174,11 @@ $(STUDY_DIRS): | $(SETUP)
 
 data: | $(SETUP)
 	$(PIPE) download
+
+# WorldPop's 1 km population counts of every country on the study grid (layers/population.yaml: worldpop),
+# clipped to the study bbox into DATA_DIR/worldpop/; then `population_raster: worldpop` uses them.
+data-worldpop: | $(SETUP)
+	$(PIPE) download --worldpop
 
 check-data: | $(SETUP)
 	$(PIPE) check-data

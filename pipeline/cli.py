@@ -201,13 +201,14 @@ def config_docs(out: File = Path("docs/configuration.md")) -> None:
 @app.command()
 def download(ctx: typer.Context,
              only: Annotated[list[str] | None, typer.Option(help="source name(s); default all")] = None,
-             force: Annotated[bool, typer.Option(help="download even if the file exists")] = False) -> None:
-    """Download the canonical sources into the data directory (needs the internet)."""
-    from .download import download_sources
+             force: Annotated[bool, typer.Option(help="download even if the file exists")] = False,
+             worldpop: Annotated[bool, typer.Option(help="WorldPop 1 km of the grid's countries")] = False) -> None:
+    """Download the canonical sources (or WorldPop's counts) into the data directory (needs the internet)."""
+    from .download import download_sources, download_worldpop
 
     cfg = _config(ctx)
-    log.info("download into %s", cfg.data_dir)
-    download_sources(cfg, only or list(cfg.sources), force=force)
+    _ = download_worldpop(cfg, force=force, countries=only) if worldpop else \
+        download_sources(cfg, only or list(cfg.sources), force=force)
 
 
 @app.command()

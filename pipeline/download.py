@@ -183,3 +183,147 @@ def check_data(cfg, say) -> None:
         say(f"{'missing' if key in missing else 'ok':8} {cfg.data_dir / cfg.sources[key].file}")
     if missing:
         cfg.source_path(missing[0])  # raises the explanatory error
+
+
+# --- WorldPop ----------------------------------------------------------------------------------------
+
+def worldpop_url(template: str, iso3: str, year: int) -> str:
+    """WorldPop's URL of one country's file, from the template of ``layers/population.yaml``.
+
+    Parameters
+    ----------
+    template
+        With ``{year}``, ``{ISO3}`` and ``{iso3}``.
+    iso3
+        ISO 3166-1 alpha-3 code.
+    year
+        Year of the counts.
+
+    Returns
+    -------
+    str
+    """
+    return template.format(year=year, ISO3=iso3.upper(), iso3=iso3.lower())
+
+
+def grid_countries(cfg: Config) -> list[str]:
+    """ISO3 codes of the countries on the study grid (the focus country first, then by area on the grid):
+    the countries whose admin-1 units reach the focus country's bounds widened by the accessibility
+    stage's ``extent_buffer_km``.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (the admin-1 source must be in the data directory).
+
+    Returns
+    -------
+    list of str
+    """
+    from .config import load_accessibility
+
+    acc = load_accessibility(cfg.layers_dir)
+    admin1 = read_layer(cfg.source_path(cfg.regions_source), columns=["adm0_a3"]).to_crs(cfg.equal_area_crs)
+    focus = admin1[admin1["adm0_a3"] == cfg.focus_country]
+    if focus.empty:
+        raise DataError(f"{cfg.source_path(cfg.regions_source)}: no admin-1 unit of {cfg.focus_country}")
+    extent = shapely.box(*focus.buffer(acc.extent_buffer_km * 1000).total_bounds)
+    hit = admin1[admin1.intersects(extent)]
+    area = hit.geometry.intersection(extent).area.groupby(hit["adm0_a3"]).sum().sort_values(ascending=False)
+    return [cfg.focus_country, *[c for c in area.index if c != cfg.focus_country]]
+
+
+def clip_raster(src_path: Path, dest: Path, bbox: tuple[float, float, float, float]) -> float:
+    """Write the part of a lon/lat raster inside ``bbox`` as a compressed GeoTIFF (atomically).
+
+    Parameters
+    ----------
+    src_path
+        The downloaded GeoTIFF (any CRS; the bbox is transformed to it).
+    dest
+        The clipped file.
+    bbox
+        (min_lon, min_lat, max_lon, max_lat), EPSG:4326.
+
+    Returns
+    -------
+    float
+        Persons in the clipped file (sum of valid cells).
+    """
+    import numpy as np
+    import rasterio
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import from_bounds
+
+    from .io import atomic_path
+
+    try:
+        src = rasterio.open(src_path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise DataError(f"{src_path}: the download cannot be read as a raster ({str(exc).splitlines()[0]}); "
+                        "try again") from None
+    with src:
+        if src.crs is None:
+            raise DataError(f"{src_path}: the download has no CRS")
+        bounds = transform_bounds(WGS84, src.crs, *bbox, densify_pts=21)
+        window = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+        window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+        data = src.read(1, window=window, masked=True)
+        profile = src.profile | {"driver": "GTiff", "width": window.width, "height": window.height,
+                                 "transform": src.window_transform(window), "compress": "deflate",
+                                 "predictor": 3 if data.dtype.kind == "f" else 2, "tiled": True,
+                                 "blockxsize": 256, "blockysize": 256}
+        tags = src.tags()
+    with atomic_path(dest) as tmp, rasterio.open(tmp, "w", **profile) as out:
+        out.write(data.filled(profile.get("nodata") if profile.get("nodata") is not None else 0), 1)
+        out.update_tags(**tags, clipped_to_bbox=",".join(f"{v:g}" for v in bbox))
+    return float(np.ma.sum(data)) if data.count() else 0.0
+
+
+def download_worldpop(cfg: Config, *, force: bool = False, countries: list[str] | None = None) -> list[Path]:
+    """Download WorldPop's 1 km counts of the countries on the study grid into ``<data dir>/<folder>/``,
+    clipped to the study bbox.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (``layers/population.yaml``: ``worldpop``).
+    force
+        Download files already present again.
+    countries
+        ISO3 codes; default :func:`grid_countries`.
+
+    Returns
+    -------
+    list of Path
+        The files (present or downloaded).
+    """
+    from .config import load_population
+
+    wp = load_population(cfg.layers_dir).worldpop
+    folder = cfg.data_dir / wp.folder
+    codes = countries or grid_countries(cfg)
+    log.info("WorldPop %d, 1 km: %s into %s", wp.year, ", ".join(codes), folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PipelineError(f"cannot write to the data directory {cfg.data_dir}: {exc}") from None
+    files = []
+    for i, iso3 in enumerate(codes, 1):
+        url = worldpop_url(wp.url, iso3, wp.year)
+        target = folder / url.rsplit("/", 1)[-1]
+        files.append(target)
+        if target.is_file() and not force:
+            log.info("[%d/%d] %s: %s present, kept (use --force to download again)", i, len(codes), iso3, target)
+            continue
+        log.info("[%d/%d] %s: downloading %s", i, len(codes), iso3, url)
+        workdir = Path(tempfile.mkdtemp(prefix="pipeline-worldpop-"))
+        try:
+            local = workdir / target.name
+            fetch(url, local)
+            people = clip_raster(local, target, cfg.bbox)
+            log.info("  %s: %s persons inside the study bbox", target.name, f"{people:,.0f}")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    log.info("to use them: population_raster: %s   (layers/population.yaml)", wp.folder)
+    return files

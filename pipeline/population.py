@@ -12,8 +12,9 @@ total), the rest over the region's land cells in proportion to the ancillary wei
 floor + exp(−d_road / road_decay_km) + exp(−d_settlement / settlement_decay_km) (distances in the
 equal-area grid). A region's cells sum exactly to its total. Regions without an official total
 (Uzbek, Turkmen, Kyrgyz regions, Xinjiang's prefectures) hold their settlements only: the raster
-metadata and the report say so. With ``population_raster`` a WorldPop / GHS-POP GeoTIFF is resampled
-to the grid instead (GDAL ``sum`` resampling: totals preserved).
+metadata and the report say so. With ``population_raster`` WorldPop / GHS-POP GeoTIFFs (a file, a list,
+or a folder such as the one ``make data-worldpop`` fills, one file per country) are resampled to the grid
+instead and added up (GDAL ``sum`` resampling: totals preserved).
 
 Writes ``rasters/population.tif`` (float32 persons per cell, the equal-area grid of the accessibility
 stage, nodata −9999 off land) and ``population.gpkg`` (EPSG:4326):
@@ -168,6 +169,47 @@ def dasymetric(labels: np.ndarray, totals: np.ndarray, s_rows: np.ndarray, s_col
     return pop.reshape(labels.shape), summary
 
 
+def raster_files(data_dir: Path, spec: str | list[str]) -> list[Path]:
+    """The GeoTIFFs named by ``population_raster``: a file, a list of files, or a folder (its ``*.tif``).
+
+    Parameters
+    ----------
+    data_dir
+        The data directory the paths are relative to.
+    spec
+        The configured value.
+
+    Returns
+    -------
+    list of Path
+        Existing files, sorted within a folder.
+
+    Raises
+    ------
+    DataMissingError
+        Naming every missing file or empty folder at once, and how to get WorldPop's.
+    """
+    from .errors import DataMissingError
+
+    files, missing = [], []
+    for name in [spec] if isinstance(spec, str) else spec:
+        path = data_dir / name
+        if path.is_dir():
+            found = sorted(path.glob("*.tif"))
+            files += found
+            if not found:
+                missing.append(f"{path}/ (no *.tif)")
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(str(path))
+    if missing:
+        raise DataMissingError(f"missing population raster(s) {', '.join(missing)} (layers/population.yaml: "
+                               "population_raster); `make data-worldpop` downloads WorldPop's 1 km counts of the "
+                               "countries on the study grid")
+    return files
+
+
 def resample_sum(path: Path, grid) -> np.ndarray:
     """A gridded population GeoTIFF (any CRS and resolution) on the study grid, sums preserved.
 
@@ -300,17 +342,13 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     inside = (rows >= 0) & (rows < grid.height) & (cols >= 0) & (cols < grid.width)
     rows, cols, s_pop = rows[inside], cols[inside], s["pop"].to_numpy(float)[inside]
     if conf.population_raster:
-        path = cfg.data_dir / conf.population_raster
-        if not path.is_file():
-            from .errors import DataMissingError
-
-            raise DataMissingError(f"missing population raster {path} (layers/population.yaml: population_raster)")
-        pop = resample_sum(path, grid)
+        paths = raster_files(cfg.data_dir, conf.population_raster)
+        pop = sum(resample_sum(path, grid) for path in paths)
         summary = pd.DataFrame({"total": units["total"], "settlements": np.nan, "total_on_grid": np.nan,
                                 "area_share_on_grid": np.nan,
                                 "grid": np.bincount(labels.ravel(), weights=pop.ravel(), minlength=len(units) + 1)[1:],
                                 "cells": np.bincount(labels.ravel(), minlength=len(units) + 1)[1:]})
-        method = f"resampled from {conf.population_raster} (GDAL sum)"
+        method = f"resampled from {', '.join(str(p.relative_to(cfg.data_dir)) for p in paths)} (GDAL sum)"
     else:
         edges = read_layer(stages.network, "edges")
         road = edges[edges["mode"] == acc.mode].geometry.to_crs(grid.crs)

@@ -19,7 +19,7 @@ import yaml
 
 from pipeline.config import load_config
 from pipeline.download import download_sources
-from pipeline.errors import DataError
+from pipeline.errors import DataError, DataMissingError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,3 +123,60 @@ def test_corrupt_zip_is_a_clear_error(served, server, tmp_path: Path) -> None:
         download_sources(cfg, ["admin1"])
     assert base in str(exc.value)  # names what was downloaded, not a temporary path
     assert not (tmp_path / "data" / "naturalearth" / "ne_test.gpkg").exists()
+
+
+def test_worldpop_url_of_kazakhstan_is_the_canonical_one() -> None:
+    from pipeline.config import load_population
+    from pipeline.download import worldpop_url
+
+    wp = load_population(ROOT / "layers").worldpop
+    assert worldpop_url(wp.url, "KAZ", wp.year) == ("https://data.worldpop.org/GIS/Population/Global_2000_2020_1km/"
+                                                    "2020/KAZ/kaz_ppp_2020_1km_Aggregated.tif")
+
+
+def test_the_grid_countries_are_kazakhstan_then_its_neighbours(cfg) -> None:
+    from pipeline.download import grid_countries
+
+    codes = grid_countries(cfg)
+    assert codes[0] == "KAZ"
+    assert {"RUS", "CHN", "KGZ", "UZB", "TKM"} <= set(codes)
+    assert "USA" not in codes and len(codes) == len(set(codes))
+
+
+def test_worldpop_files_are_clipped_to_the_bbox_and_feed_the_population_surface(server, tmp_path: Path) -> None:
+    """Two served country rasters (0.5° cells, one reaching beyond the bbox's eastern edge at 95°E): each is
+    clipped to the bbox, keeps the people inside it, and the folder is read as one mosaic."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    from pipeline.accessibility import make_grid
+    from pipeline.download import download_worldpop
+    from pipeline.population import raster_files, resample_sum
+
+    base, www = server
+    for iso3, x0 in (("AAA", 60.0), ("BBB", 90.0)):
+        (www / iso3).mkdir()
+        people = np.full((10, 20), 5.0, dtype="float32")   # 20 × 0.5° east of x0, 5° tall from 50°N
+        with rasterio.open(www / iso3 / f"{iso3.lower()}.tif", "w", driver="GTiff", width=20, height=10, count=1,
+                           dtype="float32", crs="EPSG:4326", transform=Affine(0.5, 0, x0, 0, -0.5, 50.0),
+                           nodata=-99999) as dst:
+            dst.write(people, 1)
+    layers = tmp_path / "layers"
+    shutil.copytree(ROOT / "layers", layers)
+    conf = yaml.safe_load((layers / "population.yaml").read_text())
+    conf["population"]["worldpop"] = {"year": 2020, "folder": "wp", "url": f"{base}/{{ISO3}}/{{iso3}}.tif"}
+    (layers / "population.yaml").write_text(yaml.safe_dump(conf))
+    cfg = load_config(layers, tmp_path / "data")
+    files = download_worldpop(cfg, countries=["AAA", "BBB"])
+    assert [f.name for f in files] == ["aaa.tif", "bbb.tif"]
+    with rasterio.open(files[1]) as src:   # 90–100°E clipped at 95°E: 10 of 20 columns
+        assert (src.width, src.height) == (10, 10) and src.bounds.right == 95.0
+        assert float(src.read(1, masked=True).sum()) == 500.0
+    assert raster_files(cfg.data_dir, "wp") == files
+    grid = make_grid((-3_000_000.0, -2_000_000.0, 3_000_000.0, 2_000_000.0), 50_000.0,
+                     "+proj=aea +lat_0=47 +lon_0=67 +lat_1=42 +lat_2=52 +datum=WGS84 +units=m +no_defs")
+    total = sum(resample_sum(f, grid) for f in files).sum()
+    assert total == pytest.approx(1000.0 + 500.0, rel=1e-3)
+    with pytest.raises(DataMissingError, match="make data-worldpop"):
+        raster_files(cfg.data_dir, ["wp/aaa.tif", "nope"])

