@@ -180,3 +180,16 @@ def test_worldpop_files_are_clipped_to_the_bbox_and_feed_the_population_surface(
     assert total == pytest.approx(1000.0 + 500.0, rel=1e-3)
     with pytest.raises(DataMissingError, match="make data-worldpop"):
         raster_files(cfg.data_dir, ["wp/aaa.tif", "nope"])
+
+
+def test_a_country_without_a_worldpop_file_is_skipped_with_a_warning(server, tmp_path: Path, caplog) -> None:
+    from pipeline.download import download_worldpop
+
+    base, _ = server
+    layers = tmp_path / "layers"
+    shutil.copytree(ROOT / "layers", layers)
+    conf = yaml.safe_load((layers / "population.yaml").read_text())
+    conf["population"]["worldpop"] = {"year": 2020, "folder": "wp", "url": f"{base}/{{ISO3}}/{{iso3}}.tif"}
+    (layers / "population.yaml").write_text(yaml.safe_dump(conf))
+    assert download_worldpop(load_config(layers, tmp_path / "data"), countries=["KAB"]) == []
+    assert "KAB: WorldPop has no file" in caplog.text
