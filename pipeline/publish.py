@@ -148,7 +148,8 @@ def run(cfg: Config, stages: Paths, out: Path, report: Path, *, full: bool, proj
                  "huff_variants", "huff_changes", "poles")
         sections.append(influence_section({n: read_layer(stages.influence, n) for n in names},
                                           scenario=conf.beyond.scenario, tier_set=conf.cross_border.tier_set,
-                                          beyond_hours=conf.beyond.hours, distance=cfg.distances_km[0]))
+                                          beyond_hours=conf.beyond.hours, distance=cfg.distances_km[0],
+                                          max_access_km=conf.axes.max_access_km))
         if stages.economy.is_file():
             from .economy import report_section
 

@@ -250,8 +250,61 @@ def huff_attraction_table(variants: gpd.GeoDataFrame, changes: pd.DataFrame, pol
                "lrrrr"), ""]
 
 
+def axes_lines(a: pd.DataFrame, max_access_km: float) -> list[str]:
+    """The report's lines on the development axes: each leg by each mode, the legs that leave the country and
+    why, and the stops far from a mode's network.
+
+    Parameters
+    ----------
+    a
+        ``axes`` of ``influence.gpkg`` (axis, mode, from_stop, to_stop, length_km, minutes, outside_km,
+        from_access_km, to_access_km, route).
+    max_access_km
+        Access legs longer than this are listed.
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
+    modes = list(dict.fromkeys(a["mode"]))
+    key = ["axis", "branch", "leg"]
+    w = a.set_index([*key, "mode"]).unstack("mode")
+    first = a[a["mode"] == modes[0]].set_index(key)
+
+    def cell(r, m: str) -> str:
+        if pd.isna(r[("minutes", m)]):
+            return "–"
+        out = f"{_km(r[('length_km', m)])} km, {r[('minutes', m)] / 60:.1f} h"
+        return out + (f", {_km(r[('outside_km', m)])} abroad" if r[("outside_km", m)] >= 1 else "")
+
+    rows = [[i[0], f"{first.loc[i, 'from_stop']} → {first.loc[i, 'to_stop']}", *(cell(r, m) for m in modes)]
+            for i, r in w.iterrows()]
+    lines = ["Development axes, each leg routed by " + " and by ".join(modes) + " (Natural Earth 1:10m). A stop "
+             "joins the nearest point of the mode's network and its straight access leg, at the off-network "
+             "speed, is counted in the leg; a leg between two Kazakh stops stays in Kazakhstan unless the "
+             "network has no domestic link:", "",
+             _table(["axis", "leg", *modes], rows, "ll" + "r" * len(modes)), ""]
+    gone = a[a["outside_km"] >= 1]
+    if len(gone):
+        lines += ["Legs that leave the country (≥ 1 km abroad on the network, access legs excluded):", ""]
+        lines += [f"- {r.mode}, {r.from_stop} → {r.to_stop}: {_km(r.outside_km)} km abroad; "
+                  + ("both stops are Kazakh and the source network has no route inside Kazakhstan between them"
+                     if r.route.startswith("abroad") else "a stop lies abroad or at the border")
+                  for r in gone.itertuples()]
+        lines.append("")
+    far = pd.concat([a[["mode", "from_stop", "from_access_km"]].set_axis(["mode", "stop", "km"], axis=1),
+                     a[["mode", "to_stop", "to_access_km"]].set_axis(["mode", "stop", "km"], axis=1)])
+    far = far[far["km"] > max_access_km].drop_duplicates(["mode", "stop"])
+    if len(far):
+        lines += [f"Stops more than {max_access_km:g} km from the mode's network (a missing line in the source "
+                  "data; the straight access leg is counted): "
+                  + "; ".join(f"{r.stop} ({r.mode}, {_km(r.km)} km)" for r in far.itertuples()) + ".", ""]
+    return lines
+
+
 def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, tier_set: str,
-                      beyond_hours: float, distance: float) -> str:
+                      beyond_hours: float, distance: float, max_access_km: float = 25.0) -> str:
     """Catchments per pole, territories beyond influence per region, cross-border influence, axes."""
     c = layers["catchments"]
     c = c[(c["scenario"] == scenario) & (c["tier_set"] == tier_set)].sort_values("area_km2", ascending=False)
@@ -280,10 +333,7 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
                  for n in piv.index), "l" + "r" * 2 * len(scen))
     huff = huff_attraction_table(layers["huff_variants"], layers["huff_changes"], layers["poles"]) \
         if "huff_variants" in layers else []
-    a = layers["axes"]
-    at = _table(["axis", "leg", "km", "hours", "km outside the country"],
-                ([r.axis, f"{r.from_stop} → {r.to_stop}", _km(r.length_km), f"{r.minutes / 60:.1f}",
-                  _km(r.outside_km)] for r in a.itertuples()), "llrrr")
+    at = axes_lines(layers["axes"], max_access_km)
     return "\n".join([
         "## Growth poles and their influence", "",
         f"Catchments: every cell to its fastest pole (tier set *{tier_set}*, scenario *{scenario}*); "
@@ -293,5 +343,4 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
         "", bt, "", "Per region:", "", rbt, "",
         "Cross-border influence: share of each belt whose fastest pole lies in another country:", "",
         xt, "", *huff,
-        "Development axes routed on the road network (Natural Earth 1:10m; a leg that leaves the "
-        "country does so because the generalised network has no shorter domestic link):", "", at, ""])
+        *at])

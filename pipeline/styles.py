@@ -100,6 +100,7 @@ def qml(renderer: str, opacity: float = 1.0, labeling: str = "") -> str:
 GREY = "230,230,225,255"
 RED, BLUE, ORANGE = "215,48,39,255", "69,117,180,255", "244,109,67,255"
 GREEN, PURPLE = "26,152,80,255", "118,42,131,255"
+AXIS_COLOURS = {"northern": "0,114,178,255", "southern": "230,159,0,255", "central": "204,121,167,255"}
 HOURS = [(0, 1, "< 1 h", "255,255,204,255"), (1, 2, "1–2 h", "199,233,180,255"),
          (2, 4, "2–4 h", "127,205,187,255"), (4, 8, "4–8 h", "65,182,196,255"),
          (8, 12, "8–12 h", "44,127,184,255"), (12, 1000, "≥ 12 h", "37,52,148,255")]
@@ -191,10 +192,12 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
             (0.05, 0.2, "5–20 %", "188,189,220,200"),
             (0.2, 0.5, "20–50 %", "128,125,186,200"),
             (0.5, 1.01, "≥ 50 %", "84,39,143,200")]))),
-        "axes": qml(categorized("axis", [
-            ("northern", "northern axis", Sym("line", BLUE, width=1.2)),
-            ("southern", "southern axis", Sym("line", RED, width=1.2)),
-            ("central", "central axis", Sym("line", GREEN, width=1.2))])),
+        # Okabe–Ito blue, orange and reddish purple (told apart under colour-vision deficiencies, as the map);
+        # road solid, rail dashed.
+        "axes": qml(categorized('"axis" || \' / \' || "mode"', [
+            (f"{axis} / {mode}", f"{axis} axis, {mode}",
+             Sym("line", color, width=1.2 if mode == "road" else 0.6, style="solid" if mode == "road" else "dash"))
+            for axis, color in AXIS_COLOURS.items() for mode in ("road", "rail")])),
         # Economy (viridis classes, as the economy map; colour-blind safe).
         "region_stats": qml(graduated("grp_per_capita_usd", outlined([
             (0, 5000, "under 5,000 USD per person", "68,1,84,230"),

@@ -88,16 +88,57 @@ def test_beyond_influence_shrinks_as_the_threshold_grows(three_poles) -> None:
 
 def test_axes_route_through_every_stop_in_order() -> None:
     edges = world(split=False)[0]
-    node_xy = np.full((int(max(edges.u.max(), edges.v.max())) + 1, 2), np.nan)
-    for u, v, g in zip(edges.u, edges.v, edges.geometry):
-        node_xy[u], node_xy[v] = shapely.get_coordinates(g)[0], shapely.get_coordinates(g)[-1]
+    n = int(max(edges.u.max(), edges.v.max())) + 1
     stops = [("West", 0.0, 0.01), ("East", 2.0, 0.01), ("Back", 0.0, 0.0)]
-    legs = route_legs(edges.assign(minutes=edges.min_open), node_xy, stops, len(node_xy))
+    legs = route_legs(edges.assign(minutes=edges.min_open), stops, n, off_kmh=OFF_KMH, crs_ea=CEA)
     assert list(zip(legs.from_stop, legs.to_stop)) == [("West", "East"), ("East", "Back")]
     for leg, (a, b) in zip(legs.itertuples(), zip(stops[:-1], stops[1:])):
         start, end = shapely.get_coordinates(leg.geometry)[[0, -1]]
-        assert np.allclose(start, a[1:], atol=0.02) and np.allclose(end, b[1:], atol=0.02)
-        assert leg.length_km == pytest.approx(222.64, abs=0.1)  # 2° of the equator
+        assert np.allclose(start, a[1:], atol=1e-9) and np.allclose(end, b[1:], atol=1e-9)
+    # 2° of the equator (222.64 km) plus the 0.01° (1.11 km) access legs from stops north of the road.
+    assert legs.length_km.tolist() == pytest.approx([222.64 + 2 * 1.106, 222.64 + 1.106], abs=0.05)
+
+
+def test_a_stop_joins_the_middle_of_an_edge_and_its_access_leg_is_counted() -> None:
+    """One 2° road edge; stops 0.1° north of its 0.5°E and 1.5°E points: the route is access 11.06 km +
+    111.32 km along the edge + access 11.06 km, in (11.06·2 / off + 111.32 / road) hours, never via the
+    edge's ends."""
+    from .test_accessibility import ROAD_KMH
+
+    edges = world(split=False)[0]
+    long = shapely.length(edges.geometry.values)
+    one = edges[long == long.max()].assign(minutes=lambda d: d.min_open)
+    assert len(one) == 1 and long.max() == pytest.approx(2.0)
+    n = int(max(one.u.max(), one.v.max())) + 1
+    leg = route_legs(one, [("A", 0.5, 0.1), ("B", 1.5, 0.1)], n, off_kmh=OFF_KMH, crs_ea=CEA).iloc[0]
+    assert leg.from_access_km == pytest.approx(11.06, abs=0.01) and leg.to_access_km == pytest.approx(11.06, abs=0.01)
+    assert leg.length_km == pytest.approx(111.32 + 2 * 11.06, abs=0.05)
+    assert leg.minutes == pytest.approx((2 * 11.06 / OFF_KMH + 111.32 / ROAD_KMH) * 60, rel=2e-3)
+
+
+def test_a_leg_between_two_home_stops_stays_at_home_when_a_domestic_link_exists() -> None:
+    """Home country: lon < 1°. Two roads from (0, 0) to (0.8, 0): a slow one at home (100 min) and a fast one
+    through 1.2°E abroad (60 min). The leg takes the home road; unconstrained it takes the fast one; with the
+    home road gone it goes abroad and says why."""
+    import geopandas as gpd
+
+    line = shapely.LineString
+    roads = gpd.GeoDataFrame({"u": [0, 0], "v": [1, 1], "minutes": [100.0, 60.0]},
+                             geometry=[line([(0, 0), (0.4, 0.2), (0.8, 0)]), line([(0, 0), (1.2, 0.05), (0.8, 0)])],
+                             crs="EPSG:4326")
+    home = shapely.box(-1, -1, 1, 1)
+    stops = [("A", 0.0, 0.0), ("B", 0.8, 0.0)]
+    inside = np.array([0])   # only the first road lies at home
+    leg = route_legs(roads, stops, 2, off_kmh=OFF_KMH, crs_ea=CEA, home_edges=inside, stop_home=[True, True],
+                     home=home).iloc[0]
+    assert leg.route == "domestic" and leg.minutes == pytest.approx(100.0, abs=0.01)
+    assert shapely.difference(leg.geometry, home).is_empty and leg.outside_km == 0.0
+    free = route_legs(roads, stops, 2, off_kmh=OFF_KMH, crs_ea=CEA, home=home).iloc[0]
+    assert free.route == "any" and free.minutes == pytest.approx(60.0, abs=0.01)
+    assert free.outside_km == pytest.approx(2 * 22.3, abs=0.5)   # 1°→1.2°E and back, near the equator
+    cut = route_legs(roads.iloc[[1]], stops, 2, off_kmh=OFF_KMH, crs_ea=CEA, home_edges=np.array([], dtype=int),
+                     stop_home=[True, True]).iloc[0]
+    assert cut.route == "abroad: no domestic link"
 
 
 def test_huff_with_several_attractions_equals_one_run_per_attraction() -> None:

@@ -51,6 +51,10 @@ class AxesSection(Strict):
 
     corridor_km: float = F(..., "half-width of the corridor buffers (geodesic)", unit="km", gt=0, le=500)
     scenario: Scenario = F(..., "border scenario the axes are routed in")
+    modes: list[Literal["road", "rail"]] = F(["road", "rail"], "networks each leg is routed on (modes of "
+                                             "layers/network.yaml); the corridors follow the first", min_length=1)
+    max_access_km: float = F(25.0, "a stop farther than this from its mode's network is reported (its straight "
+                             "access leg is counted in the leg either way)", unit="km", gt=0, le=1000)
     places: dict[str, PlaceSpec] = F({}, "further stops by name")
     routes: dict[str, list[list[str]]] = F(..., "axis name → legs, each a sequence of stops (pole, "
                                            "checkpoint or place names) routed in order", min_length=1)
