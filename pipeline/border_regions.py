@@ -14,14 +14,19 @@ belts:
     (maritime segments) only the focus country's shore regions border; the far shore is in belts only;
   * ``area_km2``; for each belt distance d: ``zone<d>_km2`` (region area inside the belt) and
     ``zone<d>_share`` (that area / region area, 0..1).
+and the table ``tolerance_sensitivity``: the regions bordering each land segment under each tolerance of
+``tolerance_sensitivity_km`` (``tolerance_km``, ``vintage``, ``segment_id``, ``region_id``, ``name_en``,
+``country``, ``shared_border_km``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS
 
@@ -116,7 +121,56 @@ def bordering(border_regions_gdf: gpd.GeoDataFrame, segment_id: str, country: st
 
 
 DESCRIPTIONS = {"border_regions": "Admin-1 regions bordering each segment (borders, shared_border_km) or "
-                                  "inside its belts (zone<d>_km2, zone<d>_share), per vintage."}
+                                  "inside its belts (zone<d>_km2, zone<d>_share), per vintage.",
+                "tolerance_sensitivity": "Regions bordering each land segment under each tolerance of "
+                                         "border_regions.tolerance_sensitivity_km (the report's comparison)."}
+
+
+def bordering_by_tolerance(regions: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, tolerances_km: Sequence[float],
+                           *, min_shared_km: float, equal_area_crs: CRS, ellps: str = "WGS84") -> pd.DataFrame:
+    """Which regions border each land segment under each tolerance (the report's sensitivity table).
+
+    Parameters
+    ----------
+    regions
+        Regions of one vintage (``region_id``, ``name_en``, ``country``, ``vintage``; lon/lat).
+    segments
+        Border segments (``segment_id``, ``segment_type``, ``focus`` and far-side countries).
+    tolerances_km
+        The tolerances compared (km).
+    min_shared_km
+        Length of segment that must lie within the tolerance of a region (km).
+    equal_area_crs
+        CRS of the buffers.
+    ellps
+        Ellipsoid of the lengths.
+
+    Returns
+    -------
+    DataFrame
+        tolerance_km, vintage, segment_id, region_id, name_en, country, shared_border_km: the regions that
+        border each land segment under each tolerance.
+    """
+    regions_ea = regions.to_crs(equal_area_crs)
+    segments_ea = segments.to_crs(equal_area_crs)
+    rows = []
+    for i, seg in enumerate(segments.itertuples(index=False)):
+        if seg.segment_type == "maritime":
+            continue
+        cand = regions.index[regions["country"].isin([seg.focus, *segment_countries(seg._asdict())])]
+        seg_ea = segments_ea.geometry.iloc[i]
+        for tol in tolerances_km:
+            near = regions_ea.loc[cand].sindex.query(seg_ea, predicate="dwithin", distance=tol * 1000.0 + 1.0)
+            if not len(near):
+                continue
+            km = shared_border_km(seg_ea, regions_ea.loc[cand].geometry.values[near], tol, equal_area_crs,
+                                  regions.crs, ellps)
+            hit = regions.loc[cand[near[km >= min_shared_km]]]
+            rows.append(pd.DataFrame({"tolerance_km": tol, "vintage": hit["vintage"], "segment_id": seg.segment_id,
+                                      "region_id": hit["region_id"], "name_en": hit["name_en"],
+                                      "country": hit["country"], "shared_border_km": km[km >= min_shared_km]}))
+    cols = ["tolerance_km", "vintage", "segment_id", "region_id", "name_en", "country", "shared_border_km"]
+    return pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)
 
 
 def run(cfg, ingest, borders, zones, out) -> None:
@@ -131,8 +185,6 @@ def run(cfg, ingest, borders, zones, out) -> None:
     out : Path
         ``stages/border_regions.gpkg``: layer ``border_regions``.
     """
-    import pandas as pd
-
     from .io import read_layer
     from .outputs import write_stage
 
@@ -143,4 +195,8 @@ def run(cfg, ingest, borders, zones, out) -> None:
                              ellps=cfg.ellipsoid)
               for layer in ["regions", *(f"regions_{v}" for v in cfg.vintages)]]
     br = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
-    write_stage(cfg, out, {"border_regions": br}, DESCRIPTIONS)
+    sens = pd.concat([bordering_by_tolerance(read_layer(ingest, layer), segs, cfg.tolerance_sensitivity_km,
+                                             min_shared_km=cfg.min_shared_km, equal_area_crs=cfg.equal_area_crs,
+                                             ellps=cfg.ellipsoid)
+                      for layer in ["regions", *(f"regions_{v}" for v in cfg.vintages)]], ignore_index=True)
+    write_stage(cfg, out, {"border_regions": br, "tolerance_sensitivity": sens}, DESCRIPTIONS)

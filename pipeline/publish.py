@@ -135,7 +135,8 @@ def run(cfg: Config, stages: Paths, out: Path, report: Path, *, full: bool, proj
         study=cfg.name, focus=cfg.focus_country, countries=layers["countries"],
         segments=layers["border_segments"], zones=layers["zones"], br=layers["border_regions"],
         distances=cfg.distances_km, official=cfg.official,
-        vintages=["naturalearth", *cfg.vintages], provenance=provenance(cfg))
+        vintages=["naturalearth", *cfg.vintages], provenance=provenance(cfg),
+        tolerance=read_layer(stages.border_regions, "tolerance_sensitivity"), tolerance_km=cfg.tolerance_km)
     sections = []
     if full:
         from .config import load_influence

@@ -79,6 +79,43 @@ def bordering_table(br: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, vintages: 
                   rows, "lllrl")
 
 
+def tolerance_lines(sens: pd.DataFrame, configured: float, vintage: str = "naturalearth") -> list[str]:
+    """The report's table of how the regions bordering each land segment change with the tolerance.
+
+    Parameters
+    ----------
+    sens
+        ``tolerance_sensitivity`` of the border-regions stage.
+    configured
+        The configured tolerance (km): the names gained or lost are relative to it.
+    vintage
+        The vintage shown.
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
+    s = sens[sens["vintage"] == vintage]
+    if s.empty:
+        return []
+    s = s.assign(name_en=s["name_en"] + " (" + s["region_id"].str.split("|").str[0] + ")")  # two Tashkents
+    tols = sorted(s["tolerance_km"].unique())
+    rows = []
+    for seg, g in s.groupby("segment_id", sort=False):
+        base = set(g.loc[g["tolerance_km"] == configured, "name_en"])
+        for t in tols:
+            names = set(g.loc[g["tolerance_km"] == t, "name_en"])
+            counts = g[g["tolerance_km"] == t].groupby("country").size()
+            delta = [f"+{n}" for n in sorted(names - base)] + [f"−{n}" for n in sorted(base - names)]
+            rows.append([seg, f"{t:g}", " / ".join(f"{c} {k}" for c, k in counts.items()),
+                         ", ".join(delta) or ("(configured)" if t == configured else "same")])
+    return [f"How the regions bordering each land border ({vintage}) change with the tolerance within which "
+            f"{'a region must run along the segment'} (configured: {configured:g} km; names gained (+) or lost "
+            "(−) against it):", "", _table(["segment", "tolerance (km)", "regions per country", "change"], rows,
+                                           "lrll"), ""]
+
+
 def vintage_changes(br: gpd.GeoDataFrame, focus: str, base: str, vintages: Iterable[str]) -> list[str]:
     """Sentences on how the focus country's bordering regions change between vintages."""
     out = []
@@ -115,7 +152,8 @@ def zone_share_table(br: gpd.GeoDataFrame, distances: tuple[float, ...], vintage
 def render_report(*, study: str, focus: str, countries: gpd.GeoDataFrame,
                   segments: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, br: gpd.GeoDataFrame,
                   distances: tuple[float, ...], official: Mapping, vintages: Sequence[str],
-                  provenance: Mapping[str, str]) -> str:
+                  provenance: Mapping[str, str], tolerance: pd.DataFrame | None = None,
+                  tolerance_km: float = 5.0) -> str:
     fc = countries.set_index("country").loc[focus]
     land = segments[segments.segment_type == "land"]
     neighbours = ", ".join(f"{n} ({c})" for c, n in zip(land.neighbour, land.neighbour_name))
@@ -165,6 +203,8 @@ def render_report(*, study: str, focus: str, countries: gpd.GeoDataFrame,
     changes = vintage_changes(br, focus, "naturalearth", [v for v in vintages if v != "naturalearth"])
     if changes:
         parts += ["Changes between vintages:", "", *changes, ""]
+    if tolerance is not None:
+        parts += tolerance_lines(tolerance, tolerance_km)
     for vintage in vintages:
         for side in ("focus", "neighbour"):
             if not ((br.vintage == vintage) & (br.side == side)).any():

@@ -195,3 +195,18 @@ def test_ingest_repairs_invalid_and_drops_empty_geometries() -> None:
     assert list(out.gdf.k) == [1, 2]
     assert out.gdf.is_valid.all()
     assert out.gdf.geometry.iloc[0].area == pytest.approx(2.0)  # the two triangles of the bow-tie
+
+
+def test_a_region_3_km_short_of_the_border_borders_it_only_from_a_5_km_tolerance(two_squares) -> None:
+    """AAA's region ends at 0.03°W (3.34 km short of the border on the meridian 0°); BBB's touches it."""
+    from pipeline.border_regions import bordering_by_tolerance
+
+    regions = gpd.GeoDataFrame({"region_id": ["A-N|1", "B-1|2"], "name_en": ["Near", "Bee"],
+                                "country": ["AAA", "BBB"], "vintage": "test"},
+                               geometry=[shapely.box(-2, 0, -0.03, 4), shapely.box(0, 0, 4, 4)], crs="EPSG:4326")
+    segs = border_segments(two_squares, "AAA", ())
+    t = bordering_by_tolerance(regions, segs, [1.0, 2.0, 5.0, 10.0], min_shared_km=10.0, equal_area_crs=EQUAL_AREA)
+    by_tol = t.groupby("tolerance_km")["name_en"].apply(set).to_dict()
+    assert by_tol == {1.0: {"Bee"}, 2.0: {"Bee"}, 5.0: {"Bee", "Near"}, 10.0: {"Bee", "Near"}}
+    near = t[(t.name_en == "Near") & (t.tolerance_km == 5.0)].iloc[0]
+    assert near.shared_border_km == pytest.approx(MERIDIAN_0_4_KM, rel=0.01)

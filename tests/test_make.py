@@ -77,14 +77,22 @@ def check_outputs(tree: Path) -> None:
     inf = tree / "outputs" / "influence.gpkg"
     axes = gpd.read_file(inf, layer="axes")
     assert np.isfinite(axes["minutes"]).all() and (axes["length_km"] > 0).all()
-    assert set(axes["axis"]) == {"northern", "southern", "central"}
-    assert (axes["from_access_km"] < 100).all() and (axes["to_access_km"] < 100).all()
+    assert set(axes["axis"]) == {"northern", "southern", "central"} and set(axes["mode"]) == {"road", "rail"}
+    road = axes[axes["mode"] == "road"]
+    assert (road["from_access_km"] < 25).all() and (road["to_access_km"] < 25).all()
+    # Every leg between two Kazakh stops has a route with under 1 km abroad (here: by road, all of them).
+    assert (road.loc[road["route"] == "domestic", "outside_km"] < 1).all()
     # Astana–Karaganda (~210 km by road): about 3.5 h at the configured speeds.
-    ak = axes[(axes.from_stop == "Astana") & (axes.to_stop == "Karaganda")].iloc[0]
+    ak = road[(road.from_stop == "Astana") & (road.to_stop == "Karaganda")].iloc[0]
     assert 180 < ak.length_km < 260 and 2.5 < ak.minutes / 60 < 5
     # The Shetpe gap of the Natural Earth roads is bridged: Atyrau → Aktau by road stays in Kazakhstan.
-    aa = axes[(axes.from_stop == "Atyrau") & (axes.to_stop == "Aktau")].iloc[0]
+    aa = road[(road.from_stop == "Atyrau") & (road.to_stop == "Aktau")].iloc[0]
     assert aa.minutes / 60 < 20 and aa.outside_km < 1, (aa.minutes / 60, aa.outside_km)
+    # Khorgos's access leg (the checkpoint to the nearest Kazakh road) is counted in its leg.
+    kh = road[road.from_stop == "Nur Zholy – Khorgos"].iloc[0]
+    assert kh.from_access_km > 5 and kh.length_km > kh.from_access_km
+    changes = gpd.read_file(inf, layer="huff_changes")
+    assert (changes["changed_km2"] > 0).all() and (changes["changed_share_pct"] < 100).all()
     repairs = gpd.read_file(tree / "outputs" / "stages" / "network.gpkg", layer="repairs")
     shetpe = repairs.cx[52.0:52.3, 44.0:44.3]
     assert len(shetpe) == 1 and 7.5 < shetpe["length_km"].iloc[0] < 7.9

@@ -105,6 +105,16 @@ class BorderRegionsSection(Strict):
                              unit="km", ge=0, le=1000)
     min_zone_share: float = F(0.0001, "a region is in a belt when at least this share of its area lies "
                               "inside", unit="share 0–1", ge=0, le=1)
+    tolerance_sensitivity_km: list[float] = F([1.0, 2.0, 5.0, 10.0], "tolerances the report compares: which "
+                                              "regions border each segment under each", unit="km")
+
+    @field_validator("tolerance_sensitivity_km")
+    @classmethod
+    def _tolerances(cls, v: list[float]) -> list[float]:
+        bad = [t for t in v if not 0 <= t <= 100]
+        if bad:
+            raise ValueError(f"tolerances must lie in 0–100 km (got {', '.join(f'{t:g}' for t in bad)})")
+        return sorted(set(v))
 
 
 class CrsSection(Strict):
@@ -288,6 +298,7 @@ class Config:
     tolerance_km: float
     min_shared_km: float
     min_zone_share: float
+    tolerance_sensitivity_km: tuple[float, ...]
     output_crs: CRS
     equal_area_crs: CRS
     ellipsoid: str
@@ -423,6 +434,7 @@ def load_config(layers_dir: Path | str = DEFAULT_LAYERS_DIR,
         tolerance_km=float(study_f.border_regions.tolerance_km),
         min_shared_km=float(study_f.border_regions.min_shared_km),
         min_zone_share=float(study_f.border_regions.min_zone_share),
+        tolerance_sensitivity_km=tuple(study_f.border_regions.tolerance_sensitivity_km),
         output_crs=CRS.from_user_input(study_f.crs.output),
         equal_area_crs=named_crs(CRS.from_user_input(study_f.crs.equal_area), study_f.crs.equal_area_name),
         ellipsoid=study_f.geodesy.ellipsoid,
