@@ -134,7 +134,7 @@ $(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/i
 
 $(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
 		$(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/influence.py \
-		pipeline/accessibility.py pipeline/crossings.py pipeline/statistics.py $(CORE) \
+		pipeline/accessibility.py pipeline/crossings.py pipeline/statistics.py pipeline/sensitivity.py $(CORE) \
 		$(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) influence --stages $(STAGES) --out $(OUT)/influence.gpkg --rasters $(OUT)/rasters
 

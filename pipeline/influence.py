@@ -445,6 +445,9 @@ DESCRIPTIONS = {
             "domestic (a leg between two home stops kept at home), 'abroad: no domestic link' (none exists in "
             "the source data), any, or unreachable.",
     "axis_corridors": "Land within width_km (geodesic) of each development axis.",
+    "sensitivity": "Headline figures under each variant of the uncertain parameters (influence.yaml: sensitivity): "
+                   "share of the focus country beyond the threshold, share whose fastest pole is abroad (current "
+                   "scenario, every pole), barrier hours per belt, road axis leg minutes.",
 }
 
 
@@ -661,6 +664,69 @@ def axes_routes(edges_by_mode: dict[str, gpd.GeoDataFrame], routes: dict, stops_
     return gpd.GeoDataFrame(pd.concat(legs, ignore_index=True), geometry="geometry", crs=crs)
 
 
+def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray, focus_ll, all_edges: pd.DataFrame,
+                     stops_at: dict, checkpoint_names: set[str], zones: gpd.GeoDataFrame, grid, off_kmh: float,
+                     ellps: str, path: str) -> pd.DataFrame:
+    """The headline figures under every variant of ``conf.sensitivity`` (see :mod:`pipeline.sensitivity`).
+
+    Parameters
+    ----------
+    lk : accessibility.Linked
+        The base linked model (every pole).
+    poles
+        The poles (lon/lat points).
+    conf : InfluenceSection
+        Thresholds, axes, sensitivity variants.
+    focus_cells
+        Land cells of the focus country.
+    focus_ll
+        The focus country (lon/lat).
+    all_edges
+        The crossings stage's edges (every mode, every scenario column).
+    stops_at, checkpoint_names
+        The axes' stops (name → lon/lat) and which are checkpoints.
+    zones
+        The belts (``zone_id``).
+    grid : accessibility.Grid
+        The study grid.
+    off_kmh
+        The base off-network speed (km/h).
+    ellps, path
+        Ellipsoid; the configuration file (for errors).
+
+    Returns
+    -------
+    DataFrame
+        variant, metric, target, value, unit (metrics of :func:`sensitivity.headline`, ``beyond_share_pct``
+        per threshold, ``leg_min`` per road axis leg).
+    """
+    from .accessibility import hours_per_scenario
+    from .crossings import scenario_edges
+    from .progress import track
+    from .sensitivity import headline, scaled_edges, scaled_links, table, variants
+
+    s = conf.sensitivity
+    abroad = ~shapely.contains_xy(focus_ll, poles.geometry.x.to_numpy(), poles.geometry.y.to_numpy())
+    zones_ea = zones.set_index("zone_id").geometry.to_crs(grid.crs)
+    road = all_edges[all_edges["mode"] == "road"]
+    rows = []
+    for name, kw in track(variants(s), "sensitivity: one run per variant", total=len(variants(s))):
+        v = scaled_links(lk, **kw)
+        hours = hours_per_scenario(v, ("open", "current"))
+        values = headline(hours, focus_cells, abroad, zones_ea, grid.transform, conf.beyond.hours)
+        if name == "base":
+            values |= {f"beyond_share_pct|{t:g} h": headline(hours, focus_cells, abroad, zones_ea.iloc[:0],
+                                                             grid.transform, t)["beyond_share_pct"]
+                       for t in s.thresholds_h}
+        edges = scenario_edges(scaled_edges(road, speed=kw.get("speed", 1.0), delay=kw.get("delay", 1.0)),
+                               "current")
+        legs = axes_routes({"road": edges}, conf.axes.routes, stops_at, checkpoint_names, focus_ll,
+                           off_kmh=kw.get("off_kmh", off_kmh), crs_ea=grid.crs, ellps=ellps, path=path)
+        values |= {f"leg_min|{r.axis}: {r.from_stop} → {r.to_stop}": float(r.minutes) for r in legs.itertuples()}
+        rows.append({"variant": name, "values": values})
+    return table(rows)
+
+
 def run(cfg, stages, out, rasters) -> None:
     """Catchments, Huff market areas, territories beyond influence, cross-border influence, axes.
 
@@ -789,6 +855,8 @@ def run(cfg, stages, out, rasters) -> None:
                        off_kmh=net.off_network_kmh, crs_ea=grid.crs, ellps=cfg.ellipsoid, path=str(conf_path))
     axes = axes[["axis", "branch", "leg", "mode", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
                  "from_access_km", "to_access_km", "route", "geometry"]]
+    sens = sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, set(cps["name"]),
+                            read_layer(stages.zones, "zones"), grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
     land = shapely.union_all(p.countries.geometry.values)
     drawn = axes[(axes["mode"] == conf.axes.modes[0]) & axes.geometry.notna()]   # corridors of the first mode
     corridors = gpd.GeoDataFrame([{"axis": a, "mode": conf.axes.modes[0], "width_km": conf.axes.corridor_km,
@@ -800,5 +868,6 @@ def run(cfg, stages, out, rasters) -> None:
                                scenario=conf.huff.scenario, tier_set=conf.huff.tier_set,
                                grp_year=conf.huff.grp_year, country=cfg.focus_country),
                            "beyond_influence": beyond_gdf, "region_beyond": rb,
-                           "cross_border_influence": cross, "axes": axes, "axis_corridors": corridors},
+                           "cross_border_influence": cross, "axes": axes, "axis_corridors": corridors,
+                           "sensitivity": sens},
                 DESCRIPTIONS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 
@@ -343,6 +344,52 @@ def axes_lines(a: pd.DataFrame, max_access_km: float) -> list[str]:
     return lines
 
 
+def sensitivity_lines(t: pd.DataFrame, beyond_hours: float, distance: float) -> list[str]:
+    """The report's sensitivity table: each headline figure under each variant.
+
+    Parameters
+    ----------
+    t
+        ``sensitivity`` of ``influence.gpkg`` (variant, metric, target, value, unit).
+    beyond_hours
+        The configured threshold (h).
+    distance
+        The belt distance shown (km).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
+    if t.empty:
+        return []
+    variants = list(dict.fromkeys(t["variant"]))
+    w = t.pivot_table(index=["metric", "target"], columns="variant", values="value", sort=False)
+    w = w.reindex(columns=variants)
+    label = {"beyond_share_pct": f"KAZ beyond {beyond_hours:g} h of every pole (%)",
+             "pole_abroad_share_pct": "KAZ whose fastest pole is abroad (%)"}
+    rows = []
+    for (metric, target), r in w.iterrows():
+        if metric == "beyond_share_pct" and target:
+            continue
+        if metric == "barrier_h" and f"/{distance:g}km/" not in target:
+            continue
+        name = label.get(metric) or (f"barrier, {target} (h)" if metric == "barrier_h" else f"{target} (h)")
+        scale = 1 / 60 if metric == "leg_min" else 1.0
+        vals = r.to_numpy(dtype=float) * scale
+        fmt = "{:.1f}" if metric != "barrier_h" else "{:.2f}"
+        rows.append([name, *("–" if np.isnan(v) else fmt.format(v) for v in vals),
+                     f"{np.nanmin(vals) - vals[0]:+.2f} / {np.nanmax(vals) - vals[0]:+.2f}"
+                     if metric == "barrier_h" else f"{np.nanmin(vals) - vals[0]:+.1f} / {np.nanmax(vals) - vals[0]:+.1f}"])
+    th = w.loc["beyond_share_pct"].drop(index="", errors="ignore")["base"]
+    return ["Sensitivity: the headline figures with each uncalibrated parameter varied on its own (current "
+            "scenario, every pole; road axis legs by road; `sensitivity` in `influence.gpkg`). The last column "
+            "is the spread against the base run:", "",
+            _table(["figure", *variants, "range"], rows, "l" + "r" * (len(variants) + 1)), "",
+            "Share of KAZ beyond every pole by threshold (base run): "
+            + ", ".join(f"{k}: {v:.1f} %" for k, v in th.items()) + ".", ""]
+
+
 def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, tier_set: str,
                       beyond_hours: float, distance: float, max_access_km: float = 25.0) -> str:
     """Catchments per pole, territories beyond influence per region, cross-border influence, axes."""
@@ -374,6 +421,8 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
     huff = huff_attraction_table(layers["huff_variants"], layers["huff_changes"], layers["poles"]) \
         if "huff_variants" in layers else []
     at = axes_lines(layers["axes"], max_access_km)
+    if "sensitivity" in layers:
+        at += sensitivity_lines(layers["sensitivity"], beyond_hours, distance)
     return "\n".join([
         "## Growth poles and their influence", "",
         f"Catchments: every cell to its fastest pole (tier set *{tier_set}*, scenario *{scenario}*); "

@@ -190,3 +190,33 @@ def test_grp_attraction_is_the_regions_official_grp_per_capita_in_usd() -> None:
     assert got.loc[1, "grp_per_capita_usd"] == pytest.approx(1_166_202.1e6 * 5.734 / 413.3148 / 1_537_684)
     assert list(got["grp_region"]) == ["KZ-ALA", "RU-TYU", ""]
     assert np.isnan(got.loc[2, "grp_per_capita_usd"])
+
+
+def test_scaled_edges_divide_travel_by_the_speed_factor_and_multiply_only_the_delay() -> None:
+    import pandas as pd
+
+    from pipeline.sensitivity import scaled_edges
+
+    e = pd.DataFrame({"minutes": [60.0, 30.0], "min_open": [60.0, 30.0], "min_current": [60.0, 30.0 + 120.0],
+                      "min_closed": [60.0, np.nan]})
+    s = scaled_edges(e, speed=0.5, delay=2.0)
+    assert s["min_open"].tolist() == [120.0, 60.0]
+    assert s["min_current"].tolist() == [120.0, 60.0 + 240.0]
+    assert s["min_closed"].iloc[0] == 120.0 and np.isnan(s["min_closed"].iloc[1])
+    assert s["minutes"].tolist() == [120.0, 60.0]
+
+
+@pytest.mark.parametrize("kw", [{"off_kmh": OFF_KMH * 2}, {"off_kmh": OFF_KMH / 3}, {"speed": 0.8}])
+def test_a_variant_from_the_base_links_equals_a_fresh_run_with_that_parameter(three_poles, kw) -> None:
+    """The sensitivity variants reuse the linked cells: the same hours as linking again with the new speeds."""
+    from pipeline.sensitivity import scaled_edges, scaled_links
+
+    lk, poles, grid = three_poles
+    edges, _, _, _, areas = world(split=False)
+    speed = kw.get("speed", 1.0)
+    fresh = link(scaled_edges(edges, speed=speed), poles, grid, areas, mode="road",
+                 off_kmh=kw.get("off_kmh", OFF_KMH), spacing=250.0, k=4)
+    want, which_want = hours_per_scenario(fresh, ("open",))["open"]
+    got, which_got = hours_per_scenario(scaled_links(lk, **kw), ("open",))["open"]
+    np.testing.assert_allclose(got, want, rtol=1e-5, equal_nan=True)
+    np.testing.assert_array_equal(which_got, which_want)

@@ -70,6 +70,22 @@ class AxesSection(Strict):
         return v
 
 
+class SensitivitySection(Strict):
+    """How much the headline figures move with the parameters nobody measured (each varied on its own)."""
+
+    road_speed_factors: list[float] = F([0.8, 1.2], "factors on every network speed", min_length=0)
+    off_network_kmh: list[float] = F([10.0, 30.0], "off-network speeds", unit="km/h", min_length=0)
+    delay_factors: list[float] = F([0.5, 2.0], "factors on every crossing delay", min_length=0)
+    thresholds_h: list[float] = F([2.0, 3.0, 4.0], "thresholds of 'beyond influence'", unit="h", min_length=0)
+
+    @field_validator("road_speed_factors", "off_network_kmh", "delay_factors", "thresholds_h")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(not 0 < x <= 1000 for x in v):
+            raise ValueError("values must be positive (and at most 1000)")
+        return v
+
+
 class InfluenceSection(Strict):
     """Influence of the growth poles."""
 
@@ -80,6 +96,7 @@ class InfluenceSection(Strict):
     beyond: BeyondSection
     cross_border: CrossBorderSection
     axes: AxesSection
+    sensitivity: SensitivitySection = SensitivitySection()
 
     @model_validator(mode="after")
     def _tier_sets_named(self) -> InfluenceSection:
