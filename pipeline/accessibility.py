@@ -74,6 +74,14 @@ def study_grid(countries_ea: gpd.GeoDataFrame, focus: str, buffer_km: float, res
     return make_grid(tuple(focus_ea.buffer(buffer_km * 1000).total_bounds), res, countries_ea.crs)
 
 
+def grid_outline(grid: Grid) -> shapely.Geometry:
+    """The grid's rectangle in lon/lat (its edges densified every 10 km, so that they bend as they should)."""
+    x0, y0 = grid.transform.c, grid.transform.f
+    x1, y1 = x0 + grid.width * grid.transform.a, y0 + grid.height * grid.transform.e
+    box = shapely.segmentize(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), 10_000.0)
+    return gpd.GeoSeries([box], crs=grid.crs).to_crs("EPSG:4326").iloc[0]
+
+
 def make_grid(bounds: tuple[float, float, float, float], res: float, crs: CRS) -> Grid:
     """A north-up grid of ``res`` metres covering ``bounds`` (snapped outwards to the resolution)."""
     minx, miny = np.floor(bounds[0] / res) * res, np.floor(bounds[1] / res) * res
@@ -559,14 +567,27 @@ def prepare(cfg, stages) -> Prepared:
     from .poles import load_poles
 
     acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
-    poles = load_poles(cfg.layers_dir, cfg.bbox)
     edges = read_layer(stages.crossings, "edges")
     countries = read_layer(stages.ingest, "countries")
     countries_ea = countries.to_crs(cfg.equal_area_crs)
     grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
-    poles_ea = np.array([(p.x, p.y) for p in poles.to_crs(grid.crs).geometry])
-    lk = link(edges, poles_ea, grid, countries_ea.geometry, mode=acc.mode, off_kmh=net.off_network_kmh,
-              spacing=acc.access_spacing_m, k=acc.k_nearest)
+    poles = load_poles(cfg.layers_dir, cfg.bbox, window=grid_outline(grid),
+                       home=countries.set_index("country").geometry[cfg.focus_country])
+
+    def linked(poles: gpd.GeoDataFrame) -> tuple[np.ndarray, Linked]:
+        xy = np.array([(p.x, p.y) for p in poles.to_crs(grid.crs).geometry])
+        return xy, link(edges, xy, grid, countries_ea.geometry, mode=acc.mode, off_kmh=net.off_network_kmh,
+                        spacing=acc.access_spacing_m, k=acc.k_nearest)
+
+    poles_ea, lk = linked(poles)
+    added = unlinked_poles(lk)
+    added = added[~poles["listed"].to_numpy()[added]]
+    if added.size:   # a city added by `complete:` that cannot join the network is left out, not an error
+        log.warning("poles: %d added city(ies) cannot join the network and are left out: %s", added.size,
+                    ", ".join(poles["name"].iloc[added]))
+        poles = poles.drop(index=poles.index[added]).reset_index(drop=True).assign(
+            pole_id=lambda d: np.arange(len(d)))
+        poles_ea, lk = linked(poles)
     err = unlinked_pole_error(lk, poles, countries_ea, str(cfg.layers_dir / "poles.yaml"), str(stages.crossings))
     if err is not None:
         raise err

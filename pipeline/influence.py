@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -445,6 +446,10 @@ DESCRIPTIONS = {
             "domestic (a leg between two home stops kept at home), 'abroad: no domestic link' (none exists in "
             "the source data), any, or unreachable.",
     "axis_corridors": "Land within width_km (geodesic) of each development axis.",
+    "edge_effect": "Land whose fastest pole could lie outside the study grid (a city outside that the poles' "
+                   "complete rule would make a pole is nearer, at vmax_kmh in a straight line, than the fastest "
+                   "pole inside): catchment and Huff figures there are edge effects; focus_km2 = the part in the "
+                   "focus country.",
     "sensitivity": "Headline figures under each variant of the uncertain parameters (influence.yaml: sensitivity): "
                    "share of the focus country beyond the threshold, share whose fastest pole is abroad (current "
                    "scenario, every pole), barrier hours per belt, road axis leg minutes.",
@@ -664,6 +669,69 @@ def axes_routes(edges_by_mode: dict[str, gpd.GeoDataFrame], routes: dict, stops_
     return gpd.GeoDataFrame(pd.concat(legs, ignore_index=True), geometry="geometry", crs=crs)
 
 
+def edge_flags(hours: np.ndarray, land: np.ndarray, grid, vmax_kmh: float, outside_lonlat: np.ndarray) -> np.ndarray:
+    """Land cells whose fastest pole could lie outside the grid: a city outside it (one that would be a pole
+    by the same rule) is near enough that even a straight road at the network's top speed would beat the
+    fastest pole inside.
+
+    Parameters
+    ----------
+    hours
+        Hours to the fastest pole inside the grid (NaN: none).
+    land
+        Cells counted.
+    grid : accessibility.Grid
+        The study grid.
+    vmax_kmh
+        The network's highest speed (km/h).
+    outside_lonlat
+        (M, 2) lon/lat of the candidate poles outside the grid.
+
+    Returns
+    -------
+    ndarray (bool)
+        Cells where the great-circle distance to some outside city / vmax is below the hours (or no pole
+        inside reaches them and some outside city exists).
+    """
+    from pyproj import Transformer
+    from scipy.spatial import cKDTree
+
+    flag = np.zeros(hours.shape, dtype=bool)
+    if not len(outside_lonlat):
+        return flag
+    rows, cols = np.nonzero(land)
+    xy = grid.centres(rows, cols)
+    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(xy[:, 0], xy[:, 1])
+
+    def unit(lon_deg, lat_deg):
+        lo, la = np.radians(lon_deg), np.radians(lat_deg)
+        return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+    chord, _ = cKDTree(unit(outside_lonlat[:, 0], outside_lonlat[:, 1])).query(unit(lon, lat), k=1, workers=-1)
+    km = 2 * np.arcsin(np.minimum(chord / 2, 1.0)) * 6371.0088
+    h = hours[rows, cols]
+    with np.errstate(invalid="ignore"):
+        flag[rows, cols] = ~np.isfinite(h) | (km / vmax_kmh < h)
+    return flag
+
+
+def outside_cities(layers_dir, grid) -> np.ndarray:
+    """Lon/lat of the GeoNames cities outside the grid that the ``complete:`` rule of ``layers/poles.yaml`` would
+    make poles (population threshold; none without the rule)."""
+    from .accessibility import grid_outline
+    from .config.accessibility import PolesFile
+    from .config.base import validate_file
+    from .poles import geonames_cities
+
+    spec = validate_file(Path(layers_dir) / "poles.yaml", PolesFile).complete
+    if spec is None:
+        return np.empty((0, 2))
+    window = grid_outline(grid)
+    xy = np.array([(float(c["longitude"]), float(c["latitude"])) for c in geonames_cities().values()
+                   if int(c["population"]) >= spec.min_population])
+    return xy[~shapely.contains_xy(window, xy[:, 0], xy[:, 1])]
+
+
 def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray, focus_ll, all_edges: pd.DataFrame,
                      stops_at: dict, checkpoint_names: set[str], zones: gpd.GeoDataFrame, grid, off_kmh: float,
                      ellps: str, path: str) -> pd.DataFrame:
@@ -766,8 +834,10 @@ def run(cfg, stages, out, rasters) -> None:
     pole_cols = poles[["pole_id", "name", "tier", "country"]]
 
     def finish(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        """To the output CRS, with geodesic area and settlement population."""
+        """To the output CRS (repaired: reprojected cell outlines may touch themselves), with geodesic area and
+        settlement population."""
         gdf = gdf.to_crs(cfg.output_crs)
+        gdf = gdf.set_geometry([polygonal(g) for g in shapely.make_valid(gdf.geometry.values)], crs=gdf.crs)
         gdf["area_km2"] = area_km2(gdf.geometry.values, cfg.ellipsoid)
         gdf["population"] = settlement_population(gdf, settlements)
         return gdf
@@ -855,8 +925,20 @@ def run(cfg, stages, out, rasters) -> None:
                        off_kmh=net.off_network_kmh, crs_ea=grid.crs, ellps=cfg.ellipsoid, path=str(conf_path))
     axes = axes[["axis", "branch", "leg", "mode", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
                  "from_access_km", "to_access_km", "route", "geometry"]]
+    from .accessibility import hours_per_scenario
+
+    h_edge = hours_per_scenario(lk, (conf.beyond.scenario,))[conf.beyond.scenario][0]
+    road_kmh = all_edges.loc[all_edges["mode"] == "road", "speed_kmh"]
+    land = on_grid(lk, np.ones(len(lk.cells.rows)), 0) > 0
+    flag = edge_flags(h_edge, land, grid, float(road_kmh.max()), outside_cities(cfg.layers_dir, grid))
+    edge = class_polygons(np.where(flag, 1, -1), grid.transform, grid.crs, name="flagged")
+    edge = finish(edge.assign(scenario=conf.beyond.scenario, vmax_kmh=float(road_kmh.max())))
+    edge["focus_km2"] = float(flag[focus_cells].sum()) * abs(grid.transform.a * grid.transform.e) / 1e6
+    zones_all = read_layer(stages.zones, "zones")
+    share = zonal_means(flag.astype(np.float32), targets.geometry.to_crs(grid.crs), grid.transform)
+    cross["edge_flag_share"] = np.tile(share, len(cross) // len(targets))   # targets repeat per scenario
     sens = sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, set(cps["name"]),
-                            read_layer(stages.zones, "zones"), grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
+                            zones_all, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
     land = shapely.union_all(p.countries.geometry.values)
     drawn = axes[(axes["mode"] == conf.axes.modes[0]) & axes.geometry.notna()]   # corridors of the first mode
     corridors = gpd.GeoDataFrame([{"axis": a, "mode": conf.axes.modes[0], "width_km": conf.axes.corridor_km,
@@ -869,5 +951,5 @@ def run(cfg, stages, out, rasters) -> None:
                                grp_year=conf.huff.grp_year, country=cfg.focus_country),
                            "beyond_influence": beyond_gdf, "region_beyond": rb,
                            "cross_border_influence": cross, "axes": axes, "axis_corridors": corridors,
-                           "sensitivity": sens},
+                           "sensitivity": sens, "edge_effect": edge},
                 DESCRIPTIONS)

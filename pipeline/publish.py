@@ -146,7 +146,7 @@ def run(cfg: Config, stages: Paths, out: Path, report: Path, *, full: bool, proj
                                               read_layer(stages.crossings, "crossings"), cfg.distances_km[0]))
         conf = load_influence(cfg.layers_dir)
         names = ("catchments", "beyond_influence", "region_beyond", "cross_border_influence", "axes",
-                 "huff_variants", "huff_changes", "poles", "sensitivity")
+                 "huff_variants", "huff_changes", "poles", "sensitivity", "edge_effect")
         sections.append(influence_section({n: read_layer(stages.influence, n) for n in names},
                                           scenario=conf.beyond.scenario, tier_set=conf.cross_border.tier_set,
                                           beyond_hours=conf.beyond.hours, distance=cfg.distances_km[0],

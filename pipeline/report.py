@@ -418,6 +418,22 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
                 ([n, *("–" if pd.isna(piv.loc[n, s]) else f"{piv.loc[n, s]:.0%}" for s in scen),
                   *("–" if pd.isna(popv.loc[n, s]) else f"{popv.loc[n, s]:.0%}" for s in scen)]
                  for n in piv.index), "l" + "r" * 2 * len(scen))
+    edge_lines = []
+    if "edge_effect" in layers and len(layers["edge_effect"]):
+        e = layers["edge_effect"].iloc[0]
+        xz_e = x[(x["kind"] == "zone") & (x["scenario"] == x["scenario"].iloc[0])
+                 & x["name"].str.contains(f"/{distance:g}km/")] if "edge_flag_share" in x else x.iloc[:0]
+        listed = layers["poles"]["listed"] if "listed" in layers["poles"] else pd.Series(True, index=layers["poles"].index)
+        edge_lines = [
+            f"Edge effects. The poles abroad are completed from GeoNames ({int((~listed.astype(bool)).sum())} cities "
+            "added to those listed, `complete:` in `layers/poles.yaml`). Land where a city outside the study grid "
+            f"could still be faster than every pole inside — a straight road at the network's top speed "
+            f"({e['vmax_kmh']:g} km/h) would beat the fastest pole inside — is flagged (layer `edge_effect`): "
+            f"{_km(e['area_km2'])} km² in all, {_km(e['focus_km2'])} km² of the focus country. "
+            "It is a loose bound (no road is straight), so a flagged cell may well be right; its catchment and Huff "
+            "figures are the ones to doubt. Share of each belt flagged: "
+            + ", ".join(f"{r.name} {r.edge_flag_share:.0%}" for r in xz_e.itertuples() if r.edge_flag_share > 0.005)
+            + ".", ""]
     huff = huff_attraction_table(layers["huff_variants"], layers["huff_changes"], layers["poles"]) \
         if "huff_variants" in layers else []
     at = axes_lines(layers["axes"], max_access_km)
@@ -431,5 +447,5 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
         f"Territories of the focus country farther than {beyond_hours:g} h from every pole of a tier set:",
         "", bt, "", "Per region:", "", rbt, "",
         "Cross-border influence: share of each belt whose fastest pole lies in another country:", "",
-        xt, "", *huff,
+        xt, "", *edge_lines, *huff,
         *at])

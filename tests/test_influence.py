@@ -220,3 +220,33 @@ def test_a_variant_from_the_base_links_equals_a_fresh_run_with_that_parameter(th
     got, which_got = hours_per_scenario(scaled_links(lk, **kw), ("open",))["open"]
     np.testing.assert_allclose(got, want, rtol=1e-5, equal_nan=True)
     np.testing.assert_array_equal(which_got, which_want)
+
+
+def test_poles_abroad_are_completed_largest_first_leaving_out_districts_of_a_city() -> None:
+    """GeoNames cities of 300,000+ in 68–73°E × 40–42°N beside a listed Tashkent: Yunusobod (a district of
+    Tashkent, within 50 km) and Osh (46 km from the larger Andijon) are left out; Andijon and Namangan join."""
+    import geopandas as gpd
+
+    from pipeline.config.accessibility import CompleteSpec
+    from pipeline.poles import complete_abroad
+
+    listed = gpd.GeoDataFrame({"name": ["Tashkent"], "geonameid": [1512569], "tier": ["cross_border"],
+                               "listed": [True]}, geometry=[shapely.Point(69.2163, 41.2646)], crs="EPSG:4326")
+    out = complete_abroad(listed, CompleteSpec(), shapely.box(68, 40, 73, 42), shapely.box(0, 0, 1, 1))
+    assert out["name"].tolist() == ["Tashkent", "Andijon", "Namangan"]
+    assert out["listed"].tolist() == [True, False, False] and set(out["tier"]) == {"cross_border"}
+
+
+def test_a_cell_is_flagged_when_a_city_outside_could_be_faster_than_its_pole() -> None:
+    """A row of cells along the equator, 2 h from their pole each; a city outside at 0°, 0°: cells within
+    180 km of it (2 h at 90 km/h) are flagged, the others not."""
+    from pipeline.accessibility import make_grid
+    from pipeline.influence import edge_flags
+
+    grid = make_grid((0.0, -10_000.0, 400_000.0, 10_000.0), 20_000.0, "+proj=cea +lon_0=0 +lat_ts=0 +datum=WGS84")
+    hours = np.full((grid.height, grid.width), 2.0)
+    land = np.ones_like(hours, dtype=bool)
+    flag = edge_flags(hours, land, grid, 90.0, np.array([[0.0, 0.0]]))
+    centres_km = grid.centres(np.zeros(grid.width, int), np.arange(grid.width))[:, 0] / 1000
+    np.testing.assert_array_equal(flag[0], centres_km < 180.0)
+    assert not edge_flags(hours, land, grid, 90.0, np.empty((0, 2))).any()

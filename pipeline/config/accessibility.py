@@ -55,11 +55,22 @@ class PoleSpec(Strict):
     name: str | None = F(None, "name used in outputs (default: GeoNames')")
 
 
+class CompleteSpec(Strict):
+    """Poles completing the study window abroad, so that no cell near its edge is left to a far pole."""
+
+    tier: str = F("cross_border", "tier of the added poles")
+    min_population: int = F(300_000, "GeoNames cities of at least this population inside the study grid and "
+                            "outside the focus country join", unit="persons", ge=15_000)
+    min_separation_km: float = F(50.0, "a city this close to a listed or larger pole is left out (districts of "
+                                 "one city)", unit="km", ge=0, le=1000)
+
+
 class PolesFile(Strict):
     """layers/poles.yaml: growth poles by tier."""
 
     poles: dict[str, list[PoleSpec]] = F(..., "poles by tier (national, regional, cross_border, …)",
                                          min_length=1)
+    complete: CompleteSpec | None = F(None, "complete the poles abroad from GeoNames (None: only those listed)")
 
     @field_validator("poles")
     @classmethod
