@@ -90,8 +90,9 @@ class Frame:
         ax.set_xlabel("")
         ax.set_ylabel("")
         if self.handles:
-            ax.legend(handles=self.handles, title=legend_title or None, loc=self.legend_loc, fontsize=7.5,
-                      title_fontsize=8, framealpha=0.92)
+            leg = ax.legend(handles=self.handles, title=legend_title or None, loc=self.legend_loc, fontsize=7.5,
+                            title_fontsize=8, framealpha=0.92)
+            leg.set_zorder(1000)   # above pole markers and labels that fall under it
         self.fig.text(0.01, 0.032, f"Projection: {projection_name(self.crs)}. Scale bar true at the "
                       "standard parallels.", fontsize=6.2, color="#555555")
         self.fig.text(0.01, 0.01, CREDIT, fontsize=6.2, color="#444444")
