@@ -91,8 +91,11 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     focus = countries[countries["country"] == cfg.focus_country].to_crs(cfg.equal_area_crs)
     minx, miny, maxx, maxy = focus.total_bounds
     pad = 0.06 * max(maxx - minx, maxy - miny)  # the view of the publication maps
+    credit = (f"{cfg.equal_area_crs.name}. Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); "
+              "GeoNames (CC BY 4.0); crossing delays: ADB CAREC CPMM 2022. Computed by border-pipeline.")
     xml = build_project(base, groups, styles_for(cfg.distances_km), cfg.equal_area_crs,
-                        f"{cfg.name}: border regions", extent=(minx - pad, miny - pad, maxx + pad, maxy + pad))
+                        f"{cfg.name}: border regions", extent=(minx - pad, miny - pad, maxx + pad, maxy + pad),
+                        credit=credit)
     write_text(project, xml)
 
 

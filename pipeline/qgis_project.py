@@ -76,12 +76,76 @@ def raster_qml(name: str) -> str:
             f"styleCategories=\"Symbology\">{raster_pipe(raster_kind(name))}</qgis>")
 
 
+def _font(size: float, bold: bool = False) -> str:
+    return f'description="Sans Serif,{size:g},-1,5,{75 if bold else 50},0,0,0,0,0" style=""'
+
+
+def print_layout(name: str, title: str, credit: str, extent: tuple[float, float, float, float],
+                 legend_layers: Sequence[tuple[str, str, str]], map_uuid: str = "{border-regions-main-map}") -> str:
+    """An A4 landscape print layout (QGIS layout XML): title, the map at the saved view, a legend of the
+    layers shown, a scale bar in km and the credits; File ▸ Layout Manager opens it, and QGIS exports it
+    to PDF headless (the QGIS test does).
+
+    Parameters
+    ----------
+    name
+        The layout's name.
+    title, credit
+        Text above the map and below it.
+    extent
+        The map's extent (project CRS, metres); the map frame takes its aspect.
+    legend_layers
+        (layer id, name, source) of the layers in the legend, top first.
+    map_uuid
+        Identifier tying the legend and scale bar to the map.
+
+    Returns
+    -------
+    str
+        A ``<Layout>`` element.
+    """
+    width = 200.0
+    height = min(170.0, width * (extent[3] - extent[1]) / (extent[2] - extent[0]))
+    x, y = 8.0, 20.0
+    # A scale bar segment of a round length near a fifth of the map's width.
+    km_per_mm = (extent[2] - extent[0]) / 1000.0 / width
+    seg_km = next(v for v in (1000, 500, 250, 200, 100, 50, 25, 10, 5, 1) if v <= km_per_mm * width / 5)
+    styles = "".join(f'<style name="{n}"><styleFont {_font(sz, b)}/></style>' for n, sz, b in
+                     (("title", 10, True), ("group", 8, True), ("subgroup", 7.5, False), ("symbol", 7, False),
+                      ("symbolLabel", 7, False)))
+    tree = "".join(f'<layer-tree-layer id="{lid}" name={quoteattr(lname)} source={quoteattr(src)} '
+                   'checked="Qt::Checked" expanded="1"><customproperties/></layer-tree-layer>'
+                   for lid, lname, src in legend_layers)
+
+    def item(kind: int, ident: str, w: float, h: float, px: float, py: float, attrs: str = "", body: str = "") -> str:
+        return (f'<LayoutItem type="{kind}" id={quoteattr(ident)} size="{w:g},{h:g},mm" position="{px:g},{py:g},mm" '
+                f'positionOnPage="{px:g},{py:g},mm" {attrs}>{body}</LayoutItem>')
+
+    return (f'<Layout name={quoteattr(name)} units="mm" printResolution="300">'
+            '<PageCollection><LayoutItem type="65638" size="297,210,mm" position="0,0,mm" positionOnPage="0,0,mm"/>'
+            "</PageCollection>"
+            + item(65639, "map", width, height, x, y, f'uuid="{map_uuid}" frame="true" keepLayerSet="false"',
+                   f'<Extent xmin="{extent[0]}" ymin="{extent[1]}" xmax="{extent[2]}" ymax="{extent[3]}"/>')
+            + item(65641, "title", 280, 10, x, 7, f"labelText={quoteattr(title)}", f"<LabelFont {_font(14, True)}/>")
+            + item(65642, "legend", 80, height, x + width + 6, y,
+                   f'map_uuid="{map_uuid}" title="" frame="false" resizeToContents="0" symbolWidth="5" '
+                   'symbolHeight="3.5"', f"<styles>{styles}</styles><layer-tree-group><customproperties/>{tree}"
+                   "</layer-tree-group>")
+            + item(65646, "scale bar", 60, 8, x + width - 62, y + height + 3,
+                   f'mapUuid="{map_uuid}" unitType="km" numSegments="2" numSegmentsLeft="0" '
+                   f'numUnitsPerSegment="{seg_km}" numMapUnitsPerScaleBarUnit="1" unitLabel="km" '
+                   'segmentSizeMode="0" height="2.5" style="Single Box"', f"<text-style fontSize=\"7\"/>")
+            + item(65641, "credits", width - 70, 10, x, y + height + 3, f"labelText={quoteattr(credit)}",
+                   f"<LabelFont {_font(6)}/>")
+            + "</Layout>")
+
+
 def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple[str, str, bool]]],
                   styles: Mapping[str, str], crs: CRS, title: str,
-                  extent: tuple[float, float, float, float] | None = None) -> str:
+                  extent: tuple[float, float, float, float] | None = None, credit: str = "") -> str:
     """Project XML. ``groups``: group name (top of the legend first) → [(path relative to
     ``outputs``, layer name or "" for a raster, visible)]."""
-    tree, layers, order = [], [], []
+    tree, layers, order, shown = [], [], [], []
     for group, members in groups.items():
         entries = []
         for rel, layer, visible in members:
@@ -108,6 +172,8 @@ def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple[str, str, b
                 name = lid
             layers.append(body)
             order.append(lid)
+            if visible:
+                shown.append((lid, name, source))
             entries.append(f'<layer-tree-layer id="{lid}" name={quoteattr(name)} source={quoteattr(source)} '
                            f'providerKey="{"ogr" if layer else "gdal"}" '
                            f'checked="{"Qt::Checked" if visible else "Qt::Unchecked"}" expanded="0">'
@@ -126,8 +192,9 @@ def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple[str, str, b
                f'<ProjectViewSettings UseProjectScales="0"><Scales/><DefaultViewExtent xmin="{extent[0]}" '
                f'ymin="{extent[1]}" xmax="{extent[2]}" ymax="{extent[3]}">{srs_xml(crs)}</DefaultViewExtent>'
                f"</ProjectViewSettings>" if extent else "")
-            + 
-            '<properties><Paths><Absolute type="bool">false</Absolute></Paths>'
+            + (f"<Layouts>{print_layout('Border zones, A4 landscape', title, credit, extent, shown)}</Layouts>"
+               if extent else "")
+            + '<properties><Paths><Absolute type="bool">false</Absolute></Paths>'
             '<SpatialRefSys><ProjectionsEnabled type="int">1</ProjectionsEnabled></SpatialRefSys>'
             "</properties>"
             "</qgis>\n")

@@ -2,8 +2,8 @@
 
 Usage: qgis_check.py OUTPUTS_DIR PROJECT RENDER_PNG (with QT_QPA_PLATFORM=offscreen).
 Opens every layer of every GeoPackage in OUTPUTS_DIR and outputs/stages/crossings.gpkg, every
-GeoTIFF in OUTPUTS_DIR/rasters, opens the project and renders it; prints one JSON document with
-what QGIS saw.
+GeoTIFF in OUTPUTS_DIR/rasters, opens the project, renders it and exports its print layouts to PDF
+beside RENDER_PNG; prints one JSON document with what QGIS saw.
 """
 
 import json
@@ -77,6 +77,17 @@ image.save(png)
 colours = {image.pixel(x, y) for x in range(0, image.width(), 10) for y in range(0, image.height(), 10)}
 result["render_colours"] = len(colours)
 result["render_errors"] = [e.message for e in job.errors()]
+# Every print layout, exported to PDF headless as a user would from File ▸ Export.
+from qgis.core import QgsLayoutExporter, QgsLayoutItem  # noqa: E402
+
+result["layouts"] = {}
+for i, layout in enumerate(project.layoutManager().layouts()):
+    pdf = str(Path(png).with_name(f"layout_{i}.pdf"))
+    status = QgsLayoutExporter(layout).exportToPdf(pdf, QgsLayoutExporter.PdfExportSettings())
+    items = {it.id(): it.sizeWithUnits().width() for it in layout.items() if isinstance(it, QgsLayoutItem) and it.id()}
+    result["layouts"][layout.name()] = {"status": int(status), "pdf": pdf,
+                                        "pdf_bytes": os.path.getsize(pdf) if os.path.exists(pdf) else 0,
+                                        "items": items}
 print(json.dumps(result), flush=True)
 # exitQgis() can crash in headless PyQGIS teardown; everything is written, so leave directly.
 os._exit(0)

@@ -200,6 +200,11 @@ def test_outputs_open_styled_in_real_qgis(tree: Path, cfg, tmp_path: Path) -> No
     assert seen["project_layers"] >= 20
     assert seen["render_errors"] == [] and seen["render_colours"] > 20, seen["render_colours"]
     assert png.stat().st_size > 10_000
+    # The A4 print layout: map, legend, scale bar, title and credits; exported to PDF headless.
+    lay = seen["layouts"]["Border zones, A4 landscape"]
+    assert lay["status"] == 0 and lay["pdf_bytes"] > 100_000, lay
+    assert {"map", "legend", "scale bar", "title", "credits"} <= set(lay["items"])
+    assert 30 < lay["items"]["scale bar"] < 100   # two segments of a round number of km, not metres
 
 
 def test_interrupted_stage_leaves_the_previous_output_intact(tree: Path, cfg, tmp_path: Path) -> None:
