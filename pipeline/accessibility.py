@@ -427,20 +427,26 @@ def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
     graph_edges = scenario_edges(lk.road, scenario)
     pole_ids = np.arange(len(lk.poles_ea)) if poles is None else np.asarray(poles)
     per_min = 1.0 / 1000.0 / off_kmh * 60.0
-    xy = lk.grid.centres(lk.cells.rows, lk.cells.cols)
+    grid, cells = lk.grid, lk.cells
+    by_label: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # a country's cells and centres, found once
     for p in pole_ids:
         mine = lk.links[0] == p
         one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
         t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)
         t_pt, _ = point_times(lk.base, lk.pts, t_node, pole_node, one)
         tp = np.append(t_pt, np.inf)
-        minutes = tp[lk.cells.point[0]] + lk.cells.leg_min[0]
-        for j in range(1, lk.cells.point.shape[0]):
-            np.minimum(minutes, tp[lk.cells.point[j]] + lk.cells.leg_min[j], out=minutes)
-        same = lk.cells.label == lk.pole_label[p]
-        direct = np.full(len(minutes), np.inf)
-        direct[same] = np.hypot(xy[same, 0] - lk.poles_ea[p, 0], xy[same, 1] - lk.poles_ea[p, 1]) * per_min
-        yield int(p), np.minimum(minutes, direct)
+        minutes = tp[cells.point[0]] + cells.leg_min[0]
+        for j in range(1, cells.point.shape[0]):
+            np.minimum(minutes, tp[cells.point[j]] + cells.leg_min[j], out=minutes)
+        lab = int(lk.pole_label[p])
+        if lab not in by_label:
+            idx = np.flatnonzero(cells.label == lab)
+            by_label[lab] = idx, grid.centres(cells.rows[idx], cells.cols[idx])
+        idx, xy = by_label[lab]
+        # The straight off-network leg to the pole, within its country.
+        direct = np.hypot(xy[:, 0] - lk.poles_ea[p, 0], xy[:, 1] - lk.poles_ea[p, 1]) * per_min
+        minutes[idx] = np.minimum(minutes[idx], direct)
+        yield int(p), minutes
 
 
 def friction_surface(edges: gpd.GeoDataFrame, grid: Grid, areas: gpd.GeoSeries, *, mode: str,

@@ -101,16 +101,20 @@ def huff_dominant_many(per_pole: Iterable[tuple[int, np.ndarray]], attractions: 
     total = np.zeros((v, n))
     best_w = np.zeros((v, n))
     best = np.full((v, n), -1, dtype=np.int32)
+    w = np.empty(n)
     for pole, minutes in per_pole:
-        decay = np.where(np.isfinite(minutes), np.exp(-beta_per_h * np.nan_to_num(minutes, posinf=0.0) / 60.0), 0.0)
+        if beta_per_h > 0:   # exp(−β·∞) = 0: unreachable places get no weight
+            decay = np.exp(np.asarray(minutes, dtype=np.float64) * (-beta_per_h / 60.0))
+        else:
+            decay = np.isfinite(minutes).astype(np.float64)
         for k in range(v):
             if a[k, pole] <= 0:
                 continue
-            w = a[k, pole] ** alpha * decay
+            np.multiply(decay, a[k, pole] ** alpha, out=w)
             total[k] += w
             better = w > best_w[k]
-            best_w[k] = np.where(better, w, best_w[k])
-            best[k] = np.where(better, pole, best[k])
+            best_w[k][better] = w[better]
+            best[k][better] = pole
     with np.errstate(invalid="ignore", divide="ignore"):
         prob = np.where(total > 0, best_w / total, np.nan)
     return best, prob

@@ -70,7 +70,8 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
         "Poles and crossings": [(rel(influence), "poles", True), (rel(stages.crossings), "crossings", True)],
         "Growth poles and influence": [
             (rel(influence), n, n in shown)
-            for n in ("axes", "axis_corridors", "beyond_influence", "huff_dominant", "huff_variants", "catchments",
+            for n in ("axes", "axis_corridors", "beyond_influence", "edge_effect", "huff_dominant", "huff_variants",
+                      "catchments",
                       "region_beyond", "cross_border_influence")] + [raster("huff_probability")],
         "Border zones": [(rel(borders), n, n in shown) for n in
                          ("border_segments", "border_regions", "zones", "regions_geokz_2024", "regions")],

@@ -269,7 +269,9 @@ def huff_attraction_table(variants: gpd.GeoDataFrame, changes: pd.DataFrame, pol
     ch = changes.set_index(["from_variant", "to_variant"])
     year, country = int(changes["grp_year"].iloc[0]), changes["country"].iloc[0]
     same, attr = ch.loc[("population", "population_grp_poles")], ch.loc[("population_grp_poles", "grp")]
-    missing = poles.loc[poles["grp_per_capita_usd"].isna(), "name"].tolist()
+    gone = poles[poles["grp_per_capita_usd"].isna()]
+    missing = gone["name"].tolist()
+    by_country = ", ".join(f"{c} ({', '.join(g['name'])})" for c, g in gone.groupby("country"))
     area = variants.pivot_table(index="name", columns="variant", values="area_km2", aggfunc="sum")
     area = area.reindex(columns=["population", "population_grp_poles", "grp"])
     area = area[area[["population_grp_poles", "grp"]].notna().any(axis=1)]
@@ -280,9 +282,10 @@ def huff_attraction_table(variants: gpd.GeoDataFrame, changes: pd.DataFrame, pol
     return [
         f"Huff attraction, population against GRP ({year}): a pole's economic mass is its GeoNames population × "
         "the GRP per capita (USD) of the region it lies in (Tyumen without its okrugs). "
-        f"{len(missing)} poles have no regional GRP and population for {year} in the statistics "
-        f"({', '.join(missing)}: Uzbek and Turkmen regional statistics are not in the pack, Kyrgyz GRP has no "
-        "KGS rate and no population, Xinjiang's population is of 2018 only) and leave the GRP model. "
+        f"{len(missing)} poles have no regional GRP and population for {year} in the statistics, by country "
+        f"(GeoNames ISO code): {by_country}. The pack has no regional statistics of Uzbekistan, Turkmenistan, "
+        "Tajikistan, Azerbaijan or Iran; Kyrgyz GRP has no KGS rate and no population; Xinjiang's population is "
+        "of 2018 only. They leave the GRP model. "
         f"Leaving them out alone moves the dominant pole of {_km(same['changed_km2'])} km² of {country} "
         f"({same['changed_share_pct']:.1f} % of its cells); weighting the remaining poles by GRP instead of "
         f"population moves {_km(attr['changed_km2'])} km² ({attr['changed_share_pct']:.1f} %). Market areas (km², "

@@ -178,6 +178,8 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
             ("population_grp_poles", "population, poles with GRP", Sym("fill", "0,0,0,0", "230,159,0,255", 0.5)),
             ("grp", "GRP × population, poles with GRP", Sym("fill", "0,0,0,0", "213,94,0,255", 0.5))]),
             labeling=labels("name", 7.0, placement=1)),
+        # Grey hatching: "doubt the catchments here", legible over any fill and in greyscale.
+        "edge_effect": qml(single(Sym("fill", "80,80,80,200", "80,80,80,255", 0.2, style="b_diagonal"))),
         "beyond_influence": qml(categorized("tier_set", [
             ("national", "beyond the national poles", Sym("fill", "0,0,0,0", "200,200,200,255", 0.2)),
             ("kazakh", "beyond all Kazakh poles", Sym("fill", "215,48,39,70", "215,48,39,255", 0.3)),
