@@ -134,7 +134,7 @@ def print_layout(name: str, title: str, credit: str, extent: tuple[float, float,
             + item(65646, "scale bar", 60, 8, x + width - 62, y + height + 3,
                    f'mapUuid="{map_uuid}" unitType="km" numSegments="2" numSegmentsLeft="0" '
                    f'numUnitsPerSegment="{seg_km}" numMapUnitsPerScaleBarUnit="1" unitLabel="km" '
-                   'segmentSizeMode="0" height="2.5" style="Single Box"', f"<text-style fontSize=\"7\"/>")
+                   'segmentSizeMode="0" height="2.5" style="Single Box"', '<text-style fontSize="7"/>')
             + item(65641, "credits", width - 70, 10, x, y + height + 3, f"labelText={quoteattr(credit)}",
                    f"<LabelFont {_font(6)}/>")
             + "</Layout>")
