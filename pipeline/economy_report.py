@@ -126,7 +126,7 @@ def render(cfg, path: Path) -> str:
     rows = [[r.segment_id, r.side, f"{r.zone} km", _n(r.population), _n(r.grp_usd_mn / 1000, 1)]
             for r in belts.itertuples()]
     out += [f"Regions in the belts, {y}, weighted by the share of their area inside (Tyumen without its okrugs; "
-            "an area weight is a stand-in until the population surface of the people issue):", "",
+            "the People section gives the same weighted by the population surface):", "",
             _table(["segment", "side", "belt", "population", "GRP bn USD"], rows), ""]
 
     # Export potential, 2024.

@@ -21,6 +21,7 @@ stage, nodata −9999 off land) and ``population.gpkg`` (EPSG:4326):
   * ``region_totals``: each statistical unit, its official total, what the grid holds, settlements part;
   * ``belt_population``: people within each belt distance of each border segment, per side and country;
   * ``region_belt_population``: the same per region, with the share of the region's people;
+  * ``belt_economy``: GRP of each belt weighted by people (each region's GRP × its people's share inside);
   * ``district_typology``: districts of 2024 with people within ``border_district_km`` of a land
     border and ``border_district`` (at least ``border_district_share`` of their people);
   * ``access_by_people``: per 100/150 km belt and border region, population-weighted mean hours per
@@ -50,6 +51,9 @@ DESCRIPTIONS = {
                        "country.",
     "region_belt_population": "People of each region within each distance of each border segment, and their "
                               "share of the region's people.",
+    "belt_economy": "GRP in each belt weighted by people: each region's GRP (headline year, million USD, Tyumen "
+                    "without its okrugs) times the share of its people inside the belt, summed per segment, side "
+                    "and distance; regions without GRP in USD are counted in regions_without_grp.",
     "district_typology": "Districts of 2024 (geokz): people, people within the typology distance of a land "
                          "border, share, border_district (Eurostat-style: at least the configured share).",
     "access_by_people": "Per belt and border region: population-weighted mean hours to the nearest pole per "
@@ -272,6 +276,57 @@ def weighted_hours(pop: np.ndarray, hours: np.ndarray, mask: np.ndarray) -> tupl
 
 # --- stage I/O ----------------------------------------------------------------------------------------
 
+def belt_grp_by_people(region_belt: pd.DataFrame, grp_usd: pd.Series, year: int, focus: str) -> pd.DataFrame:
+    """GRP of each belt weighted by people: Σ over its regions of GRP × the share of the region's people inside.
+
+    Parameters
+    ----------
+    region_belt
+        ``region_belt_population`` (vintage, region_id, segment_id, side, distance_km, population,
+        share_of_region_pct).
+    grp_usd
+        GRP in million USD by (vintage, region_id).
+    year
+        The GRP's year (a column of the result).
+    focus
+        The focus country: a belt's focus side counts its regions, the neighbour side the others (cells of the
+        other side's regions inside a belt are outline mismatches between vintages).
+
+    Returns
+    -------
+    DataFrame
+        segment_id, side, distance_km, population (persons in the belt, regions with or without GRP),
+        grp_usd_mn (regions with GRP; NaN when none has), regions, regions_without_grp, grp_year.
+    """
+    region_belt = region_belt[(region_belt["side"] == "focus") == (region_belt["country"] == focus)]
+    key = pd.MultiIndex.from_frame(region_belt[["vintage", "region_id"]])
+    g = grp_usd.reindex(key).to_numpy()
+    t = region_belt.assign(grp_part=g * region_belt["share_of_region_pct"].to_numpy() / 100, has=np.isfinite(g))
+    out = t.groupby(["segment_id", "side", "distance_km"], sort=False).agg(
+        population=("population", "sum"), grp_usd_mn=("grp_part", "sum"), regions=("region_id", "size"),
+        regions_with_grp=("has", "sum")).reset_index()
+    out["regions_without_grp"] = out["regions"] - out["regions_with_grp"]
+    out.loc[out["regions_with_grp"] == 0, "grp_usd_mn"] = np.nan
+    return out.drop(columns="regions_with_grp").assign(grp_year=year)
+
+
+def _grp_usd(units: pd.DataFrame, tables, eco, year: int) -> pd.Series:
+    """GRP in million USD in ``year`` of every statistical unit of the surface with an official population total
+    (Tyumen without its okrugs, as its polygon), by (vintage, region_id)."""
+    from .statistics import long_values
+
+    e = eco.model_copy(update={"tyumen_with_okrugs": False})
+    parts = []
+    # Only units whose people on the surface are an official total: elsewhere (settlements only) the share of
+    # a region's people inside a belt is not known.
+    for vintage, u in units[units["total"].notna()].groupby("vintage"):
+        v = long_values(u, tables, e, vintage)
+        v = v[(v["indicator"] == "grp_usd") & (v["year"] == year) & (v["period"] == "year")]
+        parts.append(pd.Series(v["value"].to_numpy(), index=pd.MultiIndex.from_arrays(
+            [np.full(len(v), vintage), v["region_id"].to_numpy()], names=["vintage", "region_id"])))
+    return pd.concat(parts) if parts else pd.Series(dtype=float)
+
+
 def _units(cfg, stages, tables, eco, year: int) -> gpd.GeoDataFrame:
     """Statistical units with their official total: Kazakhstan's 2024 regions, every other country's
     Natural Earth regions (Tyumen as its polygon, without the okrugs)."""
@@ -409,6 +464,8 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     rb = units.iloc[rb["unit"]].reset_index(drop=True)[["vintage", "region_id", "iso_3166_2", "name_en", "country",
                                                         "geometry"]].join(rb.drop(columns="unit"))
     rb = gpd.GeoDataFrame(rb, geometry="geometry", crs=units.crs)
+    belt_eco = belt_grp_by_people(rb, _grp_usd(units, tables, eco, eco.headline_year), eco.headline_year,
+                                  cfg.focus_country)
 
     # District typology (Eurostat-style): share of a district's people within d km of a land border.
     districts = _districts(cfg)
@@ -439,7 +496,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
                                             "population.tif)", "config_sha256": cfg.digest()})
     focus = np.isin(labels, 1 + np.flatnonzero(units["country"].to_numpy() == cfg.focus_country))
     write_stage(cfg, out, {"influence_people": influence_people(stages, pop, grid, focus), "region_totals": totals,
-                           "belt_population": belts, "region_belt_population": rb,
+                           "belt_population": belts, "region_belt_population": rb, "belt_economy": belt_eco,
                            "district_typology": districts, "access_by_people": access, "people_beyond": beyond,
                            "people_pole_abroad": abroad, "people_near_crossings": near}, DESCRIPTIONS)
 

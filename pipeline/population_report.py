@@ -60,6 +60,20 @@ def render(cfg, path: Path) -> str:
             f"People ({conf.year}, persons, from the surface above) living within each distance of each land border "
             "(geodesic belts), per side.", "",
             _table(["border", "side", "country", *[f"within {d:g} km" for d in conf.belts_km]], rows), ""]
+    layers = {str(n) for n in pyogrio.list_layers(path)[:, 0]}
+    if "belt_economy" in layers:
+        be = read("belt_economy")
+        be = be[be["distance_km"].isin([100.0, 150.0])]
+        gy = int(be["grp_year"].iloc[0]) if len(be) else 0
+        rows = [[r.segment_id, r.side, f"{r.distance_km:g} km",
+                 "–" if np.isnan(r.grp_usd_mn) else _n(r.grp_usd_mn / 1000, 1),
+                 str(int(r.regions_without_grp)) if r.regions_without_grp else ""] for r in be.itertuples()]
+        out += [f"GRP in the 100 and 150 km belts weighted by people: each region's GRP of {gy} (bn USD, Tyumen "
+                f"without its okrugs) times the share of its {conf.year} people inside the belt (the economy section "
+                "weights by area). Regions with people in the belt but no GRP in USD or no official population (Kyrgyz GRP "
+                "has no KGS rate; no Uzbek or Turkmen figures; Xinjiang's population is of 2018 only) are counted in "
+                "the last column, not summed:", "",
+                _table(["border", "side", "belt", "GRP bn USD", "regions without GRP"], rows), ""]
     nb = districts[districts["border_district"]]
     out += ["### Border districts (Eurostat-style typology)", "",
             f"A district of 2024 (geokz, {len(districts)} districts) is a border district when at least "

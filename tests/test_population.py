@@ -95,3 +95,22 @@ def test_a_user_grid_in_another_crs_is_resampled_with_its_total_preserved(tmp_pa
     r, c = grid.cell(np.array([[x, y]]))
     # The city's people land in its 1 km cell and the next ones (a 0.01° cell is 0.75 × 1.1 km there).
     assert out[r[0] - 1:r[0] + 2, c[0] - 1:c[0] + 2].sum() == pytest.approx(1e6, rel=0.01)
+
+
+def test_belt_grp_is_each_regions_grp_times_the_share_of_its_people_inside() -> None:
+    """Region A (GRP 1,000 mn USD) has 30 % of its people in the belt, B (GRP 500) 10 %, C has no GRP:
+    the belt holds 300 + 50 = 350 mn USD and the people of all three."""
+    import pandas as pd
+
+    from pipeline.population import belt_grp_by_people
+
+    rb = pd.DataFrame({"vintage": "v", "region_id": ["A", "B", "C", "N"], "segment_id": "S", "side": "focus",
+                       "country": ["AAA", "AAA", "AAA", "BBB"], "distance_km": 100.0,
+                       "population": [300.0, 20.0, 7.0, 5.0], "share_of_region_pct": [30.0, 10.0, 70.0, 1.0]})
+    grp = pd.Series([1000.0, 500.0, 9999.0], index=pd.MultiIndex.from_tuples([("v", "A"), ("v", "B"), ("v", "N")]))
+    t = belt_grp_by_people(rb, grp, 2021, "AAA").iloc[0]
+    # N (a neighbour's region reaching into the focus side by an outline mismatch) is not counted.
+    assert t.grp_usd_mn == pytest.approx(350.0) and t.population == 327.0
+    assert t.regions == 3 and t.regions_without_grp == 1 and t.grp_year == 2021
+    none = belt_grp_by_people(rb.iloc[[2]], grp, 2021, "AAA").iloc[0]
+    assert np.isnan(none.grp_usd_mn) and none.regions_without_grp == 1
