@@ -432,7 +432,8 @@ def corridor(lines: gpd.GeoSeries, width_km: float, land: shapely.Geometry) -> s
 DESCRIPTIONS = {
     "poles": "Growth poles (layers/poles.yaml) with GeoNames coordinates and population (CC BY 4.0).",
     "catchments": "Travel-time catchments: cells whose fastest pole (of a tier set, per scenario) is "
-                  "each pole; population = GeoNames settlements ≥ 5,000 inside.",
+                  "each pole; population = GeoNames settlements ≥ 5,000 inside; belt_km2, belt_population: the "
+                  "part inside the cross-border belts.",
     "huff_dominant": "Huff market areas: the dominant pole per cell (attraction A^α with A = population or "
                      "GRP as configured, exp(−β·hours) decay) with the mean probability of the dominant pole.",
     "huff_variants": "Huff market areas under each attraction: population (all poles), population (only the "
@@ -849,7 +850,17 @@ def run(cfg, stages, out, rasters) -> None:
     focus_label = 1 + list(p.countries_ea["country"]).index(cfg.focus_country)
     focus_cells = on_grid(lk, (lk.cells.label == focus_label).astype(float), 0) > 0
     catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells)
-    catchments = finish(catch.merge(pole_cols, on="pole_id"))
+    belts_union = shapely.union_all(read_layer(stages.zones, "zones").to_crs(cfg.output_crs).geometry.values)
+
+    def in_belts(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """``belt_km2`` and ``belt_population``: the part inside the cross-border belts (what the report shows;
+        the rest of the window carries the edge effects)."""
+        inside = shapely.intersection(gdf.geometry.values, belts_union)
+        gdf["belt_km2"] = area_km2(inside, cfg.ellipsoid)
+        gdf["belt_population"] = settlement_population(gpd.GeoDataFrame(geometry=inside, crs=gdf.crs), settlements)
+        return gdf
+
+    catchments = in_belts(finish(catch.merge(pole_cols, on="pole_id")))
     beyond_gdf = finish(beyond)
 
     vintage_names = ["naturalearth", *cfg.vintages]
@@ -892,7 +903,7 @@ def run(cfg, stages, out, rasters) -> None:
                    **({"grp_year": str(conf.huff.grp_year)} if conf.huff.attraction == "grp" else {}),
                    "alpha": f"{conf.huff.alpha:g}", "beta_per_hour": f"{conf.huff.beta_per_hour:g}",
                    "scenario": conf.huff.scenario, "tier_set": conf.huff.tier_set})
-    huff = finish(huff_areas.merge(pole_cols, on="pole_id"))
+    huff = in_belts(finish(huff_areas.merge(pole_cols, on="pole_id")))
     huff_var = finish(pd.concat([a.assign(variant=k) for k, (_, _, a) in variants.items()], ignore_index=True)
                       .merge(pole_cols, on="pole_id"))
     huff_var = huff_var[["variant", "pole_id", "name", "tier", "country", "mean_probability", "area_km2",

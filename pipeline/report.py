@@ -397,10 +397,18 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
                       beyond_hours: float, distance: float, max_access_km: float = 25.0) -> str:
     """Catchments per pole, territories beyond influence per region, cross-border influence, axes."""
     c = layers["catchments"]
-    c = c[(c["scenario"] == scenario) & (c["tier_set"] == tier_set)].sort_values("area_km2", ascending=False)
-    ct = _table(["pole", "tier", "country", "catchment km²", "settlement population"],
-                ([r.name, r.tier, r.country, _km(r.area_km2), _km(r.population)] for r in c.itertuples()),
-                "lllrr")
+    c = c[(c["scenario"] == scenario) & (c["tier_set"] == tier_set)]
+    if "belt_km2" in c:   # reported inside the belts: beyond them the window's edge distorts the catchments
+        c = c[c["belt_km2"] > 0.5].sort_values("belt_km2", ascending=False)
+        ct = _table(["pole", "tier", "country", "in the belts (km²)", "settlements in the belts",
+                     "whole catchment (km²)"],
+                    ([r.name, r.tier, r.country, _km(r.belt_km2), _km(r.belt_population), _km(r.area_km2)]
+                     for r in c.itertuples()), "lllrrr")
+    else:
+        c = c.sort_values("area_km2", ascending=False)
+        ct = _table(["pole", "tier", "country", "catchment km²", "settlement population"],
+                    ([r.name, r.tier, r.country, _km(r.area_km2), _km(r.population)] for r in c.itertuples()),
+                    "lllrr")
     b = layers["beyond_influence"]
     bt = _table(["tier set", f"area beyond {beyond_hours:g} h (km²)", "settlement population"],
                 ([r.tier_set, _km(r.area_km2), _km(r.population)] for r in b.itertuples()), "lrr")
@@ -444,8 +452,10 @@ def influence_section(layers: Mapping[str, gpd.GeoDataFrame], *, scenario: str, 
         at += sensitivity_lines(layers["sensitivity"], beyond_hours, distance)
     return "\n".join([
         "## Growth poles and their influence", "",
-        f"Catchments: every cell to its fastest pole (tier set *{tier_set}*, scenario *{scenario}*); "
-        "population = GeoNames settlements of 5,000 or more inside (no population grid offline).", "",
+        f"Catchments: every cell to its fastest pole (tier set *{tier_set}*, scenario *{scenario}*), computed over "
+        "the whole study window and reported inside the cross-border belts (100 and 150 km, both sides), where the "
+        "window's edge does not reach; settlements = GeoNames settlements of 5,000 or more (people of the "
+        "population surface per catchment: the People section).", "",
         ct, "",
         f"Territories of the focus country farther than {beyond_hours:g} h from every pole of a tier set:",
         "", bt, "", "Per region:", "", rbt, "",
