@@ -906,8 +906,8 @@ def run(cfg, stages, out, rasters) -> None:
     huff = in_belts(finish(huff_areas.merge(pole_cols, on="pole_id")))
     huff_var = finish(pd.concat([a.assign(variant=k) for k, (_, _, a) in variants.items()], ignore_index=True)
                       .merge(pole_cols, on="pole_id"))
-    huff_var = huff_var[["variant", "pole_id", "name", "tier", "country", "mean_probability", "area_km2",
-                         "population", "geometry"]]
+    huff_var = in_belts(huff_var[["variant", "pole_id", "name", "tier", "country", "mean_probability", "area_km2",
+                                  "population", "geometry"]].copy())
     cell_km2 = abs(grid.transform.a * grid.transform.e) / 1e6
     changes = huff_changes({k: b for k, (_, b, _) in variants.items()}, focus_cells, cell_km2,
                            [("population", "population_grp_poles"), ("population_grp_poles", "grp"),

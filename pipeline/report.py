@@ -272,7 +272,8 @@ def huff_attraction_table(variants: gpd.GeoDataFrame, changes: pd.DataFrame, pol
     gone = poles[poles["grp_per_capita_usd"].isna()]
     missing = gone["name"].tolist()
     by_country = ", ".join(f"{c} ({', '.join(g['name'])})" for c, g in gone.groupby("country"))
-    area = variants.pivot_table(index="name", columns="variant", values="area_km2", aggfunc="sum")
+    col = "belt_km2" if "belt_km2" in variants else "area_km2"
+    area = variants.pivot_table(index="name", columns="variant", values=col, aggfunc="sum")
     area = area.reindex(columns=["population", "population_grp_poles", "grp"])
     area = area[area[["population_grp_poles", "grp"]].notna().any(axis=1)]
     area = area.assign(change=area["grp"].fillna(0) - area["population_grp_poles"].fillna(0))
@@ -289,7 +290,8 @@ def huff_attraction_table(variants: gpd.GeoDataFrame, changes: pd.DataFrame, pol
         f"Leaving them out alone moves the dominant pole of {_km(same['changed_km2'])} km² of {country} "
         f"({same['changed_share_pct']:.1f} % of its cells); weighting the remaining poles by GRP instead of "
         f"population moves {_km(attr['changed_km2'])} km² ({attr['changed_share_pct']:.1f} %). Market areas (km², "
-        "whole study window) sorted by the change due to attraction:", "",
+        + ("inside the cross-border belts" if col == "belt_km2" else "whole study window")
+        + ") sorted by the change due to attraction:", "",
         _table(["pole", "population, all poles", "population, poles with GRP", "GRP", "change (km²)"], rows,
                "lrrrr"), ""]
 
