@@ -850,7 +850,8 @@ def run(cfg, stages, out, rasters) -> None:
     focus_label = 1 + list(p.countries_ea["country"]).index(cfg.focus_country)
     focus_cells = on_grid(lk, (lk.cells.label == focus_label).astype(float), 0) > 0
     catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells)
-    belts_union = shapely.union_all(read_layer(stages.zones, "zones").to_crs(cfg.output_crs).geometry.values)
+    zones = read_layer(stages.zones, "zones")
+    belts_union = shapely.union_all(zones.to_crs(cfg.output_crs).geometry.values)
 
     def in_belts(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """``belt_km2`` and ``belt_population``: the part inside the cross-border belts (what the report shows;
@@ -913,7 +914,6 @@ def run(cfg, stages, out, rasters) -> None:
                            [("population", "population_grp_poles"), ("population_grp_poles", "grp"),
                             ("population", "grp")])
 
-    zones = read_layer(stages.zones, "zones")
     regions = read_layer(stages.border_regions, "border_regions")
     cols = ["kind", "name", "segment_id", "country", "geometry"]
     targets = gpd.GeoDataFrame(pd.concat([
@@ -949,11 +949,10 @@ def run(cfg, stages, out, rasters) -> None:
     edge = class_polygons(np.where(flag, 1, -1), grid.transform, grid.crs, name="flagged")
     edge = finish(edge.assign(scenario=conf.beyond.scenario, vmax_kmh=float(road_kmh.max())))
     edge["focus_km2"] = float(flag[focus_cells].sum()) * abs(grid.transform.a * grid.transform.e) / 1e6
-    zones_all = read_layer(stages.zones, "zones")
     share = zonal_means(flag.astype(np.float32), targets.geometry.to_crs(grid.crs), grid.transform)
     cross["edge_flag_share"] = np.tile(share, len(cross) // len(targets))   # targets repeat per scenario
     sens = sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, set(cps["name"]),
-                            zones_all, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
+                            zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
     land = shapely.union_all(p.countries.geometry.values)
     drawn = axes[(axes["mode"] == conf.axes.modes[0]) & axes.geometry.notna()]   # corridors of the first mode
     corridors = gpd.GeoDataFrame([{"axis": a, "mode": conf.axes.modes[0], "width_km": conf.axes.corridor_km,

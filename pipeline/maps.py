@@ -79,6 +79,13 @@ class Frame:
     def outline(self) -> None:
         self.countries.boundary.plot(ax=self.ax, color="#555555", linewidth=0.6, zorder=5)
 
+    def crossings(self, outputs: Path, color: str) -> None:
+        """The border crossings of the crossings stage as small squares, with their legend entry."""
+        xs = gpd.read_file(outputs / "stages" / "crossings.gpkg", layer="crossings").to_crs(self.crs)
+        self.ax.scatter(xs.geometry.x, xs.geometry.y, s=10, color=color, marker="s", zorder=14)
+        self.handles.append(Line2D([], [], marker="s", linestyle="", color=color, markersize=3,
+                                   label="border crossing"))
+
     def finish(self, out_dir: Path, name: str, legend_title: str = "") -> list[Path]:
         ax = self.ax
         ax.set_xlim(self.extent[0], self.extent[1])
@@ -214,10 +221,7 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         fr = Frame("Barrier effect of the borders: hours lost against open borders", countries, focus, crs)
         fr.raster(outputs / "rasters" / "barrier_current.tif", BARRIER[1:], "hours lost (current − open)")
         fr.outline()
-        xs = gpd.read_file(outputs / "stages" / "crossings.gpkg", layer="crossings").to_crs(crs)
-        fr.ax.scatter(xs.geometry.x, xs.geometry.y, s=10, color="black", marker="s", zorder=14)
-        fr.handles.append(Line2D([], [], marker="s", linestyle="", color="black", markersize=3,
-                                 label="border crossing"))
+        fr.crossings(outputs, "black")
         written += fr.finish(out_dir, "barrier")
     if "influence" in names:
         fr = Frame("Pole catchments and territories beyond 3 h of any pole", countries, focus, crs)
@@ -274,10 +278,7 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
                                                       (1000, 10000, "1,000–10,000"), (10000, 1e12, "10,000 and more")])]
         fr.raster(lost, classes, "person-hours lost per km²")
         fr.outline()
-        xs = gpd.read_file(outputs / "stages" / "crossings.gpkg", layer="crossings").to_crs(crs)
-        fr.ax.scatter(xs.geometry.x, xs.geometry.y, s=10, color="#1b7837", marker="s", zorder=14)
-        fr.handles.append(Line2D([], [], marker="s", linestyle="", color="#1b7837", markersize=3,
-                                 label="border crossing"))
+        fr.crossings(outputs, "#1b7837")
         written += fr.finish(out_dir, "barrier_people")
     return written
 
