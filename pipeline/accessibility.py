@@ -39,6 +39,7 @@ from scipy.spatial import cKDTree
 
 from .crossings import CROSSING_CLASS, scenario_edges
 from .errors import DataError
+from .kernels import best_of_k, min_of_k, nearest_k_cells
 from .network import graph_matrix
 from .progress import track
 
@@ -253,57 +254,64 @@ class CellLinks:
 
 
 def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.ndarray,
-               poles_xy: np.ndarray, pole_label: np.ndarray, k: int, off_kmh: float,
-               chunk: int = 1_000_000) -> CellLinks:
+               poles_xy: np.ndarray, pole_label: np.ndarray, k: int, off_kmh: float) -> CellLinks:
+    """The ``k`` nearest access points of every land cell and its nearest pole, both in the cell's own
+    country (exact Euclidean distances in the grid's CRS, as minutes at ``off_kmh``).
+
+    Parameters
+    ----------
+    grid
+        The study grid.
+    labels
+        (height, width) country label of each cell (0: not land).
+    pts, pts_label
+        The access points and their country labels.
+    poles_xy, pole_label
+        (P, 2) pole coordinates in the grid's CRS and their country labels.
+    k
+        Access points per cell.
+    off_kmh
+        Off-network speed (km/h).
+
+    Returns
+    -------
+    CellLinks
+    """
     rows, cols = np.nonzero(labels)
     cell_label = labels[rows, cols]
     n = len(rows)
-    point = np.full((k, n), -1, dtype=np.int64)
+    point = np.full((k, n), -1, dtype=np.int32)
     leg = np.full((k, n), np.inf, dtype=np.float32)
-    pole = np.full(n, -1, dtype=np.int32)
-    pole_min = np.full(n, np.inf, dtype=np.float32)
+    pole = np.full((1, n), -1, dtype=np.int32)
+    pole_min = np.full((1, n), np.inf, dtype=np.float32)
     per_min = 1.0 / 1000.0 / off_kmh * 60.0  # minutes per metre off-network
-    for lab in np.unique(cell_label):
+    for lab in track(list(np.unique(cell_label)), "linking cells to the network (per country)"):
         cells = np.flatnonzero(cell_label == lab)
         mine = np.flatnonzero(pts_label == lab)
         theirs = np.flatnonzero(pole_label == lab)
-        tree = cKDTree(pts.xy[mine]) if mine.size else None
-        pole_tree = cKDTree(poles_xy[theirs]) if theirs.size else None
-        kk = min(k, mine.size)
-        for s in track(list(_chunks(cells.size, chunk)), "linking cells to the network"):
-            idx = cells[s]
-            xy = grid.centres(rows[idx], cols[idx])
-            if tree is not None:
-                d, j = tree.query(xy, k=kk, workers=-1)
-                point[:kk, idx] = mine[j.reshape(-1, kk)].T
-                leg[:kk, idx] = (d.reshape(-1, kk) * per_min).T
-            if pole_tree is not None:
-                dp, jp = pole_tree.query(xy, k=1, workers=-1)
-                pole[idx], pole_min[idx] = theirs[jp], dp * per_min
+        r, c = rows[cells], cols[cells]
+        if mine.size:
+            nearest_k_cells(pts.xy[mine], r, c, grid.transform, min(k, mine.size), point, leg, ids=mine, at=cells,
+                            scale=per_min)
+        if theirs.size:
+            nearest_k_cells(poles_xy[theirs], r, c, grid.transform, 1, pole, pole_min, ids=theirs, at=cells,
+                            scale=per_min)
+    pole, pole_min = pole[0], pole_min[0]
     return CellLinks(rows, cols, cell_label, point, leg, pole, pole_min)
 
 
 def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """Hours to the nearest pole per cell (NaN off land or unreachable) and that pole's id (−1)."""
-    t = np.append(t_point, np.inf)  # index −1 (no access point) → inf
-    minutes = np.full(links.point.shape[1], np.inf)
-    via = np.full(links.point.shape[1], -1, dtype=np.int64)
-    for j in range(links.point.shape[0]):
-        cand = t[links.point[j]] + links.leg_min[j]
-        better = cand < minutes
-        minutes = np.where(better, cand, minutes)
-        via = np.where(better, links.point[j], via)
-    which = np.append(pole_point, -1)[via]
-    direct = links.pole_min < minutes
-    minutes = np.where(direct, links.pole_min, minutes)
-    which = np.where(direct, links.pole, which)
-    hours = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
-    pole = np.full((grid.height, grid.width), -1, dtype=np.int16)
+    minutes, which = best_of_k(np.asarray(t_point, dtype=np.float64), np.asarray(pole_point, dtype=np.int64),
+                               links.point, links.leg_min, links.pole, links.pole_min)
+    hours = np.full(grid.height * grid.width, np.nan, dtype=np.float32)
+    pole = np.full(grid.height * grid.width, -1, dtype=np.int16)
     finite = np.isfinite(minutes)
-    hours[links.rows[finite], links.cols[finite]] = minutes[finite] / 60.0
-    pole[links.rows[finite], links.cols[finite]] = which[finite]
-    return hours, pole
+    at = links.rows[finite] * grid.width + links.cols[finite]   # flat positions: faster than 2-D indexing
+    hours[at] = minutes[finite] / 60.0
+    pole[at] = which[finite]
+    return hours.reshape(grid.height, grid.width), pole.reshape(grid.height, grid.width)
 
 
 def travel_hours(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.GeoSeries, *,
@@ -381,21 +389,35 @@ class Linked:
         poles = np.asarray(poles)
         keep = np.isin(self.links[0], poles)
         cells = self.cells
-        pole = np.full(len(cells.rows), -1, dtype=np.int32)
-        pole_min = np.full(len(cells.rows), np.inf, dtype=np.float32)
         per_min = 1.0 / 1000.0 / self.off_kmh * 60.0
+        pole = np.full((1, len(cells.rows)), -1, dtype=np.int32)
+        pole_min = np.full((1, len(cells.rows)), np.inf, dtype=np.float32)
         for lab in np.unique(self.pole_label[poles]):
             theirs = poles[self.pole_label[poles] == lab]
             idx = np.flatnonzero(cells.label == lab)
             if lab == 0 or idx.size == 0:
                 continue
-            d, j = cKDTree(self.poles_ea[theirs]).query(self.grid.centres(cells.rows[idx], cells.cols[idx]),
-                                                        k=1, workers=-1)
-            pole[idx], pole_min[idx] = theirs[j], d * per_min
+            nearest_k_cells(self.poles_ea[theirs], cells.rows[idx], cells.cols[idx], self.grid.transform, 1,
+                            pole, pole_min, ids=theirs, at=idx, scale=per_min)
+        pole, pole_min = pole[0], pole_min[0]
         sub = CellLinks(cells.rows, cells.cols, cells.label, cells.point, cells.leg_min, pole, pole_min)
         return Linked(self.road, self.base, self.n_nodes, self.pts,
                       tuple(a[keep] for a in self.links), sub, self.poles_ea, self.pole_label,
                       self.grid, self.off_kmh)
+
+    def without_poles(self, drop: np.ndarray) -> Linked:
+        """The same links without some poles, the others renumbered 0, 1, … in their order (the cells'
+        links to the network are kept: they do not depend on the poles)."""
+        keep = np.setdiff1d(np.arange(len(self.poles_ea)), drop)
+        new_id = np.full(len(self.poles_ea), -1, dtype=np.int64)
+        new_id[keep] = np.arange(len(keep))
+        sub = self.for_poles(keep)
+        c = sub.cells
+        cells = CellLinks(c.rows, c.cols, c.label, c.point, c.leg_min,
+                          np.where(c.pole >= 0, new_id[np.maximum(c.pole, 0)], -1).astype(np.int32), c.pole_min)
+        links = (new_id[sub.links[0]],) + tuple(sub.links[1:])
+        return Linked(self.road, self.base, self.n_nodes, self.pts, links, cells, self.poles_ea[keep],
+                      self.pole_label[keep], self.grid, self.off_kmh)
 
 
 def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.GeoSeries, *,
@@ -434,10 +456,7 @@ def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
         one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
         t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)
         t_pt, _ = point_times(lk.base, lk.pts, t_node, pole_node, one)
-        tp = np.append(t_pt, np.inf)
-        minutes = tp[cells.point[0]] + cells.leg_min[0]
-        for j in range(1, cells.point.shape[0]):
-            np.minimum(minutes, tp[cells.point[j]] + cells.leg_min[j], out=minutes)
+        minutes = min_of_k(np.asarray(t_pt, dtype=np.float64), cells.point, cells.leg_min)
         lab = int(lk.pole_label[p])
         if lab not in by_label:
             idx = np.flatnonzero(cells.label == lab)
@@ -593,7 +612,7 @@ def prepare(cfg, stages) -> Prepared:
                     ", ".join(poles["name"].iloc[added]))
         poles = poles.drop(index=poles.index[added]).reset_index(drop=True).assign(
             pole_id=lambda d: np.arange(len(d)))
-        poles_ea, lk = linked(poles)
+        poles_ea, lk = np.delete(poles_ea, added, axis=0), lk.without_poles(added)
     err = unlinked_pole_error(lk, poles, countries_ea, str(cfg.layers_dir / "poles.yaml"), str(stages.crossings))
     if err is not None:
         raise err

@@ -46,6 +46,23 @@ def area_km2(geoms: np.ndarray | list[BaseGeometry], ellps: str = "WGS84") -> np
                      if x is not None and not x.is_empty else 0.0 for x in oriented])
 
 
+@lru_cache(maxsize=32)
+def transformer(src, dst) -> Transformer:
+    """A lon/lat-order (``always_xy``) transformer from ``src`` to ``dst`` (anything pyproj's CRS accepts),
+    made once per pair: making one costs about 10 ms.
+
+    Parameters
+    ----------
+    src, dst
+        Source and target CRS (hashable: a pyproj CRS or a string such as "EPSG:4326").
+
+    Returns
+    -------
+    pyproj.Transformer
+    """
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
 @lru_cache(maxsize=256)
 def _aeqd(lon: float, lat: float, ellps: str) -> tuple[Transformer, Transformer]:
     crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat:.6f} +lon_0={lon:.6f} +ellps={ellps} +units=m +no_defs")

@@ -39,6 +39,7 @@ from rasterio import features
 from scipy.sparse.csgraph import dijkstra
 
 from .geodesy import geodesic_buffer, length_km
+from .kernels import huff_accumulate
 from .network import graph_matrix
 from .topology import polygonal
 
@@ -101,20 +102,10 @@ def huff_dominant_many(per_pole: Iterable[tuple[int, np.ndarray]], attractions: 
     total = np.zeros((v, n))
     best_w = np.zeros((v, n))
     best = np.full((v, n), -1, dtype=np.int32)
-    w = np.empty(n)
     for pole, minutes in per_pole:
-        if beta_per_h > 0:   # exp(−β·∞) = 0: unreachable places get no weight
-            decay = np.exp(np.asarray(minutes, dtype=np.float64) * (-beta_per_h / 60.0))
-        else:
-            decay = np.isfinite(minutes).astype(np.float64)
-        for k in range(v):
-            if a[k, pole] <= 0:
-                continue
-            np.multiply(decay, a[k, pole] ** alpha, out=w)
-            total[k] += w
-            better = w > best_w[k]
-            best_w[k][better] = w[better]
-            best[k][better] = pole
+        weight = np.where(a[:, pole] > 0, np.abs(a[:, pole]) ** alpha, 0.0)   # A^α; 0: not in the variant
+        huff_accumulate(np.asarray(minutes, dtype=np.float64), weight, beta_per_h / 60.0, int(pole), total, best_w,
+                        best)
     with np.errstate(invalid="ignore", divide="ignore"):
         prob = np.where(total > 0, best_w / total, np.nan)
     return best, prob
@@ -330,10 +321,12 @@ def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n
         ``from_access_km``, ``to_access_km``, ``outside_km`` (NaN without ``home``), ``route`` (``domestic``;
         ``abroad: no domestic link``; ``any``; ``unreachable``).
     """
-    from pyproj import Geod, Transformer
+    from pyproj import Geod
+
+    from .geodesy import transformer
 
     geod = Geod(ellps=ellps)
-    tr = Transformer.from_crs("EPSG:4326", crs_ea, always_xy=True)
+    tr = transformer("EPSG:4326", crs_ea)
     edges = edges.reset_index(drop=True)
     edges_ea = edges.geometry.to_crs(crs_ea)
     every = np.arange(len(edges))
@@ -698,15 +691,16 @@ def edge_flags(hours: np.ndarray, land: np.ndarray, grid, vmax_kmh: float, outsi
         Cells where the great-circle distance to some outside city / vmax is below the hours (or no pole
         inside reaches them and some outside city exists).
     """
-    from pyproj import Transformer
     from scipy.spatial import cKDTree
+
+    from .geodesy import transformer
 
     flag = np.zeros(hours.shape, dtype=bool)
     if not len(outside_lonlat):
         return flag
     rows, cols = np.nonzero(land)
     xy = grid.centres(rows, cols)
-    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(xy[:, 0], xy[:, 1])
+    lon, lat = transformer(grid.crs, "EPSG:4326").transform(xy[:, 0], xy[:, 1])
 
     def unit(lon_deg, lat_deg):
         lo, la = np.radians(lon_deg), np.radians(lat_deg)
