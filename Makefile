@@ -62,7 +62,7 @@ sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' s
 SOURCES_INGEST  := $(call sources,ingest)
 SOURCES_NETWORK := $(call sources,network)
 
-.PHONY: all setup data data-worldpop check-data check-config test test-fast clean help bench maps
+.PHONY: all setup data data-worldpop check-data check-config test test-fast clean help bench bench-quick maps
 # No .DELETE_ON_ERROR: every stage writes to temporaries renamed into place only when all of its
 # outputs are complete (pipeline.io.all_or_nothing), so a failed or killed stage leaves the previous
 # outputs as they were and Make must not delete them.
@@ -202,11 +202,18 @@ $(OUT)/VALIDATION.md: $(OUT)/borders.gpkg $(RESULTS) pipeline/validate.py $(CORE
 # Benchmark (not a test): cold and no-op `make all` with each stage's time and memory, parallel
 # studies, the accessibility raster against GRASS r.cost and scikit-image MCP, the network against
 # networkx, growth with cells and edges. BENCH_RES: cell sizes (m) compared with the peers, e.g.
-# BENCH_RES="1000 500". Builds in a temporary copy (outputs/ untouched); writes docs/benchmarks.md.
+# BENCH_RES="1000 500". Builds in a temporary copy (outputs/ untouched); writes docs/benchmarks.md and
+# docs/benchmarks.json (keys documented in bench/bench.py).
 BENCH_RES ?= 1000 500
 bench: | $(SETUP)
 	$(PYTHON) -m pip install --quiet -e '.[bench]'
 	$(PYTHON) bench/bench.py --res $(BENCH_RES) --data-dir '$(PIPELINE_DATA_DIR)'
+
+# The accessibility raster at 1 km against r.cost and MCP only (a few minutes); updates its keys of
+# docs/benchmarks.json.
+bench-quick: | $(SETUP)
+	$(PYTHON) -m pip install --quiet -e '.[bench]'
+	$(PYTHON) bench/bench.py --quick --data-dir '$(PIPELINE_DATA_DIR)'
 
 # clean removes only what the pipeline writes, and only inside this checkout unless FORCE=1.
 clean:

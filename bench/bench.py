@@ -13,6 +13,20 @@ Sections, all measured in the same run on this machine (wall-clock seconds):
    scipy.sparse.csgraph (the pipeline) against networkx; growth with network edges (Natural Earth
    roads, OpenStreetMap Helsinki, square lattices of 10^4 to 10^6 edges).
 
+`--quick` (`make bench-quick`, a few minutes) runs section 3 at 1 km only.
+
+Besides the Markdown, the figures go to docs/benchmarks.json (merged: a quick run replaces only the keys it
+measures; each key carries the date it was measured). Keys:
+
+- ``machine``: ``cpu``, ``cores``, ``memory_gib``, ``python``.
+- ``make_all``: ``cold_seconds``, ``noop_seconds``, ``peak_mb`` (largest stage), ``stages``
+  (stage → ``seconds``, ``peak_mb``).
+- ``access_<cell>m`` (e.g. ``access_1000m``, ``access_500m``): ``cells``, ``seconds`` (pipeline, one
+  scenario, linking included), ``seconds_3_scenarios``, ``mcp_seconds``, ``rcost_seconds`` (r.cost itself,
+  null without GRASS), ``rcost_seconds_with_io``, ``ratio_vs_mcp`` and ``ratio_vs_rcost`` (peer seconds /
+  pipeline seconds: > 1 means the pipeline is faster), ``ratio_3_scenarios_vs_rcost``, ``peak_mb`` (this
+  benchmark process after the run).
+
 Nothing here is asserted: benchmarks measure, tests check.
 """
 
@@ -50,6 +64,12 @@ from pipeline.poles import load_poles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 Row = Sequence[str]
+RESULTS: dict = {}   # what goes to docs/benchmarks.json
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def table(head: Row, rows: list[Row], align: str) -> list[str]:
@@ -95,6 +115,9 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
     noop = run_make(tree, data_dir, "all")
     stages = [json.loads(line) for line in log.read_text().splitlines()]
     stages = [s for s in stages if s["stage"] not in ("sources", "studies")]  # Make's parse-time queries
+    RESULTS["make_all"] = {"cold_seconds": round(cold, 2), "noop_seconds": round(noop, 2), "peak_mb": round(peak),
+                           "stages": {s["stage"]: {"seconds": round(s["seconds"], 2), "peak_mb": round(s["peak_rss_mb"])}
+                                      for s in stages}}
     rows = [(s["stage"], f"{s['seconds']:.1f}", f"{s['peak_rss_mb']:,.0f}") for s in stages]
     rows.append(("**sum of stages**", f"**{sum(s['seconds'] for s in stages):.1f}**",
                  f"**{max(s['peak_rss_mb'] for s in stages):,.0f}** (largest)"))
@@ -145,6 +168,13 @@ class Study:
         self.nodes = gpd.read_file(stages / "network.gpkg", layer="nodes")
 
 
+def warm_up(st: Study) -> None:
+    """One small run so that the compiled kernels are loaded (or compiled) before anything is timed."""
+    grid = study_grid(st.countries, st.cfg.focus_country, st.acc.extent_buffer_km, 8000.0)
+    travel_hours(st.edges, st.poles_ea, grid, st.countries.geometry, mode=st.acc.mode, scenarios=("open",),
+                 off_kmh=st.net.off_network_kmh, spacing=st.acc.access_spacing_m, k=st.acc.k_nearest)
+
+
 def raster_run(st: Study, res: float, grass: bool, scenarios3: bool) -> dict:
     grid = study_grid(st.countries, st.cfg.focus_country, st.acc.extent_buffer_km, res)
     kw = dict(mode=st.acc.mode, scenarios=("open",), off_kmh=st.net.off_network_kmh,
@@ -171,6 +201,14 @@ def raster_run(st: Study, res: float, grass: bool, scenarios3: bool) -> dict:
         _, out["three"] = timed(travel_hours, st.edges, st.poles_ea, grid, st.countries.geometry,
                                 **{**kw, "scenarios": ("open", "current", "closed")})
     print(f"  raster {res:g} m: pipeline {t_ours:.1f} s, MCP {t_mcp:.1f} s", file=sys.stderr)
+    rc = out["rcost"]
+    RESULTS[f"access_{res:g}m"] = {
+        "cells": out["cells"], "seconds": round(t_ours, 3), "seconds_3_scenarios": out["three"] and round(out["three"], 3),
+        "mcp_seconds": round(t_mcp, 3), "rcost_seconds": rc and round(rc, 3),
+        "rcost_seconds_with_io": rc and round(out["rcost_whole"], 3), "rcost_note": out["rcost_note"],
+        "ratio_vs_mcp": round(t_mcp / t_ours, 3), "ratio_vs_rcost": rc and round(rc / t_ours, 3),
+        "ratio_3_scenarios_vs_rcost": (rc and out["three"]) and round(rc / out["three"], 3),
+        "peak_mb": round(peak_mb())}
     return out
 
 
@@ -315,8 +353,13 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PIPELINE_DATA_DIR", "data")))
     ap.add_argument("--no-grass", action="store_true", help="skip GRASS r.cost")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    ap.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks.json")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the accessibility raster at 1 km against the peers (make bench-quick)")
     args = ap.parse_args()
     data_dir = args.data_dir.resolve()
+    if args.quick:
+        return quick(data_dir, not args.no_grass, args.json)
 
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = ["# Benchmarks", "",
@@ -330,6 +373,7 @@ def main() -> int:
         print("bench: studies …", file=sys.stderr)
         lines += scale_out(tree, data_dir)
         st = Study(tree)
+        warm_up(st)
         print("bench: rasters …", file=sys.stderr)
         peer_runs = [raster_run(st, r, not args.no_grass, True) for r in args.res]
         done = {r["res"] for r in peer_runs}
@@ -350,10 +394,41 @@ def main() -> int:
                       "Not run: dask is not installed (`pip install -e '.[scale]'`).", ""]
     text = "\n".join(lines)
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(text + "\n", encoding="utf-8")
-    tmp_out.replace(args.out)
+    write_atomic(args.out, text + "\n")
+    write_json(args.json)
+    return 0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_json(path: Path) -> None:
+    """Merge this run's keys into ``path`` (each stamped with today's date and this machine)."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    stamp = time.strftime("%Y-%m-%d")
+    new = {**old, **{k: {**v, "measured": stamp} for k, v in RESULTS.items()},
+           "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                       "memory_gib": round(memory, 1), "python": platform.python_version()}}
+    write_atomic(path, json.dumps(new, indent=2, ensure_ascii=False) + "\n")
+    print(f"bench: wrote {path}", file=sys.stderr)
+
+
+def quick(data_dir: Path, grass: bool, json_path: Path) -> int:
+    """Section 3 at 1 km only: build the network stages in a temporary copy, compare, write the JSON keys."""
+    with tempfile.TemporaryDirectory(prefix="bench-quick-") as tmp:
+        tree = copy_tree(Path(tmp))
+        print("bench-quick: network and crossings stages …", file=sys.stderr)
+        run_make(tree, data_dir, "outputs/stages/crossings.gpkg")
+        st = Study(tree)
+        warm_up(st)
+        runs = [raster_run(st, 1000.0, grass, True)]
+    print("\n".join(raster_peers(runs)))
+    write_json(json_path)
     return 0
 
 

@@ -39,7 +39,7 @@ from scipy.spatial import cKDTree
 
 from .crossings import CROSSING_CLASS, scenario_edges
 from .errors import DataError
-from .kernels import best_of_k, min_of_k, nearest_k_cells
+from .kernels import best_of_k_on_grid, min_of_k, nearest_k_cells
 from .network import graph_matrix
 from .progress import track
 
@@ -303,15 +303,11 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
 def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """Hours to the nearest pole per cell (NaN off land or unreachable) and that pole's id (−1)."""
-    minutes, which = best_of_k(np.asarray(t_point, dtype=np.float64), np.asarray(pole_point, dtype=np.int64),
-                               links.point, links.leg_min, links.pole, links.pole_min)
-    hours = np.full(grid.height * grid.width, np.nan, dtype=np.float32)
-    pole = np.full(grid.height * grid.width, -1, dtype=np.int16)
-    finite = np.isfinite(minutes)
-    at = links.rows[finite] * grid.width + links.cols[finite]   # flat positions: faster than 2-D indexing
-    hours[at] = minutes[finite] / 60.0
-    pole[at] = which[finite]
-    return hours.reshape(grid.height, grid.width), pole.reshape(grid.height, grid.width)
+    hours = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
+    pole = np.full((grid.height, grid.width), -1, dtype=np.int16)
+    best_of_k_on_grid(np.asarray(t_point, dtype=np.float64), np.asarray(pole_point, dtype=np.int64), links.point,
+                      links.leg_min, links.pole, links.pole_min, links.rows, links.cols, hours, pole)
+    return hours, pole
 
 
 def travel_hours(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.GeoSeries, *,

@@ -5,11 +5,10 @@ run as several passes over memory (tens of millions of cells). Compiled on first
 this file (numba's ``cache=True``; a read-only install caches in the user's cache directory), run on every
 core (``prange``).
 
-- :func:`nearest_k`: the ``k`` nearest of a set of points for many query points (exact, Euclidean, the
-  same as ``scipy.spatial.cKDTree.query``), by a bucket grid searched ring by ring — query points that
-  lie on a raster make a k-d tree's descent redundant.
-- :func:`best_of_k`: the fastest of each cell's candidate access points (travel time there + the cell's
-  off-network leg) and its pole.
+- :func:`nearest_k_cells`: the ``k`` nearest of a set of points for the centres of raster cells (exact,
+  Euclidean, the same as ``scipy.spatial.cKDTree.query``); blocks of cells share one candidate list.
+- :func:`best_of_k_on_grid`: the fastest of each cell's candidate access points (travel time there + the
+  cell's off-network leg) or the straight leg to a pole, written into the hours and pole rasters.
 - :func:`min_of_k`: the same minimum without the pole, for one pole at a time.
 - :func:`huff_accumulate`: one pole's Huff weights A^α·exp(−β·t) added to the running totals and the
   dominant pole of several attraction variants, in one pass.
@@ -222,8 +221,10 @@ def nearest_k_cells(points: np.ndarray, rows: np.ndarray, cols: np.ndarray, tran
 
 
 @njit(parallel=True, cache=True)
-def best_of_k(t_point, pole_point, point, leg_min, pole, pole_min):
-    """The fastest way from each cell to a pole: through one of its candidate access points or straight.
+def best_of_k_on_grid(t_point, pole_point, point, leg_min, pole, pole_min, rows, cols, hours, which):
+    """The fastest way from each cell to a pole — through one of its candidate access points or straight —
+    written into rasters: ``hours`` (float32, minutes / 60) and ``which`` (the pole); cells no pole reaches are
+    left as they are.
 
     Parameters
     ----------
@@ -235,17 +236,13 @@ def best_of_k(t_point, pole_point, point, leg_min, pole, pole_min):
         (k, N) each cell's candidate access points (−1: none) and its off-network minutes to them.
     pole, pole_min
         (N,) the nearest pole in a straight line (−1: none) and the off-network minutes to it.
-
-    Returns
-    -------
-    minutes : ndarray (N,) float64
-        Minutes (inf: unreachable).
-    which : ndarray (N,) int64
-        The pole (−1: none). The first candidate wins a tie; the straight leg only when strictly faster.
+    rows, cols
+        (N,) each cell's position in the rasters.
+    hours, which
+        (height, width) rasters, filled in place. The first candidate wins a tie; the straight leg only
+        when strictly faster.
     """
     k, n = point.shape
-    minutes = np.empty(n)
-    which = np.empty(n, dtype=np.int64)
     for i in prange(n):
         best = np.inf
         via = -1
@@ -261,9 +258,9 @@ def best_of_k(t_point, pole_point, point, leg_min, pole, pole_min):
         if d < best:
             best = d
             w = pole[i]
-        minutes[i] = best
-        which[i] = w
-    return minutes, which
+        if np.isfinite(best):
+            hours[rows[i], cols[i]] = np.float32(best / 60.0)
+            which[rows[i], cols[i]] = w
 
 
 @njit(parallel=True, cache=True)

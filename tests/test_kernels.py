@@ -7,7 +7,7 @@ import pytest
 from affine import Affine
 from scipy.spatial import cKDTree
 
-from pipeline.kernels import best_of_k, huff_accumulate, min_of_k, nearest_k_cells
+from pipeline.kernels import best_of_k_on_grid, huff_accumulate, min_of_k, nearest_k_cells
 
 RES = 1000.0
 T = Affine(RES, 0.0, 200_000.0, 0.0, -RES, 900_000.0)
@@ -66,9 +66,11 @@ def test_nearest_k_cells_refuses_unsorted_cells():
                         np.zeros((1, 2), dtype=np.int64), np.zeros((1, 2), dtype=np.float32))
 
 
-def test_best_of_k_is_the_minimum_over_candidates_and_the_straight_leg():
+def test_best_of_k_on_grid_is_the_minimum_over_candidates_and_the_straight_leg():
     rng = np.random.default_rng(7)
-    m, n, k = 50, 10_000, 4
+    m, k, shape = 50, 4, (80, 125)
+    rows, cols = np.nonzero(rng.random(shape) < 0.8)
+    n = len(rows)
     t = rng.uniform(0, 300, m)
     t[::7] = np.inf
     owner = rng.integers(0, 9, m)
@@ -76,14 +78,21 @@ def test_best_of_k_is_the_minimum_over_candidates_and_the_straight_leg():
     leg = rng.uniform(0, 120, (k, n)).astype(np.float32)
     pole = rng.integers(-1, 9, n).astype(np.int32)
     pole_min = np.where(pole >= 0, rng.uniform(0, 400, n), np.inf).astype(np.float32)
-    minutes, which = best_of_k(t, owner, point, leg, pole, pole_min)
+    hours = np.full(shape, np.nan, dtype=np.float32)
+    who = np.full(shape, -1, dtype=np.int16)
+    best_of_k_on_grid(t, owner, point, leg, pole, pole_min, rows, cols, hours, who)
     cand = np.where(point >= 0, np.append(t, np.inf)[point] + leg, np.inf)
     via = np.take_along_axis(point, np.argmin(cand, axis=0)[None], axis=0)[0]
     expect = np.minimum(cand.min(axis=0), pole_min)
-    assert np.array_equal(minutes, expect)
+    fin = np.isfinite(expect)
+    assert 0 < (~fin).sum() and np.array_equal(hours[rows[fin], cols[fin]], (expect[fin] / 60.0).astype(np.float32))
+    assert np.isnan(hours[rows[~fin], cols[~fin]]).all() and (who[rows[~fin], cols[~fin]] == -1).all()
     straight = pole_min < cand.min(axis=0)
     expect_who = np.where(straight, pole, np.where(np.isfinite(cand.min(axis=0)), np.append(owner, -1)[via], -1))
-    assert np.array_equal(which, expect_who)
+    assert np.array_equal(who[rows, cols], expect_who)
+    off = np.ones(shape, dtype=bool)
+    off[rows, cols] = False
+    assert np.isnan(hours[off]).all()
     assert np.array_equal(min_of_k(t, point, leg), cand.min(axis=0))
 
 
@@ -101,3 +110,4 @@ def test_huff_accumulate_adds_a_pole_as_numpy_would():
     assert np.allclose(total, w[0] + w[1], rtol=1e-14, atol=0)
     expect = np.where(w[1] > w[0], 1, np.where(w[0] > 0, 0, -1))
     assert np.array_equal(best, expect)
+
