@@ -34,12 +34,11 @@ import numpy as np
 import pandas as pd
 import shapely
 from affine import Affine
-from pyproj import CRS
-from rasterio import features
 from scipy.sparse.csgraph import dijkstra
 
 from .geodesy import geodesic_buffer, length_km
 from .kernels import huff_accumulate
+from .rasters import class_polygons
 from .network import graph_matrix
 from .topology import polygonal
 
@@ -185,19 +184,6 @@ def huff_changes(best: dict[str, np.ndarray], mask: np.ndarray, cell_km2: float,
 
 
 # --- raster → polygons ----------------------------------------------------------------------------
-
-def class_polygons(classes: np.ndarray, transform: Affine, crs: CRS, name: str = "value",
-                   nodata: int = -1) -> gpd.GeoDataFrame:
-    """Polygons of equal integer values of ``classes`` (``nodata`` left out), dissolved per value."""
-    data = classes.astype(np.int32)
-    geoms, ids = [], []
-    for geom, value in features.shapes(data, mask=data != nodata, transform=transform, connectivity=4):
-        geoms.append(shapely.geometry.shape(geom))
-        ids.append(int(value))
-    if not geoms:
-        return gpd.GeoDataFrame({name: []}, geometry=[], crs=crs)
-    return gpd.GeoDataFrame({name: ids}, geometry=geoms, crs=crs).dissolve(name).reset_index()
-
 
 def settlement_population(polygons: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame) -> np.ndarray:
     """Sum of settlement populations inside each polygon (same CRS)."""

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.accessibility import hours_per_scenario, link, minutes_to_each_pole
-from pipeline.influence import (beyond_mask, class_polygons, huff_changes, huff_dominant, huff_dominant_many,
+from pipeline.influence import (beyond_mask, huff_changes, huff_dominant, huff_dominant_many,
                                 huff_shares, route_legs)
+from pipeline.rasters import class_polygons
 
 from .test_accessibility import CEA, OFF_KMH, world
 
