@@ -93,7 +93,8 @@ def copy_tree(dest: Path) -> Path:
     shutil.copy(ROOT / "Makefile", dest / "Makefile")
     shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
     for d in ("layers", "pipeline"):
-        shutil.copytree(ROOT / d, dest / d, ignore=shutil.ignore_patterns("__pycache__"))
+        # numba's cache of the compiled kernels comes along (compiling is set-up, done once per install)
+        shutil.copytree(ROOT / d, dest / d, ignore=shutil.ignore_patterns("*.pyc"))
     return dest
 
 
