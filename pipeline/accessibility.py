@@ -445,22 +445,16 @@ def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
     graph_edges = scenario_edges(lk.road, scenario)
     pole_ids = np.arange(len(lk.poles_ea)) if poles is None else np.asarray(poles)
     per_min = 1.0 / 1000.0 / off_kmh * 60.0
-    grid, cells = lk.grid, lk.cells
-    by_label: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # a country's cells and centres, found once
+    t, cells = lk.grid.transform, lk.cells
     for p in pole_ids:
         mine = lk.links[0] == p
         one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
         t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)
         t_pt, _ = point_times(lk.base, lk.pts, t_node, pole_node, one)
-        minutes = min_of_k(np.asarray(t_pt, dtype=np.float64), cells.point, cells.leg_min)
-        lab = int(lk.pole_label[p])
-        if lab not in by_label:
-            idx = np.flatnonzero(cells.label == lab)
-            by_label[lab] = idx, grid.centres(cells.rows[idx], cells.cols[idx])
-        idx, xy = by_label[lab]
-        # The straight off-network leg to the pole, within its country.
-        direct = np.hypot(xy[:, 0] - lk.poles_ea[p, 0], xy[:, 1] - lk.poles_ea[p, 1]) * per_min
-        minutes[idx] = np.minimum(minutes[idx], direct)
+        # through an access point, or straight to the pole within its country
+        minutes = min_of_k(np.asarray(t_pt, dtype=np.float64), cells.point, cells.leg_min, cells.label, cells.rows,
+                           cells.cols, t.c, t.a, t.f, t.e, int(lk.pole_label[p]), float(lk.poles_ea[p, 0]),
+                           float(lk.poles_ea[p, 1]), per_min)
         yield int(p), minutes
 
 

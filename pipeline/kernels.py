@@ -9,7 +9,7 @@ core (``prange``).
   Euclidean, the same as ``scipy.spatial.cKDTree.query``); blocks of cells share one candidate list.
 - :func:`best_of_k_on_grid`: the fastest of each cell's candidate access points (travel time there + the
   cell's off-network leg) or the straight leg to a pole, written into the hours and pole rasters.
-- :func:`min_of_k`: the same minimum without the pole, for one pole at a time.
+- :func:`min_of_k`: the same minimum for one pole at a time (Huff: every cell's minutes to every pole).
 - :func:`huff_accumulate`: one pole's Huff weights A^α·exp(−β·t) added to the running totals and the
   dominant pole of several attraction variants, in one pass.
 """
@@ -264,15 +264,24 @@ def best_of_k_on_grid(t_point, pole_point, point, leg_min, pole, pole_min, rows,
 
 
 @njit(parallel=True, cache=True)
-def min_of_k(t_point, point, leg_min):
-    """(N,) minutes from each cell through the fastest of its candidate access points (inf: none).
+def min_of_k(t_point, point, leg_min, label, rows, cols, ox, ax, oy, ey, pole_label, pole_x, pole_y, per_min):
+    """(N,) minutes from each cell to one pole: through the fastest of its candidate access points, or
+    straight to the pole for the cells of the pole's country (inf: neither).
 
     Parameters
     ----------
     t_point
-        (M,) minutes to each access point.
+        (M,) minutes from the pole to each access point.
     point, leg_min
         (k, N) candidate access points of each cell (−1: none) and the off-network minutes to them.
+    label, rows, cols
+        (N,) each cell's country label and raster position.
+    ox, ax, oy, ey
+        The grid's origin and cell size in x and y (``transform.c, .a, .f, .e``).
+    pole_label, pole_x, pole_y
+        The pole's country label and coordinates (grid CRS).
+    per_min
+        Off-network minutes per metre.
 
     Returns
     -------
@@ -288,6 +297,12 @@ def min_of_k(t_point, point, leg_min):
                 c = t_point[p] + np.float64(leg_min[j, i])
                 if c < best:
                     best = c
+        if label[i] == pole_label:
+            x = ox + ax * (cols[i] + 0.5)
+            y = oy + ey * (rows[i] + 0.5)
+            d = np.hypot(x - pole_x, y - pole_y) * per_min
+            if d < best:
+                best = d
         out[i] = best
     return out
 

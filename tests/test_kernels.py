@@ -93,7 +93,13 @@ def test_best_of_k_on_grid_is_the_minimum_over_candidates_and_the_straight_leg()
     off = np.ones(shape, dtype=bool)
     off[rows, cols] = False
     assert np.isnan(hours[off]).all()
-    assert np.array_equal(min_of_k(t, point, leg), cand.min(axis=0))
+    label = rng.integers(1, 3, n).astype(np.int32)
+    px, py = T.c + 30_000.0, T.f - 20_000.0
+    xy = centres(rows, cols)
+    direct = np.where(label == 2, np.hypot(xy[:, 0] - px, xy[:, 1] - py) * 0.003, np.inf)
+    got = min_of_k(t, point, leg, label, rows, cols, T.c, T.a, T.f, T.e, 2, px, py, 0.003)
+    assert np.array_equal(got, np.minimum(cand.min(axis=0), direct))
+    assert (got < cand.min(axis=0)).any() and (got[label == 1] == cand.min(axis=0)[label == 1]).all()
 
 
 def test_huff_accumulate_adds_a_pole_as_numpy_would():
