@@ -62,7 +62,7 @@ sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' s
 SOURCES_INGEST  := $(call sources,ingest)
 SOURCES_NETWORK := $(call sources,network)
 
-.PHONY: all setup data data-worldpop check-data check-config test test-fast clean help bench bench-quick maps
+.PHONY: all setup data data-worldpop check-data check-config test test-fast clean help bench bench-quick bench-osm maps
 # No .DELETE_ON_ERROR: every stage writes to temporaries renamed into place only when all of its
 # outputs are complete (pipeline.io.all_or_nothing), so a failed or killed stage leaves the previous
 # outputs as they were and Make must not delete them.
@@ -214,6 +214,13 @@ bench: | $(SETUP)
 bench-quick: | $(SETUP)
 	$(PYTHON) -m pip install --quiet -e '.[bench]'
 	$(PYTHON) bench/bench.py --quick --data-dir '$(PIPELINE_DATA_DIR)'
+
+# OpenStreetMap at country scale without the internet: a synthetic extract of 1 M ways (bench/synthetic_osm.py)
+# through network → crossings → accessibility → influence; seconds and peak memory per stage into
+# docs/benchmarks.json (osm_synthetic). Takes tens of minutes and several GB of memory.
+bench-osm: | $(SETUP)
+	$(PYTHON) -m pip install --quiet -e '.[bench]'
+	$(PYTHON) bench/osm_scale.py --data-dir '$(PIPELINE_DATA_DIR)'
 
 # clean removes only what the pipeline writes, and only inside this checkout unless FORCE=1.
 clean:

@@ -1,0 +1,94 @@
+"""OpenStreetMap at country scale without the internet (`make bench-osm`): a synthetic extract of about
+1 M ways and 5.5 M nodes over the study window (bench/synthetic_osm.py) replaces the road network of a
+temporary copy of the code and configuration, and Make runs network → crossings → accessibility →
+influence on it. Each stage's seconds and peak resident memory (from $PIPELINE_STAGE_LOG) go to
+docs/benchmarks.json (key ``osm_synthetic``) and are printed as a Markdown table.
+
+A stage that fails (e.g. out of memory) is reported with its exit status; the run stops there.
+
+Usage: python bench/osm_scale.py --data-dir DIR [--ways 1000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic_osm  # noqa: E402
+from bench import RESULTS, copy_tree, table, write_json  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ROAD_OSM = """    road:
+      osm_pbf: osm/synthetic.osm.pbf
+      network_type: driving
+      class_column: highway
+      use_maxspeed: true
+      speeds_kmh: {motorway: 110, trunk: 90, primary: 70, secondary: 60, tertiary: 50,
+                   unclassified: 40, residential: 30, default: 30}
+"""
+
+
+def osm_tree(dest: Path, data_dir: Path, pbf: Path) -> Path:
+    """A copy of the code whose road mode reads ``pbf``, and a data directory: the real one plus the extract."""
+    tree = copy_tree(dest / "tree")
+    net = tree / "layers" / "network.yaml"
+    text = net.read_text(encoding="utf-8")
+    start, end = text.index("    road:\n"), text.index("    rail:\n")
+    net.write_text(text[:start] + ROAD_OSM + text[end:], encoding="utf-8")
+    data = dest / "data"
+    (data / "osm").mkdir(parents=True)
+    for item in data_dir.iterdir():
+        (data / item.name).symlink_to(item)
+    (data / "osm" / "synthetic.osm.pbf").symlink_to(pbf)
+    return tree
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PIPELINE_DATA_DIR", "data")))
+    ap.add_argument("--ways", type=int, default=1_000_000)
+    ap.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks.json")
+    ap.add_argument("--keep", type=Path, help="work here and keep the tree (default: a temporary folder)")
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-osm-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        pbf = work / "synthetic.osm.pbf"
+        info = synthetic_osm.write(pbf, args.ways)
+        print(f"bench-osm: {info['ways']:,} ways, {info['nodes']:,} nodes, {info['megabytes']:.0f} MB", file=sys.stderr)
+        tree = osm_tree(work, args.data_dir.resolve(), pbf)
+        log = tree / "stages.jsonl"
+        t0 = time.perf_counter()
+        res = subprocess.run(["make", f"PYTHON={sys.executable}", f"DATA_DIR={work / 'data'}", "outputs/accessibility.gpkg",
+                              "outputs/influence.gpkg"],
+                             cwd=tree, env={**os.environ, "PIPELINE_STAGE_LOG": str(log), "CI": "1"},
+                             capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        stages = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+        stages = [s for s in stages if s["stage"] in ("network", "crossings", "accessibility", "influence")]
+        RESULTS["osm_synthetic"] = {
+            "ways": info["ways"], "nodes": info["nodes"], "pbf_mb": round(info["megabytes"], 1),
+            "make_exit": res.returncode, "seconds_all": round(wall, 1),
+            "stages": {s["stage"]: {"seconds": round(s["seconds"], 1), "peak_mb": round(s["peak_rss_mb"]),
+                                    "exit": s["exit"]} for s in stages}}
+        rows = [(s["stage"], f"{s['seconds']:.0f}", f"{s['peak_rss_mb']:,.0f}", str(s["exit"])) for s in stages]
+        print("\n".join(table(["stage", "seconds", "peak memory (MB)", "exit"], rows, "lrrr")))
+        if res.returncode != 0:
+            print(f"bench-osm: make stopped (exit {res.returncode}):\n{res.stderr[-1500:]}", file=sys.stderr)
+        write_json(args.json)
+        return 0
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
