@@ -271,7 +271,7 @@ def _part(line: shapely.LineString, a: float, b: float) -> np.ndarray:
 def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n_nodes: int, *,
                off_kmh: float, crs_ea, ellps: str = "WGS84", stop_edges: list[np.ndarray | None] | None = None,
                home_edges: np.ndarray | None = None, stop_home: list[bool] | None = None,
-               home: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
+               home: shapely.Geometry | None = None, edges_ea: gpd.GeoSeries | None = None) -> gpd.GeoDataFrame:
     """Fastest route between each pair of consecutive stops, each stop joining the network at the nearest
     point on an edge with its access leg (straight, at the off-network speed) counted in time and length.
 
@@ -299,6 +299,8 @@ def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n
     home
         The home country (lon/lat), for ``outside_km``: the routed length outside it, access legs excluded (a
         checkpoint on a generalised border may sit just across it).
+    edges_ea
+        The edges' geometries already in ``crs_ea`` (saves reprojecting them on every call).
 
     Returns
     -------
@@ -314,7 +316,16 @@ def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n
     geod = Geod(ellps=ellps)
     tr = transformer("EPSG:4326", crs_ea)
     edges = edges.reset_index(drop=True)
-    edges_ea = edges.geometry.to_crs(crs_ea)
+    edges_ea = edges.geometry.to_crs(crs_ea) if edges_ea is None else edges_ea
+    graphs: dict[int, tuple] = {}   # per subset of edges: its graph (two spare nodes for the stops) and edge by node pair
+
+    def graph_of(subset: np.ndarray) -> tuple:
+        if id(subset) not in graphs:
+            sub = edges.loc[subset]
+            best = (sub.assign(a=np.minimum(sub["u"], sub["v"]), b=np.maximum(sub["u"], sub["v"]))
+                    .sort_values("minutes").drop_duplicates(["a", "b"]))
+            graphs[id(subset)] = (graph_matrix(sub, n_nodes + 2), dict(zip(zip(best["a"], best["b"]), best.index)))
+        return graphs[id(subset)]
     every = np.arange(len(edges))
     allowed = stop_edges or [None] * len(stops)
     at_home = stop_home or [False] * len(stops)
@@ -338,20 +349,16 @@ def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n
                 (t_id, v_all[eb], jb.access_min + (1 - jb.frac) * m_all[eb])]
         if ea == eb:
             virt.append((s_id, t_id, ja.access_min + jb.access_min + abs(ja.frac - jb.frac) * m_all[ea]))
-        frame = pd.concat([edges.loc[subset, ["u", "v", "minutes"]],
-                           pd.DataFrame(virt, columns=["u", "v", "minutes"])], ignore_index=True)
-        dist, pred = dijkstra(graph_matrix(frame, n_nodes + 2), directed=False, indices=s_id,
-                              return_predecessors=True)
+        base, by_pair = graph_of(subset)
+        # the stops' virtual edges touch only the two spare nodes: added to the subset's graph, nothing overlaps
+        graph = (base + graph_matrix(pd.DataFrame(virt, columns=["u", "v", "minutes"]), n_nodes + 2)).tocsr()
+        dist, pred = dijkstra(graph, directed=False, indices=s_id, return_predecessors=True)
         if not np.isfinite(dist[t_id]):
             return None
         path = [t_id]
         while path[-1] != s_id:
             path.append(int(pred[path[-1]]))
         path.reverse()
-        sub = edges.loc[subset]
-        best = (sub.assign(a=np.minimum(sub["u"], sub["v"]), b=np.maximum(sub["u"], sub["v"]))
-                .sort_values("minutes").drop_duplicates(["a", "b"]))
-        by_pair = dict(zip(zip(best["a"], best["b"]), best.index))
         geo = edges.geometry.values
         parts = [np.array([stops[i][1:], ja.point])]
         if len(path) == 2:    # S → T along one edge
@@ -640,6 +647,7 @@ def axes_routes(edges_by_mode: dict[str, gpd.GeoDataFrame], routes: dict, stops_
         inside = np.zeros(n_nodes, dtype=bool)
         inside[ok] = shapely.contains_xy(home, node_xy[ok, 0], node_xy[ok, 1])
         home_edges = np.flatnonzero(inside[edges["u"].to_numpy()] & inside[edges["v"].to_numpy()])
+        edges_ea = edges.geometry.to_crs(crs_ea)
         for axis, sequences in routes.items():
             for b, seq in enumerate(sequences):
                 stops = [(s, *stops_at[s]) for s in seq]
@@ -647,7 +655,7 @@ def axes_routes(edges_by_mode: dict[str, gpd.GeoDataFrame], routes: dict, stops_
                            for s, lon, lat in stops]
                 part = route_legs(edges, stops, n_nodes, off_kmh=off_kmh, crs_ea=crs_ea, ellps=ellps,
                                   stop_edges=[home_edges if s in checkpoint_names else None for s in seq],
-                                  home_edges=home_edges, stop_home=at_home, home=home)
+                                  home_edges=home_edges, stop_home=at_home, home=home, edges_ea=edges_ea)
                 legs.append(part.assign(axis=axis, branch=b, leg=np.arange(len(part)), mode=mode))
     crs = next(iter(edges_by_mode.values())).crs
     return gpd.GeoDataFrame(pd.concat(legs, ignore_index=True), geometry="geometry", crs=crs)
