@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Mode:
     """One mode of the network. Its lines come from ``source`` (a line layer of sources.yaml) or,
-    when ``osm_pbf`` is set, from an OpenStreetMap extract read with pyrosm."""
+    when ``osm_pbf`` is set, from an OpenStreetMap extract streamed with pyosmium."""
 
     name: str
     source: str | None
@@ -44,7 +44,7 @@ class Mode:
 
 class ModeSpec(Strict):
     source: str | None = F(None, "a line layer of layers/sources.yaml (Natural Earth roads, railroads)")
-    osm_pbf: str | None = F(None, "OpenStreetMap extract (.osm.pbf) in the data directory, read with pyrosm")
+    osm_pbf: str | None = F(None, "OpenStreetMap extract (.osm.pbf) in the data directory, streamed with pyosmium")
     osmnx_bbox: list[float] | None = F(None, "download OpenStreetMap through osmnx: [west, south, east, "
                                        "north] (needs the internet)", unit="degrees",
                                        min_length=4, max_length=4)
@@ -56,7 +56,8 @@ class ModeSpec(Strict):
                                      unit="km/h", min_length=1)
     bridge_gaps_m: float = F(0.0, "dead ends closer than this are joined by a bridge edge when the bridge stays "
                              "inside one country (gaps in generalised lines); 0: off", unit="m", ge=0, le=50000)
-    network_type: str = F("driving", "OpenStreetMap only: driving, walking, cycling or all (osm_pbf); osmnx network type (osmnx_bbox, osm_xml)")
+    network_type: str = F("driving", "OpenStreetMap only: driving, walking, cycling or all (osm_pbf); "
+                                     "osmnx network type (osmnx_bbox, osm_xml)")
     use_maxspeed: bool = F(True, "posted OSM maxspeed wins over the class speed (OpenStreetMap only)")
 
     @field_validator("speeds_kmh")
