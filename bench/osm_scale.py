@@ -38,6 +38,7 @@ ROAD_OSM = """    road:
 
 def osm_tree(dest: Path, data_dir: Path, pbf: Path) -> Path:
     """A copy of the code whose road mode reads ``pbf``, and a data directory: the real one plus the extract."""
+    (dest / "tree").mkdir()
     tree = copy_tree(dest / "tree")
     net = tree / "layers" / "network.yaml"
     text = net.read_text(encoding="utf-8")
