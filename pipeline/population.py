@@ -622,7 +622,7 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
             far = in_focus & ~(h <= t)
             out.append({"scenario": s, "hours": t, "people_beyond": float(pop[far].sum()),
                         "share_pct": 100 * float(pop[far].sum()) / float(pop[in_focus].sum())})
-    abroad = pd.DataFrame(columns=["side", "people_fastest_pole_abroad"])
+    abroad = pd.DataFrame({"side": pd.Series(dtype=str), "people_fastest_pole_abroad": pd.Series(dtype=float)})
     if "open" in across:
         abroad = pd.DataFrame({"side": ["focus", "neighbours"],
                                "people_fastest_pole_abroad": [float(pop[across["open"] & in_focus].sum()),
