@@ -689,8 +689,10 @@ def influence_people(stages, pop: np.ndarray, grid, focus: np.ndarray | None = N
     """
     from .io import read_layer
 
-    if not stages.influence.is_file():
-        return pd.DataFrame()
+    if not stages.influence.is_file():   # run by hand without the influence stage: an empty table
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+            ("kind", str), ("tier_set", str), ("scenario", str), ("pole", str), ("people", float),
+            ("people_focus", float), ("settlement_population", float))})
     rows = []
     pop_focus = pop if focus is None else np.where(focus, pop, 0.0)
     catch = read_layer(stages.influence, "catchments")
