@@ -49,7 +49,7 @@ CORE := pipeline/__init__.py pipeline/__main__.py pipeline/cli.py pipeline/paths
 CONFIG := layers/study.yaml layers/sources.yaml layers/region_fixes.yaml
 CONF_NETWORK := pipeline/config/network.py layers/network.yaml
 CONF_ACCESS := $(CONF_NETWORK) pipeline/config/accessibility.py layers/accessibility.yaml layers/poles.yaml \
-               pipeline/poles.py pipeline/rasters.py
+               pipeline/poles.py pipeline/rasters.py pipeline/kernels.py
 CONF_INFLUENCE := pipeline/config/influence.py layers/influence.yaml layers/checkpoints.yaml
 CONF_ECONOMY := pipeline/config/economy.py layers/economy.yaml $(wildcard layers/stats/*.csv)
 CONF_POPULATION := pipeline/config/population.py layers/population.yaml
