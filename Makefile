@@ -109,12 +109,12 @@ $(STAGES)/ingest.gpkg: pipeline/ingest.py $(CORE) $(CONFIG) $(SOURCES_INGEST) $(
 $(STAGES)/borders.gpkg: $(STAGES)/ingest.gpkg pipeline/borders.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
 	$(PIPE) borders --ingest $< --out $@
 
-$(STAGES)/zones.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg pipeline/zones.py $(CORE) $(CONFIG) \
+$(STAGES)/zones.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg pipeline/zones.py pipeline/borders.py $(CORE) $(CONFIG) \
 		| $(SETUP) $(CHECKED)
 	$(PIPE) zones --ingest $< --borders $(STAGES)/borders.gpkg --out $@
 
 $(STAGES)/border_regions.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
-		pipeline/border_regions.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
+		pipeline/border_regions.py pipeline/borders.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
 	$(PIPE) border-regions --ingest $< --borders $(STAGES)/borders.gpkg --zones $(STAGES)/zones.gpkg --out $@
 
 $(STAGES)/network.gpkg: $(STAGES)/ingest.gpkg pipeline/network.py $(CORE) $(CONFIG) $(CONF_NETWORK) \
@@ -128,32 +128,35 @@ $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline
 ACCESS_TIFS := $(foreach s,open current closed,$(OUT)/rasters/access_$(s).tif) \
                $(foreach s,current closed,$(OUT)/rasters/barrier_$(s).tif)
 $(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
-		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py $(CORE) $(CONFIG) \
-		$(CONF_ACCESS) | $(SETUP) $(CHECKED)
+		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py pipeline/crossings.py \
+		pipeline/network.py $(CORE) $(CONFIG) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
 	$(PIPE) accessibility --stages $(STAGES) --out $(OUT)/accessibility.gpkg --rasters $(OUT)/rasters
 
 $(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
 		$(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/influence.py \
-		pipeline/accessibility.py pipeline/crossings.py pipeline/statistics.py pipeline/sensitivity.py $(CORE) \
+		pipeline/accessibility.py pipeline/crossings.py pipeline/network.py pipeline/statistics.py pipeline/sensitivity.py $(CORE) \
 		$(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) influence --stages $(STAGES) --out $(OUT)/influence.gpkg --rasters $(OUT)/rasters
 
 $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		$(STAGES)/border_regions.gpkg $(STAGES)/crossings.gpkg pipeline/economy.py pipeline/statistics.py \
-		pipeline/poles.py layers/poles.yaml $(CORE) $(CONFIG) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
+		pipeline/poles.py pipeline/economy_report.py pipeline/config/accessibility.py layers/poles.yaml $(CORE) $(CONFIG) \
+		$(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) economy --stages $(STAGES) --out $@
 
 $(OUT)/population.gpkg $(OUT)/rasters/population.tif $(OUT)/rasters/person_hours_lost_current.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
 		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(STAGES)/network.gpkg $(ACCESS_TIFS) \
 		$(STAGES)/crossings.gpkg $(OUT)/influence.gpkg pipeline/population.py pipeline/statistics.py \
-		pipeline/zones.py pipeline/accessibility.py pipeline/crossings.py $(CORE) $(CONFIG) $(CONF_ECONOMY) \
+		pipeline/zones.py pipeline/borders.py pipeline/network.py pipeline/accessibility.py pipeline/crossings.py \
+		$(CORE) $(CONFIG) $(CONF_ECONOMY) \
 		$(CONF_POPULATION) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
 	$(PIPE) population --stages $(STAGES) --out $(OUT)/population.gpkg --rasters $(OUT)/rasters
 
 PUBLISHED := $(OUT)/borders.gpkg $(OUT)/REPORT.md $(if $(RESULTS),$(OUT)/border_regions.qgs)
 $(PUBLISHED) &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
 		$(STAGES)/border_regions.gpkg $(RESULTS) pipeline/publish.py pipeline/report.py pipeline/economy_report.py \
-		pipeline/population_report.py \
+		pipeline/population_report.py pipeline/border_regions.py pipeline/borders.py pipeline/economy.py \
+		pipeline/ingest.py pipeline/poles.py pipeline/statistics.py pipeline/zones.py pipeline/config/accessibility.py \
 		pipeline/qgis_project.py $(CORE) $(CONFIG) layers/official_borders.yaml \
 		$(if $(RESULTS),pipeline/config/influence.py layers/influence.yaml $(CONF_ECONOMY) $(CONF_POPULATION)) \
 		| $(SETUP) $(CHECKED)

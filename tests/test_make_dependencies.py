@@ -1,0 +1,86 @@
+"""Make rebuilds a stage when any module it imports changes: every module a stage's module reaches
+through its imports (pipeline/*.py, pipeline/config/*.py) is a prerequisite of the stage's output."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Output (relative to OUT) → the module of its stage.
+STAGES = {"stages/ingest.gpkg": "ingest", "stages/borders.gpkg": "borders", "stages/zones.gpkg": "zones",
+          "stages/border_regions.gpkg": "border_regions", "stages/network.gpkg": "network",
+          "stages/crossings.gpkg": "crossings", "accessibility.gpkg": "accessibility",
+          "influence.gpkg": "influence", "economy.gpkg": "economy", "population.gpkg": "population",
+          "maps/zones.png": "maps", "borders.gpkg": "publish"}
+# The command line reaches every stage and the configuration package every model: they are not followed
+# (each stage lists its own configuration models).
+NOT_FOLLOWED = {ROOT / "pipeline" / "cli.py", ROOT / "pipeline" / "config" / "__init__.py"}
+
+
+def imports_of(path: Path) -> set[Path]:
+    """The package's modules that ``path`` imports (relative imports, at any depth of the code)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.ImportFrom) and node.level >= 1):
+            continue
+        base = path.parent
+        for _ in range(node.level - 1):
+            base = base.parent
+        if node.module is None:
+            out |= {base / f"{a.name}.py" for a in node.names}
+            continue
+        target = base.joinpath(*node.module.split("."))
+        if target.with_suffix(".py").is_file():
+            out.add(target.with_suffix(".py"))
+        elif (target / "__init__.py").is_file():
+            out.add(target / "__init__.py")
+            out |= {target / f"{a.name}.py" for a in node.names}
+    return {p for p in out if p.is_file()}
+
+
+def reached(module: Path) -> set[Path]:
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m in seen:
+            continue
+        seen.add(m)
+        if m not in NOT_FOLLOWED or m == module:
+            todo.extend(imports_of(m))
+    return seen
+
+
+@pytest.fixture(scope="module")
+def prerequisites(cfg, tmp_path_factory) -> dict[str, set[str]]:
+    if not shutil.which("make"):
+        pytest.fail("GNU make is required")
+    out = tmp_path_factory.mktemp("db")
+    db = subprocess.run(["make", "-pnq", f"PYTHON={sys.executable}", f"DATA_DIR={cfg.data_dir}", f"OUT={out}", "all"],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
+    rules: dict[str, set[str]] = {}
+    for line in db.splitlines():
+        m = re.match(rf"^{re.escape(str(out))}/(\S+):(?!=)\s*(.*)$", line)
+        if m and m.group(1) not in rules:
+            rules[m.group(1)] = set(m.group(2).split("|")[0].split())
+    return rules
+
+
+def test_the_module_import_walk_finds_what_a_stage_imports() -> None:
+    got = {p.name for p in reached(ROOT / "pipeline" / "accessibility.py")}
+    assert {"accessibility.py", "kernels.py", "crossings.py", "network.py", "rasters.py"} <= got
+    assert "influence.py" not in got and "cli.py" not in got
+
+
+@pytest.mark.parametrize("target", sorted(STAGES))
+def test_every_module_a_stage_imports_is_a_prerequisite_of_its_output(prerequisites, target) -> None:
+    assert target in prerequisites, f"no rule for {target}"
+    need = {str(p.relative_to(ROOT)) for p in reached(ROOT / "pipeline" / f"{STAGES[target]}.py")}
+    missing = sorted(need - prerequisites[target])
+    assert not missing, f"{target}: Make would not rebuild it when these change: {missing}"
