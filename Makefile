@@ -56,11 +56,6 @@ CONF_POPULATION := pipeline/config/population.py layers/population.yaml
 # Every configuration file is checked (pipeline check-config: types, ranges, unknown keys, checks that
 # span files) before any stage runs; this stamp records that the current files passed.
 CHECKED := $(STAGES)/config.ok
-# Source files the ingest stage reads, as listed by layers/sources.yaml (empty before set-up). Only
-# those present are prerequisites: a missing one is reported by the pipeline, with how to get it.
-sources = $(wildcard $(shell $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --stage $(1) 2>/dev/null))
-SOURCES_INGEST  := $(call sources,ingest)
-SOURCES_NETWORK := $(call sources,network)
 
 .PHONY: all setup data data-worldpop check-data check-config test test-fast clean help bench bench-quick bench-osm maps
 # No .DELETE_ON_ERROR: every stage writes to temporaries renamed into place only when all of its
@@ -96,6 +91,20 @@ $(VENV)/.installed: pyproject.toml
 # when they change, and the ingest stage depends on it.
 $(shell mkdir -p $(STAGES) && (echo '$(PIPELINE_DATA_DIR) $(FOCUS)' | cmp -s - $(STAGES)/data_dir.txt \
 	|| echo '$(PIPELINE_DATA_DIR) $(FOCUS)' > $(STAGES)/data_dir.txt))
+
+# Source files the ingest and network stages read, as listed by layers/sources.yaml and network.yaml
+# (empty before set-up). Asking the pipeline costs a Python start, so the lists are kept in
+# $(STAGES)/sources.mk, remade only when the configuration, the data directory or the set-up changes
+# (a no-op `make all` starts no Python). Only the files present are prerequisites: a missing one is
+# reported by the pipeline, with how to get it.
+$(STAGES)/sources.mk: layers/sources.yaml layers/network.yaml layers/study.yaml $(STAGES)/data_dir.txt \
+		$(wildcard pipeline/config/*.py) pipeline/download.py pipeline/cli.py $(SETUP)
+	@{ echo "SOURCES_INGEST := $$($(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --stage ingest \
+	   2>/dev/null | tr '\n' ' ')"; echo "SOURCES_NETWORK := $$($(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' \
+	   sources --stage network 2>/dev/null | tr '\n' ' ')"; } > $@.tmp && mv $@.tmp $@
+-include $(STAGES)/sources.mk
+SOURCES_INGEST  := $(wildcard $(SOURCES_INGEST))
+SOURCES_NETWORK := $(wildcard $(SOURCES_NETWORK))
 
 check-config: $(CHECKED)
 $(CHECKED): $(wildcard layers/*.yaml) $(CONF_ECONOMY) $(wildcard pipeline/config/*.py) | $(SETUP)
