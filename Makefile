@@ -102,7 +102,9 @@ $(STAGES)/sources.mk: layers/sources.yaml layers/network.yaml layers/study.yaml 
 	@{ echo "SOURCES_INGEST := $$($(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --stage ingest \
 	   2>/dev/null | tr '\n' ' ')"; echo "SOURCES_NETWORK := $$($(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' \
 	   sources --stage network 2>/dev/null | tr '\n' ' ')"; } > $@.tmp && mv $@.tmp $@
+ifneq ($(MAKECMDGOALS),$(filter clean help,$(MAKECMDGOALS)))   # not for `make clean` or `make help` alone
 -include $(STAGES)/sources.mk
+endif
 SOURCES_INGEST  := $(wildcard $(SOURCES_INGEST))
 SOURCES_NETWORK := $(wildcard $(SOURCES_NETWORK))
 
