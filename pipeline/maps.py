@@ -390,13 +390,16 @@ def trade_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, 
     cmap = plt.get_cmap("YlGn")  # not blue: the sea is blue
     for i, (lo, hi, label) in enumerate(classes):
         colour = cmap(0.15 + 0.6 * i / (len(classes) - 1))
-        sel[(sel["share"] >= lo) & (sel["share"] < hi)].plot(ax=fr.ax, color=colour, edgecolor="white",
-                                                               linewidth=0.4, zorder=1)
+        part = sel[(sel["share"] >= lo) & (sel["share"] < hi)]
+        if len(part):   # every class stays in the legend (a classed map keys its whole scale)
+            part.plot(ax=fr.ax, color=colour, edgecolor="white", linewidth=0.4, zorder=1)
         fr.handles.append(Patch(facecolor=colour, edgecolor="#777", label=label))
-    sel[sel["share"].isna()].plot(ax=fr.ax, facecolor="#e6e6e6", hatch="....", edgecolor="#bbbbbb", zorder=1)
+    missing = sel[sel["share"].isna()]
     fr.handles.insert(0, Patch(facecolor="none", edgecolor="none",
                                label=f"share of turnover with the {partners['partner'].nunique()} partners of the table"))
-    fr.handles.append(Patch(facecolor="#e6e6e6", hatch="....", edgecolor="#999", label="not in the trade table"))
+    if len(missing):
+        missing.plot(ax=fr.ax, facecolor="#e6e6e6", hatch="....", edgecolor="#bbbbbb", zorder=1)
+        fr.handles.append(Patch(facecolor="#e6e6e6", hatch="....", edgecolor="#999", label="not in the trade table"))
     home = countries.to_crs(crs).set_index("country").geometry[focus].representative_point()
     x0, x1, y0, y1 = fr.extent
     biggest = float(np.nanmax(np.r_[sel["exports_usd_mn"], sel["imports_usd_mn"]]))
