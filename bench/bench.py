@@ -125,8 +125,8 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
     return ["## 1. End to end: `make all`", "",
             f"Cold `make all` (every stage, from the data pack; Python start-up included): **{cold:.1f} s**, "
             f"peak memory of the largest stage **{peak:,.0f} MB**. No-op `make all` (nothing changed): "
-            f"**{noop:.2f} s** (Make only checks file times; the pipeline is not started except for the "
-            "two quick queries Make uses to list the source files).", "",
+            f"**{noop:.2f} s** (Make only checks file times; no Python starts: the source lists Make needs "
+            "are cached in outputs/stages/sources.mk).", "",
             *table(["stage", "seconds", "peak memory (MB)"], rows, "lrr"), "",
             "A stage's seconds are measured inside its process (imports of its libraries included).", ""]
 
