@@ -25,7 +25,7 @@ from pyproj import CRS
 
 from .config import Config, Source
 from .errors import DataError, PipelineError
-from .io import read_layer, to_crs, write_layers
+from .io import _short, read_layer, to_crs, write_layers
 from .topology import polygonal
 
 log = logging.getLogger("pipeline")
@@ -167,9 +167,48 @@ def stage_sources(cfg, stage: str) -> list:
             for m in load_network(cfg.layers_dir, cfg.sources).modes if m.osmnx_bbox is None]
 
 
+def source_problem(path: Path, src) -> str | None:
+    """What is wrong with a present source file, or None: it must open as a vector dataset with the
+    source's layer, a CRS, at least one feature and the columns the source keeps.
+
+    Parameters
+    ----------
+    path
+        The file in the data directory.
+    src : Source
+        Its entry of layers/sources.yaml.
+
+    Returns
+    -------
+    str or None
+    """
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except (DataSourceError, DataLayerError, OSError) as exc:
+        return f"cannot be opened as a vector dataset ({_short(exc)}); download it again (make data)"
+    if src.layer not in layers:
+        return f"has no layer '{src.layer}' (layers: {', '.join(layers) or 'none'})"
+    try:
+        info = pyogrio.read_info(path, layer=src.layer)
+    except (DataSourceError, DataLayerError, OSError) as exc:
+        return f"layer '{src.layer}' cannot be read ({_short(exc)}); download it again (make data)"
+    if not info.get("crs"):
+        return f"layer '{src.layer}' has no CRS"
+    if not info.get("features"):
+        return f"layer '{src.layer}' has no features"
+    fields = {str(f).lower() for f in info.get("fields", [])}
+    lacking = [c for c in (src.columns or ()) if c.lower() not in fields]
+    if lacking:
+        return f"layer '{src.layer}' lacks column(s) {', '.join(lacking)}"
+    return None
+
+
 def check_data(cfg, say) -> None:
-    """Say for every source file whether it is in the data directory; raise the explanatory error
-    (with how to get it) for the first missing one.
+    """Say for every source file whether it is in the data directory and readable: a layer, a CRS,
+    features, the columns kept (:func:`source_problem`). Every problem is reported, then one error.
 
     Parameters
     ----------
@@ -179,10 +218,20 @@ def check_data(cfg, say) -> None:
         Prints one line.
     """
     missing = [k for k in cfg.sources if not (cfg.data_dir / cfg.sources[k].file).is_file()]
+    bad = {}
     for key in cfg.sources:
-        say(f"{'missing' if key in missing else 'ok':8} {cfg.data_dir / cfg.sources[key].file}")
+        path = cfg.data_dir / cfg.sources[key].file
+        if key in missing:
+            say(f"{'missing':8} {path}")
+            continue
+        problem = source_problem(path, cfg.sources[key])
+        if problem:
+            bad[key] = f"{path}: {problem}"
+        say(f"{'bad' if problem else 'ok':8} {path}{': ' + problem if problem else ''}")
     if missing:
         cfg.source_path(missing[0])  # raises the explanatory error
+    if bad:
+        raise DataError(f"{len(bad)} source file(s) unreadable — " + "; ".join(bad.values()))
 
 
 # --- WorldPop ----------------------------------------------------------------------------------------

@@ -196,5 +196,12 @@ def write_text(target: Path | str, text: str) -> Path:
 
 
 def _short(exc: BaseException) -> str:
+    """GDAL's message in one line, in words a user can act on (SQLite's internals mean a damaged file)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    first = text[0] if text else type(exc).__name__
+    low = first.lower()
+    if "sqlite" in low or "database disk image is malformed" in low:
+        return "damaged or truncated: its database cannot be read"
+    if "not recognized as being in a supported file format" in low:
+        return "not in a format GDAL reads: not a GeoPackage, or damaged"
+    return first

@@ -193,3 +193,25 @@ def test_a_country_without_a_worldpop_file_is_skipped_with_a_warning(server, tmp
     (layers / "population.yaml").write_text(yaml.safe_dump(conf))
     assert download_worldpop(load_config(layers, tmp_path / "data"), countries=["KAB"]) == []
     assert "KAB: WorldPop has no file" in caplog.text
+
+
+def test_check_data_reports_every_truncated_or_random_source_and_exits_non_zero(cfg, tmp_path: Path, capsys) -> None:
+    from pipeline.cli import main
+
+    data = tmp_path / "data"
+    for src in cfg.sources.values():
+        (data / src.file).parent.mkdir(parents=True, exist_ok=True)
+        (data / src.file).symlink_to(cfg.data_dir / src.file)
+    roads, geokz = cfg.sources["roads"].file, cfg.sources["kz_adm1_2024"].file
+    (data / roads).unlink()
+    (data / roads).write_bytes((cfg.data_dir / roads).read_bytes()[:4096])            # truncated
+    (data / geokz).unlink()
+    (data / geokz).write_bytes(bytes(range(256)) * 64)                                  # random bytes
+    code = main(["--data-dir", str(data), "check-data"])
+    out = capsys.readouterr()
+    text = (out.out + out.err).replace("\n", "")   # the console folds long lines
+    assert code != 0 and "Traceback" not in text
+    assert f"bad      {data / roads}" in text and f"bad      {data / geokz}" in text
+    assert "2 source file(s) unreadable" in text
+    assert "damaged or truncated" in text and "not a GeoPackage" in text and "sqlite" not in text.lower()
+    assert text.count("ok       ") == len(cfg.sources) - 2
