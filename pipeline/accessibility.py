@@ -282,22 +282,53 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
     n = len(rows)
     point = np.full((k, n), -1, dtype=np.int32)
     leg = np.full((k, n), np.inf, dtype=np.float32)
-    pole = np.full((1, n), -1, dtype=np.int32)
-    pole_min = np.full((1, n), np.inf, dtype=np.float32)
     per_min = 1.0 / 1000.0 / off_kmh * 60.0  # minutes per metre off-network
     for lab in track(list(np.unique(cell_label)), "linking cells to the network (per country)"):
         cells = np.flatnonzero(cell_label == lab)
         mine = np.flatnonzero(pts_label == lab)
-        theirs = np.flatnonzero(pole_label == lab)
-        r, c = rows[cells], cols[cells]
         if mine.size:
-            nearest_k_cells(pts.xy[mine], r, c, grid.transform, min(k, mine.size), point, leg, ids=mine, at=cells,
-                            scale=per_min)
-        if theirs.size:
-            nearest_k_cells(poles_xy[theirs], r, c, grid.transform, 1, pole, pole_min, ids=theirs, at=cells,
-                            scale=per_min)
-    pole, pole_min = pole[0], pole_min[0]
+            nearest_k_cells(pts.xy[mine], rows[cells], cols[cells], grid.transform, min(k, mine.size), point, leg,
+                            ids=mine, at=cells, scale=per_min)
+    pole, pole_min = nearest_poles(rows, cols, cell_label, grid, poles_xy, pole_label,
+                                   np.arange(len(poles_xy)), per_min)
     return CellLinks(rows, cols, cell_label, point, leg, pole, pole_min)
+
+
+def nearest_poles(rows: np.ndarray, cols: np.ndarray, label: np.ndarray, grid: Grid, poles_xy: np.ndarray,
+                  pole_label: np.ndarray, poles: np.ndarray, per_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's nearest pole among ``poles`` in its own country, and the off-network minutes to it.
+
+    Parameters
+    ----------
+    rows, cols, label
+        (N,) the cells (numpy.nonzero order) and their country labels.
+    grid
+        The study grid.
+    poles_xy, pole_label
+        (P, 2) coordinates of every pole (grid CRS) and their country labels.
+    poles
+        Positions of the poles to consider.
+    per_min
+        Off-network minutes per metre.
+
+    Returns
+    -------
+    pole : ndarray (N,) int32
+        Pole position (−1: no pole in the cell's country).
+    pole_min : ndarray (N,) float32
+        Minutes (inf: none).
+    """
+    poles = np.asarray(poles)
+    pole = np.full((1, len(rows)), -1, dtype=np.int32)
+    pole_min = np.full((1, len(rows)), np.inf, dtype=np.float32)
+    for lab in np.unique(pole_label[poles]):
+        theirs = poles[pole_label[poles] == lab]
+        idx = np.flatnonzero(label == lab)
+        if lab == 0 or idx.size == 0:
+            continue
+        nearest_k_cells(poles_xy[theirs], rows[idx], cols[idx], grid.transform, 1, pole, pole_min, ids=theirs,
+                        at=idx, scale=per_min)
+    return pole[0], pole_min[0]
 
 
 def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np.ndarray
@@ -385,17 +416,8 @@ class Linked:
         poles = np.asarray(poles)
         keep = np.isin(self.links[0], poles)
         cells = self.cells
-        per_min = 1.0 / 1000.0 / self.off_kmh * 60.0
-        pole = np.full((1, len(cells.rows)), -1, dtype=np.int32)
-        pole_min = np.full((1, len(cells.rows)), np.inf, dtype=np.float32)
-        for lab in np.unique(self.pole_label[poles]):
-            theirs = poles[self.pole_label[poles] == lab]
-            idx = np.flatnonzero(cells.label == lab)
-            if lab == 0 or idx.size == 0:
-                continue
-            nearest_k_cells(self.poles_ea[theirs], cells.rows[idx], cells.cols[idx], self.grid.transform, 1,
-                            pole, pole_min, ids=theirs, at=idx, scale=per_min)
-        pole, pole_min = pole[0], pole_min[0]
+        pole, pole_min = nearest_poles(cells.rows, cells.cols, cells.label, self.grid, self.poles_ea, self.pole_label,
+                                       poles, 1.0 / 1000.0 / self.off_kmh * 60.0)
         sub = CellLinks(cells.rows, cells.cols, cells.label, cells.point, cells.leg_min, pole, pole_min)
         return Linked(self.road, self.base, self.n_nodes, self.pts,
                       tuple(a[keep] for a in self.links), sub, self.poles_ea, self.pole_label,

@@ -220,6 +220,22 @@ def nearest_k_cells(points: np.ndarray, rows: np.ndarray, cols: np.ndarray, tran
                      float(bucket), nx, ny, start, order, float(scale), at, out_index, out_value)
 
 
+@njit(cache=True, inline="always")
+def _via_access(t_point, point, leg_min, i):
+    """Cell i's fastest candidate access point: (minutes through it, the point; inf and −1 for none).
+    The first candidate wins a tie."""
+    best = np.inf
+    via = -1
+    for j in range(point.shape[0]):
+        p = point[j, i]
+        if p >= 0:
+            c = t_point[p] + np.float64(leg_min[j, i])
+            if c < best:
+                best = c
+                via = p
+    return best, via
+
+
 @njit(parallel=True, cache=True)
 def best_of_k_on_grid(t_point, pole_point, point, leg_min, pole, pole_min, rows, cols, hours, which):
     """The fastest way from each cell to a pole — through one of its candidate access points or straight —
@@ -242,17 +258,8 @@ def best_of_k_on_grid(t_point, pole_point, point, leg_min, pole, pole_min, rows,
         (height, width) rasters, filled in place. The first candidate wins a tie; the straight leg only
         when strictly faster.
     """
-    k, n = point.shape
-    for i in prange(n):
-        best = np.inf
-        via = -1
-        for j in range(k):
-            p = point[j, i]
-            if p >= 0:
-                c = t_point[p] + np.float64(leg_min[j, i])
-                if c < best:
-                    best = c
-                    via = p
+    for i in prange(point.shape[1]):
+        best, via = _via_access(t_point, point, leg_min, i)
         w = pole_point[via] if via >= 0 else -1
         d = np.float64(pole_min[i])
         if d < best:
@@ -287,16 +294,10 @@ def min_of_k(t_point, point, leg_min, label, rows, cols, ox, ax, oy, ey, pole_la
     -------
     ndarray (N,) float64
     """
-    k, n = point.shape
+    n = point.shape[1]
     out = np.empty(n)
     for i in prange(n):
-        best = np.inf
-        for j in range(k):
-            p = point[j, i]
-            if p >= 0:
-                c = t_point[p] + np.float64(leg_min[j, i])
-                if c < best:
-                    best = c
+        best = _via_access(t_point, point, leg_min, i)[0]
         if label[i] == pole_label:
             x = ox + ax * (cols[i] + 0.5)
             y = oy + ey * (rows[i] + 0.5)
