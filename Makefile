@@ -62,7 +62,7 @@ CHECKED := $(STAGES)/config.ok
 # outputs are complete (pipeline.io.all_or_nothing), so a failed or killed stage leaves the previous
 # outputs as they were and Make must not delete them.
 
-MAP_FILES := $(foreach m,zones travel_time barrier influence axes economy trade population barrier_people,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
+MAP_FILES := $(foreach m,zones travel_time barrier influence influence_kazakh axes economy trade population barrier_people,$(OUT)/maps/$(m).png $(OUT)/maps/$(m).pdf)
 
 ifeq ($(SCOPE),borders)
 all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/VALIDATION.md
@@ -206,7 +206,7 @@ test-fast: | $(SETUP)
 
 $(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg \
 		$(OUT)/population.gpkg \
-		pipeline/maps.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
+		pipeline/maps.py $(CORE) $(CONFIG) pipeline/config/influence.py layers/influence.yaml | $(SETUP) $(CHECKED)
 	$(PIPE) maps --outputs $(OUT) --out $(OUT)/maps
 
 # Every output layer valid, with a CRS, not empty; belts overlap only near shared corners.

@@ -3,8 +3,11 @@
 Reads the output GeoPackages and GeoTIFFs. Every map is drawn in the equal-area conic of
 ``layers/study.yaml`` with a graticule (10°), a legend, a scale bar (true at the projection's
 standard parallels; the Albers scale error across Kazakhstan is under 2 %), and the source credits.
-Maps: cross-border zones and border regions; travel time to poles (current); barrier effect
-(current − open); catchments and territories beyond influence; development axes.
+Every map labels the countries and the growth poles and has a locator globe. Maps: cross-border zones
+and border regions; travel time to poles (current); barrier effect (current − open); catchments and
+territories beyond influence, one tier set each (``influence``: all poles, ``influence_kazakh``: Kazakhstan's)
+in the scenario of ``influence.beyond.scenario`` (``layers/influence.yaml``); development axes; GRP per
+capita; trade with each neighbour; people per km²; person-hours lost.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import geopandas as gpd
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["hatch.linewidth"] = 0.5  # hatches that shade, not hide, what is under them
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
+import matplotlib.patheffects as pe  # noqa: E402
 from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -32,12 +37,27 @@ from .styles import BARRIER, HOURS  # noqa: E402
 
 CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); GeoNames (CC BY 4.0). "
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
-MAPS = ("zones", "travel_time", "barrier", "influence", "axes", "economy", "trade", "population", "barrier_people")
+MAPS = ("zones", "travel_time", "barrier", "influence", "influence_kazakh", "axes", "economy", "trade", "population",
+        "barrier_people")
+#: Influence maps: one tier set each (layers/influence.yaml), the scenario of the territories beyond influence.
+INFLUENCE_MAPS = {"influence": "all", "influence_kazakh": "kazakh"}
+#: Paul Tol's "light" scheme (its blues left out: the sea is blue) for catchments: the colours only tell
+#: neighbours apart, also under colour-blindness; the labels name the poles.
+CATCHMENT_COLOURS = ("#EE8866", "#44BB99", "#EEDD88", "#FFAABB", "#BBCC33", "#DDDDDD", "#AAAA00")
 STATS_CREDIT = ("Statistics: BNS Kazakhstan, Rosstat, NSC Kyrgyzstan, NBS China; trade: BNS, WITS; "
                 "rates: National Bank of Kazakhstan.")
 
 
 log = logging.getLogger("pipeline")
+
+#: Growth poles by tier: face colour, edge colour, marker, size (points²).
+POLE_STYLE = {"national": ("#111111", "white", "o", 64), "regional": ("white", "#111111", "o", 26),
+              "cross_border": ("#777777", "white", "D", 24)}
+#: A white halo under map labels, legible over any fill.
+HALO = [pe.withStroke(linewidth=2.2, foreground="white", alpha=0.85)]
+#: The locator's globe: an orthographic view centred on the study (a sphere, so the limb is a circle).
+GLOBE_RADIUS = 6_371_008.8
+
 
 def _rgb(c: str) -> tuple[float, ...]:
     return tuple(int(v) / 255 for v in c.split(","))
@@ -62,8 +82,10 @@ def projection_name(crs: CRS) -> str:
 class Frame:
     """A map frame: basemap, graticule, scale bar, credits, in the equal-area CRS."""
 
-    def __init__(self, title: str, countries: gpd.GeoDataFrame, focus: str, crs: CRS) -> None:
+    def __init__(self, title: str, countries: gpd.GeoDataFrame, focus: str, crs: CRS,
+                 poles: gpd.GeoDataFrame | None = None) -> None:
         self.crs = crs
+        self.pole_layer = poles  # drawn and labelled by finish() unless the map drew them itself
         self.countries = countries.to_crs(crs)
         f = self.countries[self.countries["country"] == focus]
         minx, miny, maxx, maxy = f.total_bounds
@@ -75,6 +97,13 @@ class Frame:
         self.ax.set_title(title, fontsize=13, loc="left")
         self.handles: list = []
         self.legend_loc = "lower left"
+        self.locator_loc = "upper right"
+        self.focus = focus
+        self.label_countries = True
+        self.unlabelled: set[str] = set()  # countries the map names itself (e.g. the trade map)
+        self._pole_points = np.array([], dtype=object)
+        self._pole_names: list[tuple[float, float, str]] = []   # placed by finish() once the layout is known
+        self._label_boxes: list = []
 
     def outline(self) -> None:
         self.countries.boundary.plot(ax=self.ax, color="#555555", linewidth=0.6, zorder=5)
@@ -96,14 +125,25 @@ class Frame:
         ax.set_yticks([])
         ax.set_xlabel("")
         ax.set_ylabel("")
+        if self.pole_layer is not None:
+            self.poles(self.pole_layer)
+        covered = [self._locator()]
         if self.handles:
             leg = ax.legend(handles=self.handles, title=legend_title or None, loc=self.legend_loc, fontsize=7.5,
                             title_fontsize=8, framealpha=0.92)
             leg.set_zorder(1000)   # above pole markers and labels that fall under it
+            covered.append(leg)
         self.fig.text(0.01, 0.032, f"Projection: {projection_name(self.crs)}. Scale bar true at the "
                       "standard parallels.", fontsize=6.2, color="#555555")
         self.fig.text(0.01, 0.01, CREDIT, fontsize=6.2, color="#444444")
         self.fig.tight_layout(rect=(0, 0.05, 1, 0.975))  # room for the title above the frame
+        renderer = self.fig.canvas.get_renderer()
+        to_data = ax.transData.inverted()
+        boxes = [shapely.box(*b[0], *b[1]) for b in (to_data.transform(a.get_window_extent(renderer))
+                                                      for a in covered)] + [self._scalebar_box]
+        self._place_pole_names(boxes)
+        if self.label_countries:
+            self._country_labels(boxes)
         out_dir.mkdir(parents=True, exist_ok=True)
         written = []
         for ext, dpi in (("png", 300), ("pdf", None)):
@@ -114,13 +154,120 @@ class Frame:
         plt.close(self.fig)
         return written
 
+    def _per_pt(self) -> float:
+        """Map units per typographic point at the figure's final layout."""
+        return (self.extent[1] - self.extent[0]) / (self.ax.get_window_extent().width * 72 / self.fig.dpi)
+
+    def _place_pole_names(self, covered: list) -> None:
+        """Each pole's name beside its marker, at the first of eight positions (right and above first)
+        that stays inside the frame and clear of the names placed before, the markers, and the legend,
+        the locator and the scale bar (``covered``); the largest poles are placed first."""
+        x0, x1, y0, y1 = self.extent
+        u = self._per_pt()
+        size, gap = 6.0, 2.5
+        xy = shapely.get_coordinates(self._pole_points)
+        taken = list(shapely.buffer(shapely.points(xy), 2.5 * u)) if len(xy) else []
+        placed_tree: list = list(covered)
+        frame = shapely.box(x0, y0, x1, y1)
+        for x, y, name in self._pole_names:
+            w, h = 0.58 * size * len(name) * u, 1.15 * size * u
+            d = gap * u
+            spots = [(x + d, y + d, "left", "bottom"), (x + d, y - d, "left", "top"),
+                     (x - d, y + d, "right", "bottom"), (x - d, y - d, "right", "top"),
+                     (x, y + 2 * d, "center", "bottom"), (x, y - 2 * d, "center", "top"),
+                     (x + 2 * d, y, "left", "center"), (x - 2 * d, y, "right", "center")]
+            choice, fallback = None, None
+            for tx, ty, ha, va in spots:
+                bx0 = {"left": tx, "right": tx - w, "center": tx - w / 2}[ha]
+                by0 = {"bottom": ty, "top": ty - h, "center": ty - h / 2}[va]
+                box = shapely.box(bx0, by0, bx0 + w, by0 + h)
+                if not frame.contains(box):
+                    continue
+                fallback = fallback or (tx, ty, ha, va, box)
+                others = [g for g in taken if not g.contains(shapely.Point(x, y))]
+                if not any(box.intersects(g) for g in placed_tree + others):
+                    choice = (tx, ty, ha, va, box)
+                    break
+            choice = choice or fallback
+            if choice is None:
+                continue
+            tx, ty, ha, va, box = choice
+            self.ax.text(tx, ty, name, fontsize=size, ha=ha, va=va, zorder=16, path_effects=HALO)
+            placed_tree.append(box)
+            self._label_boxes.append(box)
+
+    def _country_labels(self, covered: list) -> None:
+        """Country names in grey capitals, each where the whole name fits inside the frame and clear of
+        the legend, the locator (``covered``: boxes in map units) and the poles' markers and names: at
+        the centre of the widest open space of the country's largest free part."""
+        x0, x1, y0, y1 = self.extent
+        per_pt = self._per_pt()
+        r = 4 * per_pt   # a pole's marker
+        xy = shapely.get_coordinates(self._pole_points)
+        obstacles = np.vstack([np.array([b.bounds for b in covered + self._label_boxes]).reshape(-1, 4),
+                               np.c_[xy[:, 0] - r, xy[:, 1] - r, xy[:, 0] + r, xy[:, 1] + r]])
+        for c in self.countries.itertuples():
+            if c.country in self.unlabelled:
+                continue
+            focus = c.country == self.focus
+            size = 9 if focus else 7
+            text = str(c.name).upper()
+            w, h = 0.35 * size * len(text) * per_pt, 0.7 * size * per_pt   # half the label's width, height
+            room = shapely.box(x0 + w, y0 + h, x1 - w, y1 - h).difference(shapely.union_all(
+                shapely.box(obstacles[:, 0] - w, obstacles[:, 1] - h, obstacles[:, 2] + w, obstacles[:, 3] + h)))
+            part = c.geometry.intersection(room)
+            if part.is_empty or part.area < 0.002 * (x1 - x0) * (y1 - y0):
+                continue
+            biggest = max(getattr(part, "geoms", [part]), key=lambda g: g.area)
+            at = shapely.maximum_inscribed_circle(biggest, tolerance=5000).coords[0]
+            self.ax.text(at[0], at[1], text, fontsize=size, color="#4d4d4d", alpha=0.9, ha="center", va="center",
+                         fontstyle="italic", zorder=17, fontweight="bold" if focus else "normal",
+                         path_effects=HALO)
+
+    def _locator(self):
+        """A small globe in a corner: the map's frame (red) on an orthographic view centred on the focus
+        country (dark); only the study area's countries are drawn, in grey, with a 30° graticule."""
+        import pyproj
+
+        x0, x1, y0, y1 = self.extent
+        frame = gpd.GeoSeries([shapely.box(x0, y0, x1, y1)], crs=self.crs).segmentize(20_000)
+        lon0, lat0 = frame.to_crs("EPSG:4326").iloc[0].centroid.coords[0]
+        ortho = CRS.from_proj4(f"+proj=ortho +lat_0={lat0:.1f} +lon_0={lon0:.1f} +R={GLOBE_RADIUS} +units=m")
+        loc = {"upper right": [0.80, 0.745, 0.19, 0.24], "upper left": [0.01, 0.745, 0.19, 0.24]}[self.locator_loc]
+        inset = self.ax.inset_axes(loc, zorder=900)
+        inset.set_aspect("equal")
+        inset.add_patch(plt.Circle((0, 0), GLOBE_RADIUS, facecolor="white", edgecolor="#555555", linewidth=0.6))
+        to = pyproj.Transformer.from_crs("EPSG:4326", ortho, always_xy=True)
+        for lon in range(-180, 180, 30):
+            lat = np.linspace(-90, 90, 181)
+            self._globe_line(inset, *to.transform(np.full_like(lat, lon), lat))
+        for lat in range(-60, 90, 30):
+            lon = np.linspace(-180, 180, 361)
+            self._globe_line(inset, *to.transform(lon, np.full_like(lon, lat)))
+        land = self.countries.to_crs(ortho)
+        land.plot(ax=inset, color="#c8c8c8", edgecolor="none")
+        land[land["country"] == self.focus].plot(ax=inset, color="#555555", edgecolor="none")
+        frame.to_crs(ortho).boundary.plot(ax=inset, color="#d7191c", linewidth=0.9)
+        inset.set_xlim(-1.02 * GLOBE_RADIUS, 1.02 * GLOBE_RADIUS)
+        inset.set_ylim(-1.02 * GLOBE_RADIUS, 1.02 * GLOBE_RADIUS)
+        inset.axis("off")
+        return inset
+
+    @staticmethod
+    def _globe_line(ax, x, y) -> None:
+        """One graticule line on the globe, cut where it goes behind the limb (non-finite points)."""
+        ok = np.isfinite(x) & np.isfinite(y)
+        for run in np.split(np.arange(len(x)), np.flatnonzero(np.diff(ok.astype(int))) + 1):
+            if ok[run[0]] and len(run) > 1:
+                ax.plot(x[run], y[run], color="#b0b8bf", linewidth=0.3)
+
     def _graticule(self) -> None:
         lines = [shapely.LineString([(lon, lat) for lat in np.linspace(25, 65, 81)])
                  for lon in range(30, 111, 10)]
         lines += [shapely.LineString([(lon, lat) for lon in np.linspace(30, 110, 161)])
                   for lat in range(30, 66, 10)]
         grat = gpd.GeoSeries(lines, crs="EPSG:4326").to_crs(self.crs)
-        grat.plot(ax=self.ax, color="#9aa7b0", linewidth=0.35, linestyle=":", zorder=6)
+        grat.plot(ax=self.ax, color="#6f7f8c", linewidth=0.45, linestyle=":", alpha=0.85, zorder=6)
         x0, x1, y0, y1 = self.extent
         for lon in range(30, 111, 10):
             g = grat.iloc[(lon - 30) // 10]
@@ -139,6 +286,8 @@ class Frame:
         x0, x1, y0, y1 = self.extent
         length = 500_000.0  # 500 km
         bx, by = x1 - 0.04 * (x1 - x0) - length, y0 + 0.05 * (y1 - y0)
+        self.ax.add_patch(plt.Rectangle((bx - 0.012 * (x1 - x0), by - 0.012 * (y1 - y0)), length + 0.045 * (x1 - x0),
+                                        0.05 * (y1 - y0), facecolor="white", alpha=0.8, edgecolor="none", zorder=19))
         for i in range(5):
             self.ax.add_patch(plt.Rectangle((bx + i * length / 5, by), length / 5, 0.008 * (y1 - y0),
                                             facecolor="black" if i % 2 == 0 else "white", edgecolor="black",
@@ -146,6 +295,7 @@ class Frame:
         for km, x in ((0, bx), (250, bx + length / 2), (500, bx + length)):
             self.ax.text(x, by + 0.012 * (y1 - y0), f"{km}", fontsize=6.5, ha="center", zorder=20)
         self.ax.text(bx + length + 0.01 * (x1 - x0), by, "km", fontsize=6.5, va="bottom", zorder=20)
+        self._scalebar_box = shapely.box(bx - 0.01 * (x1 - x0), by, bx + length + 0.03 * (x1 - x0), by + 0.04 * (y1 - y0))
 
     def raster(self, path: Path, classes: list[tuple[float, float, str, str]], title: str) -> None:
         with rasterio.open(path) as src:
@@ -164,31 +314,58 @@ class Frame:
         self.handles.insert(0, Patch(facecolor="none", edgecolor="none", label=title))
 
     def poles(self, poles: gpd.GeoDataFrame, labels: bool = True) -> None:
+        """The growth poles by tier (national, regional, cross-border), named, with their legend entries."""
+        self.pole_layer = None
         p = poles.to_crs(self.crs)
-        style = {"national": ("#d73027", 70), "regional": ("#f46d43", 28), "cross_border": ("#762a83", 45)}
-        for tier, (color, size) in style.items():
+        self._pole_points = p.geometry.values
+        # Tiers told apart by shape and lightness, not hue: legible over every map's colours and under
+        # colour-blindness (black disc, white disc, grey diamond).
+        for tier, (face, edge, marker, size) in POLE_STYLE.items():
             sel = p[p["tier"] == tier]
-            self.ax.scatter(sel.geometry.x, sel.geometry.y, s=size, color=color, edgecolor="white",
-                            linewidth=0.6, zorder=15)
-            self.handles.append(Line2D([], [], marker="o", linestyle="", color=color,
-                                       markersize=np.sqrt(size), label=f"{tier.replace('_', '-')} pole"))
+            self.ax.scatter(sel.geometry.x, sel.geometry.y, s=size, color=face, edgecolor=edge, marker=marker,
+                            linewidth=0.8, zorder=15)
+            self.handles.append(Line2D([], [], marker=marker, linestyle="", markerfacecolor=face,
+                                       markeredgecolor=edge, markersize=np.sqrt(size),
+                                       label=f"{tier.replace('_', '-')} pole"))
         if labels:
             x0, x1, y0, y1 = self.extent
-            for r in p.itertuples():
-                if x0 < r.geometry.x < x1 and y0 < r.geometry.y < y1:
-                    self.ax.annotate(r.name, (r.geometry.x, r.geometry.y), xytext=(3, 3),
-                                     textcoords="offset points", fontsize=6, zorder=16)
+            inside = p[(p.geometry.x > x0) & (p.geometry.x < x1) & (p.geometry.y > y0) & (p.geometry.y < y1)]
+            rank = inside["tier"].map({"national": 0, "regional": 1}).fillna(2)
+            if "population" in inside:
+                inside = inside.assign(_r=rank, _p=-inside["population"].fillna(0)).sort_values(["_r", "_p"])
+            self._pole_names += [(g.x, g.y, n) for g, n in zip(inside.geometry, inside["name"])]
 
 
 def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tuple[float, ...],
-              names: tuple[str, ...] = MAPS) -> list[Path]:
-    """Draw the publication maps; return the files written."""
+              names: tuple[str, ...] = MAPS, scenario: str = "current") -> list[Path]:
+    """Draw the publication maps.
+
+    Parameters
+    ----------
+    outputs
+        The output folder (GeoPackages, ``rasters/``, ``stages/crossings.gpkg``).
+    out_dir
+        Folder of the PNG and PDF files.
+    focus, crs
+        Focus country (ISO alpha-3) and the equal-area map CRS.
+    distances
+        Belt widths (km) of the zones map.
+    names
+        The maps to draw (a subset of ``MAPS``).
+    scenario
+        Border scenario of the influence maps (that of the territories beyond influence).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
     borders, influence = outputs / "borders.gpkg", outputs / "influence.gpkg"
     countries = gpd.read_file(borders, layer="countries")
     poles = gpd.read_file(influence, layer="poles")
     written: list[Path] = []
     if "zones" in names:
-        fr = Frame("Cross-border belts and border regions", countries, focus, crs)
+        fr = Frame("Cross-border belts and border regions", countries, focus, crs, poles)
         zones = gpd.read_file(borders, layer="zones").to_crs(crs)
         shades = {"focus": ["#fdae61", "#fee08b"], "neighbour": ["#74add1", "#abd9e9"]}
         for i, d in enumerate(sorted(distances, reverse=True)):
@@ -218,27 +395,14 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         fr.poles(poles)
         written += fr.finish(out_dir, "travel_time")
     if "barrier" in names:
-        fr = Frame("Barrier effect of the borders: hours lost against open borders", countries, focus, crs)
+        fr = Frame("Barrier effect of the borders: hours lost against open borders", countries, focus, crs, poles)
         fr.raster(outputs / "rasters" / "barrier_current.tif", BARRIER[1:], "hours lost (current − open)")
         fr.outline()
         fr.crossings(outputs, "black")
         written += fr.finish(out_dir, "barrier")
-    if "influence" in names:
-        fr = Frame("Pole catchments and territories beyond 3 h of any pole", countries, focus, crs)
-        catch = gpd.read_file(influence, layer="catchments")
-        catch = catch[(catch["tier_set"] == "all") & (catch["scenario"] == "current")].to_crs(crs)
-        palette = plt.get_cmap("tab20")
-        catch.plot(ax=fr.ax, color=[palette(i % 20) for i in range(len(catch))], alpha=0.35,
-                   edgecolor="white", linewidth=0.4, zorder=1)
-        beyond = gpd.read_file(influence, layer="beyond_influence")
-        beyond[beyond["tier_set"] == "all"].to_crs(crs).plot(
-            ax=fr.ax, facecolor="none", edgecolor="#a50026", hatch="////", linewidth=0.3, zorder=3)
-        fr.handles += [Patch(facecolor="#cccccc", alpha=0.5, label="catchment of a pole (colours)"),
-                       Patch(facecolor="none", edgecolor="#a50026", hatch="////",
-                             label="beyond 3 h of every pole")]
-        fr.outline()
-        fr.poles(poles, labels=False)
-        written += fr.finish(out_dir, "influence")
+    for name, tier_set in INFLUENCE_MAPS.items():
+        if name in names:
+            written += influence_map(outputs, countries, poles, focus, crs, out_dir, name, tier_set, scenario)
     if "axes" in names:
         from .styles import AXIS_COLOURS
 
@@ -262,16 +426,16 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         written += fr.finish(out_dir, "axes")
     economy = outputs / "economy.gpkg"
     if "economy" in names and economy.is_file():
-        written += economy_map(economy, countries, focus, crs, out_dir)
+        written += economy_map(economy, countries, focus, crs, out_dir, poles)
     if "trade" in names and economy.is_file():
-        written += trade_map(economy, countries, focus, crs, out_dir)
+        written += trade_map(economy, countries, focus, crs, out_dir, poles)
     people = outputs / "population.gpkg"
     if "population" in names and people.is_file():
-        written += population_map(outputs, countries, focus, crs, out_dir)
+        written += population_map(outputs, countries, focus, crs, out_dir, poles)
     lost = outputs / "rasters" / "person_hours_lost_current.tif"
     if "barrier_people" in names and lost.is_file():
         fr = Frame("Barrier effect weighted by people: person-hours lost per km² (current against open)",
-                   countries, focus, crs)
+                   countries, focus, crs, poles)
         cmap = plt.get_cmap("magma_r")
         classes = [(lo, hi, lab, ",".join(str(int(255 * v)) for v in cmap(0.1 + 0.8 * i / 4)[:3]))
                    for i, (lo, hi, lab) in enumerate([(0.5, 10, "0.5–10"), (10, 100, "10–100"), (100, 1000, "100–1,000"),
@@ -283,7 +447,98 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
     return written
 
 
-def population_map(outputs: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path) -> list[Path]:
+def neighbour_colours(geoms: np.ndarray) -> np.ndarray:
+    """Colour indices such that polygons that touch get different ones (greedy, largest first).
+
+    Parameters
+    ----------
+    geoms
+        Polygons (a coverage: neighbours share edges).
+
+    Returns
+    -------
+    numpy.ndarray
+        One small integer per polygon; at most one more than the largest number of neighbours.
+    """
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left != right
+    neighbours: dict[int, set[int]] = {i: set() for i in range(len(geoms))}
+    for a, b in zip(left[keep], right[keep]):
+        neighbours[int(a)].add(int(b))
+    colour = np.full(len(geoms), -1)
+    for i in np.argsort(-shapely.area(geoms), kind="stable"):
+        used = {colour[j] for j in neighbours[int(i)]}
+        colour[i] = next(c for c in range(len(geoms) + 1) if c not in used)
+    return colour
+
+
+def influence_map(outputs: Path, countries: gpd.GeoDataFrame, poles: gpd.GeoDataFrame, focus: str, crs: CRS,
+                  out_dir: Path, name: str, tier_set: str, scenario: str) -> list[Path]:
+    """The catchments of one tier set's poles in one border scenario, each labelled with its pole's name,
+    and the territories beyond a few hours of every pole of the set (hatched).
+
+    Parameters
+    ----------
+    outputs
+        The output folder (``influence.gpkg``).
+    countries, poles, focus, crs
+        Base map, growth poles, focus country, map CRS.
+    out_dir
+        Folder of ``<name>.png`` / ``<name>.pdf``.
+    name
+        The map's file name.
+    tier_set, scenario
+        Which catchments (``layers/influence.yaml``).
+
+    Returns
+    -------
+    list of Path
+    """
+    influence = outputs / "influence.gpkg"
+    catch = gpd.read_file(influence, layer="catchments")
+    catch = catch[(catch["tier_set"] == tier_set) & (catch["scenario"] == scenario)].to_crs(crs)
+    if catch.empty:
+        from .errors import PipelineError
+
+        raise PipelineError(f"{influence}: no catchments of tier set '{tier_set}' in scenario '{scenario}' "
+                            f"for map {name}; the tier sets of layers/influence.yaml must include it")
+    beyond = gpd.read_file(influence, layer="beyond_influence")
+    beyond = beyond[beyond["tier_set"] == tier_set].to_crs(crs)
+    hours = float(beyond["hours"].iloc[0]) if len(beyond) else float("nan")
+    tiers = sorted(set(catch["tier"]), key=["national", "regional", "cross_border"].index)
+    what = ", ".join(t.replace("_", "-") for t in tiers)
+    fr = Frame(f"Catchments of {len(catch)} growth poles ({what}; tier set '{tier_set}'), {scenario} border "
+               f"delays", countries, focus, crs)
+    colour = neighbour_colours(catch.geometry.values)
+    palette = [CATCHMENT_COLOURS[c % len(CATCHMENT_COLOURS)] for c in colour]
+    catch.plot(ax=fr.ax, color=palette, alpha=0.55, edgecolor="white", linewidth=0.6, zorder=1)
+    if len(beyond):
+        beyond.plot(ax=fr.ax, facecolor="none", edgecolor="#67001f", hatch="///", linewidth=0.5, zorder=3)
+    fr.handles += [Patch(facecolor=CATCHMENT_COLOURS[0], alpha=0.55, edgecolor="white",
+                         label="catchment: fastest pole by road, named on the map"),
+                   Patch(facecolor="none", edgecolor="#67001f", hatch="///",
+                         label=f"more than {hours:g} h from every pole of the set")]
+    fr.outline()
+    shown = poles[poles["pole_id"].isin(catch["pole_id"])]
+    fr.poles(shown)
+    # Catchments whose pole lies outside the frame: the pole's name in italics inside its catchment.
+    x0, x1, y0, y1 = fr.extent
+    inner = shapely.box(x0, y0, x1, y1).buffer(-0.04 * (x1 - x0))
+    at = shown.set_index("pole_id").to_crs(crs).geometry
+    for r in catch.itertuples():
+        if shapely.box(x0, y0, x1, y1).contains(at[r.pole_id]):   # named by fr.poles
+            continue
+        part = r.geometry.intersection(inner)
+        if part.area > 0.002 * inner.area:
+            pt = part.representative_point()
+            fr.ax.text(pt.x, pt.y, r.name, fontsize=6, fontstyle="italic", ha="center", va="center", zorder=16,
+                       color="#333333", path_effects=HALO)
+    return fr.finish(out_dir, name)
+
+
+def population_map(outputs: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path,
+                   poles: gpd.GeoDataFrame | None = None) -> list[Path]:
     """People per km² (log classes) from ``rasters/population.tif``; countries without official regional
     totals hatched (settlements only); the land borders.
 
@@ -299,7 +554,7 @@ def population_map(outputs: Path, countries: gpd.GeoDataFrame, focus: str, crs: 
     with rasterio.open(outputs / "rasters" / "population.tif") as src:
         year = src.tags().get("year", "")
     fr = Frame(f"People per km², {year} (official regional totals spread over settlements and land)",
-               countries, focus, crs)
+               countries, focus, crs, poles)
     fr.raster(outputs / "rasters" / "population.tif", classes, "people per km² (1 km cells)")
     totals = gpd.read_file(outputs / "population.gpkg", layer="region_totals")
     no_total = totals[~totals["has_total"].astype(bool)].dissolve("country").to_crs(crs)
@@ -321,7 +576,8 @@ GRP_PC = [(0, 5000, "under 5,000"), (5000, 10000, "5,000–10,000"), (10000, 150
           (15000, 25000, "15,000–25,000"), (25000, np.inf, "25,000 and more")]
 
 
-def economy_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path) -> list[Path]:
+def economy_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path,
+                poles: gpd.GeoDataFrame | None = None) -> list[Path]:
     """GRP per capita by region on both sides of the border (headline year, USD), border regions outlined.
 
     Parameters
@@ -341,7 +597,7 @@ def economy_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS
     have = stats[stats["vintage"] == "naturalearth"].dropna(subset=["grp_per_capita_usd"])
     year = int(have.groupby("year")["country"].nunique().idxmax())  # the year with the most countries
     sel = stats[(stats["vintage"] == "naturalearth") & (stats["year"] == year)].to_crs(crs)
-    fr = Frame(f"Gross regional product per capita, {year} (USD, current prices)", countries, focus, crs)
+    fr = Frame(f"Gross regional product per capita, {year} (USD, current prices)", countries, focus, crs, poles)
     cmap = plt.get_cmap("viridis")
     colours = [cmap(i / (len(GRP_PC) - 1)) for i in range(len(GRP_PC))]
     for (lo, hi, label), colour in zip(GRP_PC, colours):
@@ -362,7 +618,8 @@ def economy_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS
     return fr.finish(out_dir, "economy")
 
 
-def trade_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path) -> list[Path]:
+def trade_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, out_dir: Path,
+              poles: gpd.GeoDataFrame | None = None) -> list[Path]:
     """Trade with each neighbour: shaded by its share of the turnover with the table's partners, arrows
     for exports and imports scaled by value and labelled (million USD, latest year).
 
@@ -385,7 +642,8 @@ def trade_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, 
     total = partners[partners["year"] == year]["turnover_usd_mn"].sum()
     sel = nb[(nb["year"] == year)].to_crs(crs)
     sel["share"] = 100 * sel["turnover_usd_mn"] / total
-    fr = Frame(f"Kazakhstan's trade with its neighbours, {year} (million USD)", countries, focus, crs)
+    fr = Frame(f"Kazakhstan's trade with its neighbours, {year} (million USD)", countries, focus, crs,
+               None if poles is None else poles[poles["tier"] != "cross_border"])  # the focus country's poles
     classes = [(0, 2, "under 2 %"), (2, 5, "2–5 %"), (5, 15, "5–15 %"), (15, 25, "15–25 %"), (25, 101, "25 % and more")]
     cmap = plt.get_cmap("YlGn")  # not blue: the sea is blue
     for i, (lo, hi, label) in enumerate(classes):
@@ -425,7 +683,9 @@ def trade_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, 
     fr.handles += [Line2D([], [], color="#e66101", linewidth=2.5, label="Kazakhstan's exports (million USD)"),
                    Line2D([], [], color="#5e3c99", linewidth=2.5, label="Kazakhstan's imports (million USD)")]
     fr.outline()
+    fr.unlabelled = set(sel["country"])  # named with their share beside the arrows
     fr.legend_loc = "upper right"
+    fr.locator_loc = "upper left"
     fr.fig.text(0.01, 0.054, STATS_CREDIT + " Azerbaijan and Iran (Caspian) are not in the trade table.",
                 fontsize=6.2, color="#444444")
     return fr.finish(out_dir, "trade")
@@ -443,5 +703,8 @@ def run(cfg, outputs: Path, out_dir: Path) -> None:
     out_dir
         Folder of the PNG and PDF files.
     """
-    files = draw_maps(outputs, out_dir, cfg.focus_country, cfg.equal_area_crs, cfg.distances_km)
+    from .config import load_influence
+
+    scenario = load_influence(cfg.layers_dir).beyond.scenario
+    files = draw_maps(outputs, out_dir, cfg.focus_country, cfg.equal_area_crs, cfg.distances_km, scenario=scenario)
     log.info("wrote %d files in %s", len(files), out_dir)
