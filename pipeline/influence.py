@@ -40,7 +40,7 @@ from .geodesy import geodesic_buffer, length_km
 from .kernels import huff_accumulate
 from .rasters import class_polygons
 from .network import graph_matrix
-from .topology import polygonal
+from .topology import neighbour_colours, polygonal
 
 log = logging.getLogger("pipeline")
 
@@ -430,7 +430,8 @@ DESCRIPTIONS = {
     "poles": "Growth poles (layers/poles.yaml) with GeoNames coordinates and population (CC BY 4.0).",
     "catchments": "Travel-time catchments: cells whose fastest pole (of a tier set, per scenario) is "
                   "each pole; population = GeoNames settlements ≥ 5,000 inside; belt_km2, belt_population: the "
-                  "part inside the cross-border belts.",
+                  "part inside the cross-border belts; map_colour: 0–6, different for catchments that touch "
+                  "(within a tier set and scenario), the index of the maps' and QGIS style's colours.",
     "huff_dominant": "Huff market areas: the dominant pole per cell (attraction A^α with A = population or "
                      "GRP as configured, exp(−β·hours) decay) with the mean probability of the dominant pole.",
     "huff_variants": "Huff market areas under each attraction: population (all poles), population (only the "
@@ -500,6 +501,7 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
         for scenario, (hours, which) in hours_per_scenario(lk.for_poles(ids), tuple(conf.scenarios)).items():
             polys = class_polygons(which, grid.transform, grid.crs, name="pole_id")
             polys["tier_set"], polys["scenario"] = set_name, scenario
+            polys["map_colour"] = neighbour_colours(polys.geometry.values)
             catch.append(polys)
             if set_name == conf.cross_border.tier_set:
                 fastest[scenario] = which

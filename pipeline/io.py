@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
@@ -166,6 +168,17 @@ def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame | pd.
     with atomic_path(target) as tmp:
         for name, gdf in layers.items():
             options = {"DESCRIPTION": descriptions[name]} if name in descriptions else {}
+            md = (layer_metadata or {}).get(name, {})
+            if md.get("TITLE"):
+                # GeoPackage identifier = title, and the abstract carries source and licence: QGIS's
+                # metadata panel shows both for a layer opened from the file alone.
+                options["IDENTIFIER"] = md["TITLE"]
+            if md.get("SOURCE") or md.get("LICENCE"):
+                options["DESCRIPTION"] = " ".join(x for x in (options.get("DESCRIPTION", ""),
+                                                              f"Source: {md.get('SOURCE', '')}." if md.get("SOURCE") else "",
+                                                              f"Licence: {md.get('LICENCE', '')}." if md.get("LICENCE") else "") if x)
+            if isinstance(gdf, gpd.GeoDataFrame):
+                gdf = without_repeated_vertices(gdf)
             extra = {}
             if metadata:
                 extra["dataset_metadata"] = dict(metadata)
@@ -185,6 +198,47 @@ def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame | pd.
             store_styles(tmp, styles)
     log.info("wrote %s (%s)", target, ", ".join(f"{n}: {len(g)}" for n, g in layers.items()))
     return target
+
+
+#: Consecutive vertices closer than this (in the layer's units) are one: QGIS's validity check calls
+#: vertices equal within 1e-8 on each axis "duplicate nodes" (√2 · 1e-8 apart at most).
+REPEATED_VERTEX = 1.5e-8
+
+
+def without_repeated_vertices(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The layer with consecutive repeated vertices (within ``REPEATED_VERTEX``) removed from its lines and
+    polygons; a polygon made invalid by the removal (a ring collapsing) is repaired.
+
+    Parameters
+    ----------
+    gdf
+        Any layer; points and empty geometries are left as they are.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The same rows and columns (a copy only when a geometry changed).
+    """
+    geoms = gdf.geometry.values
+    kinds = shapely.get_type_id(geoms)
+    todo = np.flatnonzero(np.isin(kinds, (1, 2, 3, 5, 6)))   # lines, rings, polygons and their multis
+    if not len(todo):
+        return gdf
+    before = shapely.get_num_coordinates(geoms[todo])
+    cleaned = shapely.remove_repeated_points(geoms[todo], tolerance=REPEATED_VERTEX)
+    changed = shapely.get_num_coordinates(cleaned) != before
+    if not changed.any():
+        return gdf
+    fixed = cleaned[changed]
+    polygonal = np.isin(shapely.get_type_id(fixed), (3, 6))
+    broken = polygonal & ~shapely.is_valid(fixed)
+    if broken.any():
+        fixed[broken] = shapely.make_valid(fixed[broken], method="structure", keep_collapsed=False)
+    out = geoms.copy()
+    out[todo[changed]] = fixed
+    result = gdf.copy()
+    result[gdf.geometry.name] = gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs)
+    return result
 
 
 def write_text(target: Path | str, text: str) -> Path:

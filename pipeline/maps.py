@@ -33,17 +33,12 @@ from matplotlib.patches import Patch  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
-from .styles import BARRIER, HOURS  # noqa: E402
+from .styles import BARRIER, CATCHMENT_COLOURS, HOURS, INFLUENCE_MAPS, economy_map_year  # noqa: E402
 
 CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); GeoNames (CC BY 4.0). "
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
 MAPS = ("zones", "travel_time", "barrier", "influence", "influence_kazakh", "axes", "economy", "trade", "population",
         "barrier_people")
-#: Influence maps: one tier set each (layers/influence.yaml), the scenario of the territories beyond influence.
-INFLUENCE_MAPS = {"influence": "all", "influence_kazakh": "kazakh"}
-#: Paul Tol's "light" scheme (its blues left out: the sea is blue) for catchments: the colours only tell
-#: neighbours apart, also under colour-blindness; the labels name the poles.
-CATCHMENT_COLOURS = ("#EE8866", "#44BB99", "#EEDD88", "#FFAABB", "#BBCC33", "#DDDDDD", "#AAAA00")
 STATS_CREDIT = ("Statistics: BNS Kazakhstan, Rosstat, NSC Kyrgyzstan, NBS China; trade: BNS, WITS; "
                 "rates: National Bank of Kazakhstan.")
 
@@ -447,32 +442,6 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
     return written
 
 
-def neighbour_colours(geoms: np.ndarray) -> np.ndarray:
-    """Colour indices such that polygons that touch get different ones (greedy, largest first).
-
-    Parameters
-    ----------
-    geoms
-        Polygons (a coverage: neighbours share edges).
-
-    Returns
-    -------
-    numpy.ndarray
-        One small integer per polygon; at most one more than the largest number of neighbours.
-    """
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left != right
-    neighbours: dict[int, set[int]] = {i: set() for i in range(len(geoms))}
-    for a, b in zip(left[keep], right[keep]):
-        neighbours[int(a)].add(int(b))
-    colour = np.full(len(geoms), -1)
-    for i in np.argsort(-shapely.area(geoms), kind="stable"):
-        used = {colour[j] for j in neighbours[int(i)]}
-        colour[i] = next(c for c in range(len(geoms) + 1) if c not in used)
-    return colour
-
-
 def influence_map(outputs: Path, countries: gpd.GeoDataFrame, poles: gpd.GeoDataFrame, focus: str, crs: CRS,
                   out_dir: Path, name: str, tier_set: str, scenario: str) -> list[Path]:
     """The catchments of one tier set's poles in one border scenario, each labelled with its pole's name,
@@ -510,8 +479,7 @@ def influence_map(outputs: Path, countries: gpd.GeoDataFrame, poles: gpd.GeoData
     what = ", ".join(t.replace("_", "-") for t in tiers)
     fr = Frame(f"Catchments of {len(catch)} growth poles ({what}; tier set '{tier_set}'), {scenario} border "
                f"delays", countries, focus, crs)
-    colour = neighbour_colours(catch.geometry.values)
-    palette = [CATCHMENT_COLOURS[c % len(CATCHMENT_COLOURS)] for c in colour]
+    palette = [CATCHMENT_COLOURS[c % len(CATCHMENT_COLOURS)] for c in catch["map_colour"]]
     catch.plot(ax=fr.ax, color=palette, alpha=0.55, edgecolor="white", linewidth=0.6, zorder=1)
     if len(beyond):
         beyond.plot(ax=fr.ax, facecolor="none", edgecolor="#67001f", hatch="///", linewidth=0.5, zorder=3)
@@ -594,8 +562,7 @@ def economy_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS
     list of Path
     """
     stats = gpd.read_file(economy, layer="region_stats")
-    have = stats[stats["vintage"] == "naturalearth"].dropna(subset=["grp_per_capita_usd"])
-    year = int(have.groupby("year")["country"].nunique().idxmax())  # the year with the most countries
+    year = economy_map_year(stats)
     sel = stats[(stats["vintage"] == "naturalearth") & (stats["year"] == year)].to_crs(crs)
     fr = Frame(f"Gross regional product per capita, {year} (USD, current prices)", countries, focus, crs, poles)
     cmap = plt.get_cmap("viridis")

@@ -17,6 +17,9 @@ from . import __version__
 from .config import Config
 
 LICENCE = "Data: Natural Earth public domain; geokz CC BY 4.0; GeoNames CC BY 4.0"
+#: Credit line of derived rasters (their vectors name the sources of their own configuration).
+CREDIT = ("border-pipeline " + __version__ + "; Made with Natural Earth; geokz, A. Rodionov (CC BY 4.0); "
+          "GeoNames (CC BY 4.0); crossing delays: ADB CAREC CPMM 2022")
 
 
 def write_stage(cfg: Config, out: Path, layers: Mapping[str, gpd.GeoDataFrame],

@@ -48,7 +48,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
         ``economy.gpkg``, when the economy stage ran.
     """
     from .io import pending_or_current, write_text
-    from .qgis_project import build_project, raster_qml
+    from .qgis_project import _tags, build_project, qmd, raster_metadata, raster_qml
     from .styles import styles_for
 
     base = project.parent.resolve()
@@ -59,6 +59,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     tifs = sorted(rasters.glob("*.tif")) if rasters.is_dir() else []
     for tif in tifs:
         write_text(tif.with_suffix(".qml"), raster_qml(tif.stem))
+        write_text(tif.with_suffix(".qmd"), qmd(raster_metadata(_tags(tif), tif.stem), cfg.equal_area_crs))
     # A readable default: base, belts, segments, crossings and labelled poles; the rest present but off.
     shown = {"poles", "border_segments", "zones", "countries", "crossings"}
 
@@ -66,22 +67,49 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
         return (rel(rasters / f"{stem}.tif"), "", stem in shown)
 
     influence, access = stages.influence, stages.accessibility
+    from .config import load_influence
+    from .styles import INFLUENCE_MAPS, economy_map_year
+
+    conf = load_influence(cfg.layers_dir)
+    scen = conf.beyond.scenario
+
+    def catchments(tier_set: str, scenario: str) -> tuple:
+        return (rel(influence), "catchments", False, f"\"tier_set\" = '{tier_set}' AND \"scenario\" = '{scenario}'",
+                f"catchments: {tier_set}, {scenario}")
+
+    def beyond(tier_set: str) -> tuple:
+        return (rel(influence), "beyond_influence", False, f"\"tier_set\" = '{tier_set}'",
+                f"beyond {conf.beyond.hours:g} h: {tier_set}")
+
+    years = {}
+    if economy is not None and pending_or_current(economy).exists():
+        from .io import read_layer
+
+        years["grp"] = economy_map_year(read_layer(pending_or_current(economy), "region_stats"))
+        years["trade"] = int(read_layer(pending_or_current(economy), "trade_by_partner")["year"].max())
     groups = {
         "Poles and crossings": [(rel(influence), "poles", True), (rel(stages.crossings), "crossings", True)],
         "Growth poles and influence": [
             (rel(influence), n, n in shown)
-            for n in ("axes", "axis_corridors", "beyond_influence", "edge_effect", "huff_dominant", "huff_variants",
-                      "catchments",
+            for n in ("axes", "axis_corridors", "edge_effect", "huff_dominant", "huff_variants",
                       "region_beyond", "cross_border_influence")] + [raster("huff_probability")],
+        # One filtered view per tier set and scenario (all 177 catchments together overlap).
+        "Catchments (tier set, scenario)": [catchments(t, sc) for t in conf.tier_sets for sc in conf.scenarios],
+        f"Beyond {conf.beyond.hours:g} h of every pole ({scen})": [beyond(t) for t in conf.tier_sets],
         "Border zones": [(rel(borders), n, n in shown) for n in
                          ("border_segments", "border_regions", "zones", "regions_geokz_2024", "regions")],
         "Accessibility": [(rel(access), n, False) for n in ("isochrones", "zone_access", "region_access")]
         + [raster(s) for s in ("access_current", "access_open", "access_closed", "barrier_current",
                                "barrier_closed")],
-        "Economy": [(rel(economy), n, False) for n in ("region_stats", "border_economy", "trade_by_neighbour")]
-        if economy is not None else [],
+        "Economy": ([(rel(economy), "region_stats", False, f"\"vintage\" = 'naturalearth' AND \"year\" = {years['grp']}",
+                      f"region_stats {years['grp']}")] if years else [])
+        + ([(rel(economy), "trade_by_neighbour", False, f"\"year\" = {years['trade']}",
+             f"trade_by_neighbour {years['trade']}")] if years else [])
+        + ([(rel(economy), n, False) for n in ("region_stats", "border_economy", "trade_by_neighbour")]
+           if economy is not None else []),
         "People": [(rel(stages.population), n, False) for n in ("district_typology", "belt_population",
-                                                                 "access_by_people")] + [raster("population")],
+                                                                 "access_by_people")]
+        + [raster("population"), raster("person_hours_lost_current")],
         "Base": [(rel(borders), "countries", True)],
     }
     groups = {g: [m for m in ms if pending_or_current(base / m[0]).exists()] for g, ms in groups.items()}
@@ -94,9 +122,37 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     pad = 0.06 * max(maxx - minx, maxy - miny)  # the view of the publication maps
     credit = (f"{cfg.equal_area_crs.name}. Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); "
               "GeoNames (CC BY 4.0); crossing delays: ADB CAREC CPMM 2022. Computed by border-pipeline.")
+    from .qgis_project import layer_id
+
+    inf, bor = rel(influence), rel(borders)
+    poles, base_ = layer_id(inf, "poles"), layer_id(bor, "countries")
+    xings, segs = layer_id(rel(stages.crossings), "crossings"), layer_id(bor, "border_segments")
+    themes = {
+        "zones": ("Cross-border belts and border regions", [poles, xings, segs, layer_id(bor, "border_regions"),
+                                                            layer_id(bor, "zones"), base_]),
+        "travel_time": (f"Travel time to the nearest growth pole ({scen} border delays)", [
+            poles, layer_id(rel(rasters / "access_current.tif")), base_]),
+        "barrier": ("Barrier effect of the borders: hours lost against open borders", [
+            poles, xings, segs, layer_id(rel(rasters / "barrier_current.tif")), base_]),
+        **{name: (f"Catchments of the poles of tier set '{t}', {scen} border delays",
+                  [poles, layer_id(inf, "catchments", catchments(t, scen)[4]),
+                   layer_id(inf, "beyond_influence", beyond(t)[4]), base_])
+           for name, t in INFLUENCE_MAPS.items() if t in conf.tier_sets},
+        "axes": ("Development axes by road and by rail", [poles, layer_id(inf, "axes"), layer_id(inf, "axis_corridors"),
+                                                         base_]),
+        "population": ("People per km²", [poles, segs, layer_id(rel(rasters / "population.tif")), base_]),
+        "barrier_people": ("Barrier effect weighted by people: person-hours lost per km²",
+                           [poles, xings, layer_id(rel(rasters / "person_hours_lost_current.tif")), base_]),
+    }
+    if years:
+        themes["economy"] = (f"Gross regional product per capita, {years['grp']} (USD)",
+                             [poles, layer_id(rel(economy), "region_stats", f"region_stats {years['grp']}"), base_])
+        themes["trade"] = (f"Trade with each neighbour, {years['trade']} (million USD)",
+                           [layer_id(rel(economy), "trade_by_neighbour", f"trade_by_neighbour {years['trade']}"),
+                            base_])
     xml = build_project(base, groups, styles_for(cfg.distances_km), cfg.equal_area_crs,
                         f"{cfg.name}: border regions", extent=(minx - pad, miny - pad, maxx + pad, maxy + pad),
-                        credit=credit)
+                        credit=credit, themes=themes)
     write_text(project, xml)
 
 

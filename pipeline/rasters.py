@@ -26,16 +26,22 @@ NODATA = -9999.0
 
 def write_geotiff(path: Path | str, data: np.ndarray, transform: Affine, crs: CRS,
                   tags: Mapping[str, str] | None = None, nodata: float = NODATA) -> Path:
-    """Write one band (NaN → nodata) atomically."""
+    """Write one band (NaN → nodata) atomically, tagged with the outputs' licence and credit (also as the
+    TIFF copyright tag) besides ``tags`` (units, description, scenario …)."""
     band = np.where(np.isfinite(data), data, nodata).astype(np.float32)
     profile = {"driver": "GTiff", "height": band.shape[0], "width": band.shape[1], "count": 1,
                "dtype": "float32", "crs": crs.to_wkt(), "transform": transform, "nodata": nodata,
                "compress": "deflate", "predictor": 3, "tiled": True, "blockxsize": 256,
                "blockysize": 256, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+    from .outputs import CREDIT, LICENCE
+
+    tags = {"licence": LICENCE, "source": CREDIT, "TIFFTAG_COPYRIGHT": f"{CREDIT}. {LICENCE}",
+            **({"TIFFTAG_IMAGEDESCRIPTION": tags["description"]} if tags and "description" in tags else {}),
+            **(tags or {})}
     with atomic_path(path) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(band, 1)
-            dst.update_tags(**(tags or {}))
+            dst.update_tags(**tags)
             levels = [f for f in (2, 4, 8, 16, 32) if min(band.shape) // f >= 64]
             if levels:
                 dst.build_overviews(levels, Resampling.average)

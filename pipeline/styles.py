@@ -26,6 +26,7 @@ class Sym:
     width: float = 0.26  # mm (line width or outline width)
     size: float = 2.0    # mm (marker)
     style: str = "solid"  # line/fill style: solid, dash, no
+    shape: str = "circle"  # marker: circle, diamond, square …
 
 
 def _symbol_xml(name: str, s: Sym) -> str:
@@ -40,7 +41,7 @@ def _symbol_xml(name: str, s: Sym) -> str:
         cls = "SimpleLine"
     else:
         props = {"color": s.color, "outline_color": s.outline, "outline_width": "0.2",
-                 "outline_width_unit": "MM", "name": "circle", "size": f"{s.size}", "size_unit": "MM"}
+                 "outline_width_unit": "MM", "name": s.shape, "size": f"{s.size}", "size_unit": "MM"}
         cls = "SimpleMarker"
     opts = "".join(f'<Option type="QString" name={quoteattr(k)} value={quoteattr(v)}/>'
                    for k, v in props.items())
@@ -100,6 +101,12 @@ def qml(renderer: str, opacity: float = 1.0, labeling: str = "") -> str:
 GREY = "230,230,225,255"
 RED, BLUE, ORANGE = "215,48,39,255", "69,117,180,255", "244,109,67,255"
 GREEN, PURPLE = "26,152,80,255", "118,42,131,255"
+#: Paul Tol's "light" scheme (its blues left out: the sea is blue) for catchments, indexed by their
+#: ``map_colour``: the colours only tell neighbours apart, also under colour-blindness; labels name the poles.
+CATCHMENT_COLOURS = ("#EE8866", "#44BB99", "#EEDD88", "#FFAABB", "#BBCC33", "#DDDDDD", "#AAAA00")
+#: Influence maps (and their QGIS layouts): one tier set each (layers/influence.yaml), in the scenario of the
+#: territories beyond influence.
+INFLUENCE_MAPS = {"influence": "all", "influence_kazakh": "kazakh"}
 AXIS_COLOURS = {"northern": "0,114,178,255", "southern": "230,159,0,255", "central": "204,121,167,255"}
 HOURS = [(0, 1, "< 1 h", "255,255,204,255"), (1, 2, "1–2 h", "199,233,180,255"),
          (2, 4, "2–4 h", "127,205,187,255"), (4, 8, "4–8 h", "65,182,196,255"),
@@ -144,10 +151,12 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
         "border_regions": qml(categorized("side", [
             ("focus", "focus-country region", Sym("fill", "253,174,97,90", "150,80,20,255", 0.3)),
             ("neighbour", "neighbour region", Sym("fill", "116,173,209,90", "30,80,140,255", 0.3))])),
+        # As the maps: tiers told apart by shape and lightness (black disc, white disc, grey diamond).
         "poles": qml(categorized("tier", [
-            ("national", "national pole", Sym("marker", RED, size=4.0)),
-            ("regional", "regional pole", Sym("marker", ORANGE, size=2.6)),
-            ("cross_border", "cross-border pole", Sym("marker", PURPLE, size=3.2))]), labeling=labels("name")),
+            ("national", "national pole", Sym("marker", "17,17,17,255", "255,255,255,255", size=3.6)),
+            ("regional", "regional pole", Sym("marker", "255,255,255,255", "17,17,17,255", size=2.4)),
+            ("cross_border", "cross-border pole", Sym("marker", "119,119,119,255", "255,255,255,255", size=2.6,
+                                                      shape="diamond"))]), labeling=labels("name")),
         "crossings": qml(categorized("mode", [
             ("road", "road crossing", Sym("marker", "0,0,0,255", size=2.2)),
             ("rail", "rail crossing", Sym("marker", "255,255,255,255", "0,0,0,255", size=2.2))])),
@@ -165,7 +174,11 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
                                                for lo, hi, lab, c in HOURS[:5]]), 0.85),
         "zone_access": qml(graduated("barrier_h_current", barrier_fill)),
         "region_access": qml(graduated("barrier_h_current", barrier_fill)),
-        "catchments": qml(single(Sym("fill", "0,0,0,0", "60,60,60,255", 0.3))),
+        # Neighbour-distinct colours (map_colour, as the influence maps).
+        "catchments": qml(categorized("map_colour", [
+            (i, f"catchment (colour {i + 1}: only tells neighbours apart)" if i else "catchment of the labelled pole",
+             Sym("fill", ",".join(str(int(c[k:k + 2], 16)) for k in (1, 3, 5)) + ",150", "255,255,255,255", 0.3))
+            for i, c in enumerate(CATCHMENT_COLOURS)])),   # the poles layer names them
         "huff_dominant": qml(graduated("mean_probability", outlined([
             (0, 0.5, "< 0.5", "247,252,185,200"),
             (0.5, 0.7, "0.5–0.7", "173,221,142,200"),
@@ -233,10 +246,10 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
             ("other", "other district", Sym("fill", "0,0,0,0", "150,150,150,255", 0.15))])),
         "access_by_people": qml(graduated("mean_h_current", outlined([
             (lo, hi, lab, c) for lo, hi, lab, c in HOURS[:5]]))),
+        # The axes' Okabe–Ito colours, translucent (they were red, green and blue: two alike under deuteranopia).
         "axis_corridors": qml(categorized("axis", [
-            ("northern", "northern corridor", Sym("fill", "69,117,180,60", "69,117,180,255", 0.2)),
-            ("southern", "southern corridor", Sym("fill", "215,48,39,60", "215,48,39,255", 0.2)),
-            ("central", "central corridor", Sym("fill", "26,152,80,60", "26,152,80,255", 0.2))])),
+            (axis, f"{axis} corridor", Sym("fill", color.rsplit(",", 1)[0] + ",60", color, 0.2))
+            for axis, color in AXIS_COLOURS.items()])),
     }
 
 
@@ -269,3 +282,21 @@ def store_styles(gpkg: Path, styles: dict[str, str]) -> list[str]:
     finally:
         con.close()
     return done
+
+
+def economy_map_year(stats) -> int:
+    """The year the economy map and its QGIS view show: the year of ``region_stats`` (Natural Earth
+    vintage) with GRP per capita for the most countries (the latest such year on a tie).
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The ``region_stats`` layer (columns vintage, year, country, grp_per_capita_usd).
+
+    Returns
+    -------
+    int
+    """
+    have = stats[stats["vintage"] == "naturalearth"].dropna(subset=["grp_per_capita_usd"])
+    counts = have.groupby("year")["country"].nunique()
+    return int(counts[counts == counts.max()].index.max())

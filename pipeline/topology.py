@@ -39,3 +39,29 @@ def repair(geoms: np.ndarray) -> tuple[np.ndarray, int]:
     for i in np.flatnonzero(invalid):
         out[i] = polygonal(shapely.make_valid(geoms[i]))
     return out, int(invalid.sum())
+
+
+def neighbour_colours(geoms: np.ndarray) -> np.ndarray:
+    """Colour indices such that polygons that touch get different ones (greedy, largest first).
+
+    Parameters
+    ----------
+    geoms
+        Polygons (a coverage: neighbours share edges).
+
+    Returns
+    -------
+    numpy.ndarray
+        One small integer per polygon; at most one more than the largest number of neighbours.
+    """
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left != right
+    neighbours: dict[int, set[int]] = {i: set() for i in range(len(geoms))}
+    for a, b in zip(left[keep], right[keep]):
+        neighbours[int(a)].add(int(b))
+    colour = np.full(len(geoms), -1)
+    for i in np.argsort(-shapely.area(geoms), kind="stable"):
+        used = {colour[j] for j in neighbours[int(i)]}
+        colour[i] = next(c for c in range(len(geoms) + 1) if c not in used)
+    return colour

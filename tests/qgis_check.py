@@ -41,10 +41,23 @@ for gpkg in gpkgs:
             "renderer": renderer.type() if renderer else None,
             "labels": layer.labeling().settings().fieldName if layer.labelsEnabled() and layer.labeling() else "",
             "categories": [c.label() for c in renderer.categories()]
-            if renderer is not None and renderer.type() == "categorizedSymbol" else []}
+            if renderer is not None and renderer.type() == "categorizedSymbol" else [],
+            # QGIS's own validity check (Vector ▸ Geometry Tools ▸ Check Validity, QGIS engine) on the layers
+            # where it found duplicate nodes before (it is quadratic: minutes on the large layers, which
+            # test_maps checks for repeated vertices without QGIS).
+            "duplicate_nodes": sum(any("duplicate" in e.what().lower() for e in f.geometry().validateGeometry())
+                                   for f in layer.getFeatures() if f.hasGeometry()
+                                   and f.geometry().type() in (1, 2))
+            if name in ("border_regions", "regions_geokz_2024", "regions", "border_segments", "countries") else 0,
+            "metadata": {"title": layer.metadata().title(), "abstract": layer.metadata().abstract()}}
 for tif in sorted((out_dir / "rasters").glob("*.tif")):
     layer = QgsRasterLayer(str(tif), tif.stem, "gdal")
+    layer.loadDefaultMetadata()   # the .qmd sidecar, as QGIS does when a file is added
     result["raster"][tif.stem] = {"valid": layer.isValid(), "crs_wkt": layer.crs().toWkt(),
+                                  "crs_name": layer.crs().description(),
+                                  "metadata": {"title": layer.metadata().title(),
+                                               "licenses": layer.metadata().licenses(),
+                                               "rights": layer.metadata().rights()},
                                   "renderer": layer.renderer().type() if layer.renderer() else None,
                                   "width": layer.width(), "height": layer.height()}
 project = QgsProject.instance()
@@ -57,6 +70,12 @@ result["project_crs_name"] = project.crs().description()
 view = project.viewSettings().defaultViewExtent() if hasattr(project, "viewSettings") else None
 result["project_extent"] = [view.xMinimum(), view.yMinimum(), view.xMaximum(), view.yMaximum()] if view else []
 result["project_labels"] = {lyr.name(): lyr.labelsEnabled() for lyr in layers if hasattr(lyr, "labelsEnabled")}
+result["project_metadata"] = {lyr.name(): {"title": lyr.metadata().title(), "abstract": lyr.metadata().abstract(),
+                                           "licenses": lyr.metadata().licenses(), "rights": lyr.metadata().rights()}
+                              for lyr in layers}
+result["project_features"] = {lyr.name(): lyr.featureCount() for lyr in layers if hasattr(lyr, "featureCount")}
+result["themes"] = {t: [lyr.name() for lyr in project.mapThemeCollection().mapThemeVisibleLayers(t)]
+                    for t in project.mapThemeCollection().mapThemes()}
 visible = [n.layer() for n in project.layerTreeRoot().findLayers() if n.isVisible()]
 settings = QgsMapSettings()
 settings.setLayers(visible)
@@ -85,9 +104,16 @@ for i, layout in enumerate(project.layoutManager().layouts()):
     pdf = str(Path(png).with_name(f"layout_{i}.pdf"))
     status = QgsLayoutExporter(layout).exportToPdf(pdf, QgsLayoutExporter.PdfExportSettings())
     items = {it.id(): it.sizeWithUnits().width() for it in layout.items() if isinstance(it, QgsLayoutItem) and it.id()}
+    # Not blank: the layout rendered to an image has many colours inside the map frame.
+    image = QgsLayoutExporter(layout).renderPageToImage(0, QSize(1190, 842))
+    frame_colours = {image.pixel(x, y) for x in range(40, 830, 7) for y in range(90, 700, 7)}
+    maps = [it for it in layout.items() if it.type() == 65639]
     result["layouts"][layout.name()] = {"status": int(status), "pdf": pdf,
                                         "pdf_bytes": os.path.getsize(pdf) if os.path.exists(pdf) else 0,
-                                        "items": items}
+                                        "items": items, "colours": len(frame_colours),
+                                        "theme": maps[0].followVisibilityPresetName() if maps else "",
+                                        "map_layers": [lyr.name() for lyr in maps[0].layersToRender()]
+                                        if maps else []}
 print(json.dumps(result), flush=True)
 # exitQgis() can crash in headless PyQGIS teardown; everything is written, so leave directly.
 os._exit(0)

@@ -117,8 +117,25 @@ def check_outputs(tree: Path) -> None:
     trade = gpd.read_file(eco, layer="trade_by_neighbour")
     assert set(trade["country"]) == {"RUS", "UZB", "CHN", "KGZ", "TKM", "AZE", "IRN"}
     assert not trade.loc[trade["country"].isin(["AZE", "IRN"]), "in_table"].any()  # named missing, not filled
-    for name in ("economy", "trade", "population"):
-        assert (tree / "outputs" / "maps" / f"{name}.png").stat().st_size > 100_000
+    from pipeline.maps import MAPS
+
+    for name in MAPS:
+        assert (tree / "outputs" / "maps" / f"{name}.png").stat().st_size > 100_000, name
+    # No output line or polygon has consecutive vertices QGIS would call duplicate nodes (equal within
+    # 1e-8 on both axes).
+    import shapely
+
+    for gpkg in sorted((tree / "outputs").glob("*.gpkg")):
+        for name, geom_type in pyogrio.list_layers(gpkg):
+            if geom_type is None or "Point" in geom_type or name == "layer_styles":
+                continue
+            geoms = gpd.read_file(gpkg, layer=name).geometry.values
+            parts = shapely.get_parts(geoms)
+            rings = np.concatenate([shapely.get_rings(parts[shapely.get_type_id(parts) == 3]),
+                                    parts[shapely.get_type_id(parts) == 1]])
+            xy, which = shapely.get_coordinates(rings, return_index=True)
+            same = (which[1:] == which[:-1]) & np.all(np.abs(np.diff(xy, axis=0)) <= 1e-8, axis=1)
+            assert not same.any(), (gpkg.name, name, int(same.sum()))
     # People: the Kazakh cells of population.tif hold the BNS 2023 total (19,900,324) within 0.5 %.
     kz = gpd.read_file(tree / "outputs" / "stages" / "ingest.gpkg", layer="regions_geokz_2024")
     with rasterio.open(tree / "outputs" / "rasters" / "population.tif") as src:
@@ -201,11 +218,30 @@ def test_outputs_open_styled_in_real_qgis(tree: Path, cfg, tmp_path: Path) -> No
     assert seen["project_layers"] >= 20
     assert seen["render_errors"] == [] and seen["render_colours"] > 20, seen["render_colours"]
     assert png.stat().st_size > 10_000
-    # The A4 print layout: map, legend, scale bar, title and credits; exported to PDF headless.
-    lay = seen["layouts"]["Border zones, A4 landscape"]
-    assert lay["status"] == 0 and lay["pdf_bytes"] > 100_000, lay
-    assert {"map", "legend", "scale bar", "title", "credits"} <= set(lay["items"])
-    assert 30 < lay["items"]["scale bar"] < 100   # two segments of a round number of km, not metres
+    # One A4 print layout per publication map, its map following the map theme of the same name (the
+    # layers of that map, e.g. one tier set and scenario of the catchments), exported to PDF headless.
+    from pipeline.maps import MAPS
+
+    layouts = {name.split(":")[0]: lay for name, lay in seen["layouts"].items()}
+    assert set(layouts) == set(MAPS) == set(seen["themes"])
+    for theme, lay in layouts.items():
+        assert lay["status"] == 0 and lay["pdf_bytes"] > 100_000, (theme, lay)
+        assert {"map", "legend", "scale bar", "title", "credits"} <= set(lay["items"]), theme
+        assert 30 < lay["items"]["scale bar"] < 100   # two segments of a round number of km, not metres
+        assert lay["theme"] == theme and lay["map_layers"] == seen["themes"][theme], theme
+        assert lay["colours"] > 100, (theme, lay["colours"])   # not blank: the map frame is drawn
+    assert seen["themes"]["influence"] == ["poles", "catchments: all, current", "beyond 3 h: all", "countries"]
+    assert seen["project_features"]["catchments: all, current"] == 69
+    assert seen["project_features"]["catchments: kazakh, current"] == 20
+    # Metadata panel: every project layer has a title, an abstract, a licence and a credit; the GeoTIFFs
+    # opened alone too (their .qmd sidecars).
+    for name, md in seen["project_metadata"].items():
+        assert md["title"] and md["abstract"] and md["licenses"] and md["rights"], name
+    for stem, got in seen["raster"].items():
+        assert got["metadata"]["title"] and got["metadata"]["licenses"], stem
+        assert got["crs_name"] == "Kazakhstan Albers Equal Area", stem
+    # QGIS's validity check finds no duplicate nodes (it found them in 18 border regions and 10 geokz regions).
+    assert {k: v["duplicate_nodes"] for k, v in seen["vector"].items() if v["duplicate_nodes"]} == {}
 
 
 def test_interrupted_stage_leaves_the_previous_output_intact(tree: Path, cfg, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from pyproj import CRS
 
-from pipeline.maps import Frame, neighbour_colours
+from pipeline.maps import Frame
+from pipeline.topology import neighbour_colours
 
 ALBERS = CRS.from_proj4("+proj=aea +lat_1=42 +lat_2=52 +lat_0=47 +lon_0=67 +datum=WGS84 +units=m")
 
