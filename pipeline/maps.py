@@ -312,7 +312,7 @@ class Frame:
         """The growth poles by tier (national, regional, cross-border), named, with their legend entries."""
         self.pole_layer = None
         p = poles.to_crs(self.crs)
-        self._pole_points = p.geometry.values
+        self._pole_points = np.concatenate([self._pole_points, p.geometry.values])
         # Tiers told apart by shape and lightness, not hue: legible over every map's colours and under
         # colour-blindness (black disc, white disc, grey diamond).
         for tier, (face, edge, marker, size) in POLE_STYLE.items():
@@ -406,16 +406,37 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         axes = gpd.read_file(influence, layer="axes").to_crs(crs)
         axes = axes[axes.geometry.notna()]
         modes = axes["mode"] if "mode" in axes else pd.Series("road", index=axes.index)
-        for axis, rgba in AXIS_COLOURS.items():
+        # Where axes share a road (Atyrau–Aktau: northern and southern), each stays visible: the first axis
+        # widest underneath, the next narrower on top, like a cased line.
+        widths = dict(zip(AXIS_COLOURS, (3.4, 2.1, 1.0)))
+        for i, (axis, rgba) in enumerate(AXIS_COLOURS.items()):
             color = tuple(int(v) / 255 for v in rgba.split(","))
             corr[corr["axis"] == axis].plot(ax=fr.ax, color=color, alpha=0.15, zorder=1)
-            axes[(axes["axis"] == axis) & (modes == "road")].plot(ax=fr.ax, color=color, linewidth=1.8, zorder=8)
+            axes[(axes["axis"] == axis) & (modes == "road")].plot(ax=fr.ax, color=color, linewidth=widths[axis],
+                                                                 zorder=8 + i)
             rail = axes[(axes["axis"] == axis) & (modes == "rail")]
             if len(rail):
-                rail.plot(ax=fr.ax, color=color, linewidth=1.0, linestyle=(0, (4, 2)), zorder=9)
-            fr.handles.append(Line2D([], [], color=color, linewidth=2, label=f"{axis} axis"))
+                rail.plot(ax=fr.ax, color=color, linewidth=1.0, linestyle=(0, (4, 2)), zorder=12)
+            fr.handles.append(Line2D([], [], color=color, linewidth=widths[axis], label=f"{axis} axis"))
         if (modes == "rail").any():
             fr.handles.append(Line2D([], [], color="#555555", linewidth=1.0, linestyle=(0, (4, 2)), label="by rail"))
+        # The axes' end stops that are not poles (border crossings, places): a square, named.
+        road = axes[modes == "road"]
+        ends = pd.concat([
+            pd.DataFrame({"name": road["from_stop"], "xy": [g.coords[0] for g in shapely.get_geometry(
+                road.geometry.line_merge().values, 0)]}),
+            pd.DataFrame({"name": road["to_stop"], "xy": [g.coords[-1] for g in shapely.get_geometry(
+                road.geometry.line_merge().values, -1)]})]).drop_duplicates("name")
+        ends = ends[~ends["name"].isin(poles["name"])]
+        if len(ends):
+            xy = np.array(ends["xy"].tolist())
+            fr.ax.scatter(xy[:, 0], xy[:, 1], s=22, marker="s", color="white", edgecolor="#111111", linewidth=0.8,
+                          zorder=15)
+            fr.handles.append(Line2D([], [], marker="s", linestyle="", markerfacecolor="white",
+                                     markeredgecolor="#111111", markersize=4.5,
+                                     label="axis end: border crossing or place"))
+            fr._pole_names += [(x, y, n) for (x, y), n in zip(xy, ends["name"])]
+            fr._pole_points = np.concatenate([fr._pole_points, shapely.points(xy)])
         fr.outline()
         fr.poles(poles)
         written += fr.finish(out_dir, "axes")

@@ -119,8 +119,15 @@ def check_outputs(tree: Path) -> None:
     assert not trade.loc[trade["country"].isin(["AZE", "IRN"]), "in_table"].any()  # named missing, not filled
     from pipeline.maps import MAPS
 
+    from PIL import Image
+
     for name in MAPS:
-        assert (tree / "outputs" / "maps" / f"{name}.png").stat().st_size > 100_000, name
+        png = tree / "outputs" / "maps" / f"{name}.png"
+        assert png.stat().st_size > 100_000, name
+        # Nothing touches the image's edge (titles were clipped at the top): ink ≥ 10 px (0.85 mm) inside.
+        ink = np.asarray(Image.open(png).convert("L")) < 200
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        assert min(rows[0], cols[0], ink.shape[0] - 1 - rows[-1], ink.shape[1] - 1 - cols[-1]) >= 10, name
     # No output line or polygon has consecutive vertices QGIS would call duplicate nodes (equal within
     # 1e-8 on both axes).
     import shapely
