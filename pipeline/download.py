@@ -26,6 +26,7 @@ from pyproj import CRS
 from .config import Config, Source
 from .errors import DataError, PipelineError
 from .io import _short, read_layer, to_crs, write_layers
+from .progress import byte_bar
 from .topology import polygonal
 
 log = logging.getLogger("pipeline")
@@ -42,10 +43,12 @@ def fetch(url: str, dest: Path, *, optional: bool = False) -> str | None:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp, dest.open("wb") as out:
             total = int(resp.headers.get("Content-Length") or 0)
             done = 0
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-                h.update(chunk)
-                done += len(chunk)
+            with byte_bar(url.rsplit("/", 1)[-1], total) as advance:
+                while chunk := resp.read(1 << 20):
+                    out.write(chunk)
+                    h.update(chunk)
+                    done += len(chunk)
+                    advance(len(chunk))
             log.info("  %s: %.1f MB%s", url, done / 1e6, f" of {total / 1e6:.1f}" if total else "")
     except urllib.error.HTTPError as exc:
         if optional and exc.code == 404:

@@ -23,3 +23,19 @@ class DataError(PipelineError):
     """A source file exists but cannot be used (corrupt, wrong CRS, missing column, ...)."""
 
     exit_code = 4
+
+
+class WriteError(PipelineError):
+    """An output cannot be written (read-only folder, disk full, file size limit); nothing was replaced."""
+
+    exit_code = 6
+
+
+class ResourceError(PipelineError):
+    """The machine ran out of memory; nothing was replaced."""
+
+    exit_code = 5
+
+
+#: errno values of a failed write the user can fix (permissions, space, size limits, read-only disks).
+WRITE_ERRNOS = ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "EFBIG")

@@ -148,6 +148,18 @@ def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]
             _remove_temporary(tmp)
 
 
+@contextmanager
+def _write_errors(target: Path) -> Iterator[None]:
+    """GDAL's write failures (disk full, file size limit, I/O error) as one clear WriteError."""
+    from .errors import WriteError
+
+    try:
+        yield
+    except (DataSourceError, DataLayerError, pyogrio.errors.FieldError, pyogrio.errors.GeometryError) as exc:
+        raise WriteError(f"cannot write {target}: {_short(exc)} (disk full, or a file size limit: ulimit -f?); "
+                         "previous outputs are left as they were") from None
+
+
 def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
                  descriptions: Mapping[str, str] | None = None, *,
                  styles: Mapping[str, str] | None = None,
@@ -165,7 +177,7 @@ def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame | pd.
     for name, gdf in layers.items():
         if isinstance(gdf, gpd.GeoDataFrame) and gdf.crs is None:
             raise ValueError(f"layer {name} has no CRS; refusing to write {target}")
-    with atomic_path(target) as tmp:
+    with atomic_path(target) as tmp, _write_errors(target):
         for name, gdf in layers.items():
             options = {"DESCRIPTION": descriptions[name]} if name in descriptions else {}
             md = (layer_metadata or {}).get(name, {})

@@ -33,6 +33,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+from .progress import track  # noqa: E402
 from .styles import BARRIER, CATCHMENT_COLOURS, HOURS, INFLUENCE_MAPS, economy_map_year  # noqa: E402
 
 CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); GeoNames (CC BY 4.0). "
@@ -359,107 +360,107 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
     countries = gpd.read_file(borders, layer="countries")
     poles = gpd.read_file(influence, layer="poles")
     written: list[Path] = []
-    if "zones" in names:
-        fr = Frame("Cross-border belts and border regions", countries, focus, crs, poles)
-        zones = gpd.read_file(borders, layer="zones").to_crs(crs)
-        shades = {"focus": ["#fdae61", "#fee08b"], "neighbour": ["#74add1", "#abd9e9"]}
-        for i, d in enumerate(sorted(distances, reverse=True)):
-            for side in ("focus", "neighbour"):
-                sel = zones[(zones["distance_km"] == d) & (zones["side"] == side)]
-                color = shades[side][1] if i == 0 else shades[side][0]  # the wider belt lighter
-                sel.plot(ax=fr.ax, color=color, alpha=0.55 if i == 0 else 0.9, edgecolor="none", zorder=2)
-                fr.handles.append(Patch(facecolor=color, label=f"{side} side, within {d:g} km"))
-        br = gpd.read_file(borders, layer="border_regions")
-        br = br[(br["vintage"] == "naturalearth") & br["borders"]]
-        br = br.drop_duplicates("region_id").to_crs(crs)
-        br.boundary.plot(ax=fr.ax, color="#7f3b08", linewidth=0.5, zorder=4)
-        fr.handles.append(Line2D([], [], color="#7f3b08", linewidth=0.8,
-                                 label="region bordering a neighbour"))
-        segs = gpd.read_file(borders, layer="border_segments").to_crs(crs)
-        segs[segs["segment_type"] == "land"].plot(ax=fr.ax, color="#d73027", linewidth=1.4, zorder=7)
-        segs[segs["segment_type"] == "maritime"].plot(ax=fr.ax, color="#4575b4", linewidth=1.2,
-                                                      linestyle="--", zorder=7)
-        fr.handles += [Line2D([], [], color="#d73027", linewidth=1.4, label="land border"),
-                       Line2D([], [], color="#4575b4", linewidth=1.2, linestyle="--", label="Caspian shore")]
-        fr.outline()
-        written += fr.finish(out_dir, "zones")
-    if "travel_time" in names:
-        fr = Frame("Travel time to the nearest growth pole (current border delays)", countries, focus, crs)
-        fr.raster(outputs / "rasters" / "access_current.tif", HOURS, "hours by road")
-        fr.outline()
-        fr.poles(poles)
-        written += fr.finish(out_dir, "travel_time")
-    if "barrier" in names:
-        fr = Frame("Barrier effect of the borders: hours lost against open borders", countries, focus, crs, poles)
-        fr.raster(outputs / "rasters" / "barrier_current.tif", BARRIER[1:], "hours lost (current − open)")
-        fr.outline()
-        fr.crossings(outputs, "black")
-        written += fr.finish(out_dir, "barrier")
-    for name, tier_set in INFLUENCE_MAPS.items():
-        if name in names:
-            written += influence_map(outputs, countries, poles, focus, crs, out_dir, name, tier_set, scenario)
-    if "axes" in names:
-        from .styles import AXIS_COLOURS
+    for name in track(names, "maps"):   # a progress bar on a terminal
+        if name == "zones":
+            fr = Frame("Cross-border belts and border regions", countries, focus, crs, poles)
+            zones = gpd.read_file(borders, layer="zones").to_crs(crs)
+            shades = {"focus": ["#fdae61", "#fee08b"], "neighbour": ["#74add1", "#abd9e9"]}
+            for i, d in enumerate(sorted(distances, reverse=True)):
+                for side in ("focus", "neighbour"):
+                    sel = zones[(zones["distance_km"] == d) & (zones["side"] == side)]
+                    color = shades[side][1] if i == 0 else shades[side][0]  # the wider belt lighter
+                    sel.plot(ax=fr.ax, color=color, alpha=0.55 if i == 0 else 0.9, edgecolor="none", zorder=2)
+                    fr.handles.append(Patch(facecolor=color, label=f"{side} side, within {d:g} km"))
+            br = gpd.read_file(borders, layer="border_regions")
+            br = br[(br["vintage"] == "naturalearth") & br["borders"]]
+            br = br.drop_duplicates("region_id").to_crs(crs)
+            br.boundary.plot(ax=fr.ax, color="#7f3b08", linewidth=0.5, zorder=4)
+            fr.handles.append(Line2D([], [], color="#7f3b08", linewidth=0.8,
+                                     label="region bordering a neighbour"))
+            segs = gpd.read_file(borders, layer="border_segments").to_crs(crs)
+            segs[segs["segment_type"] == "land"].plot(ax=fr.ax, color="#d73027", linewidth=1.4, zorder=7)
+            segs[segs["segment_type"] == "maritime"].plot(ax=fr.ax, color="#4575b4", linewidth=1.2,
+                                                          linestyle="--", zorder=7)
+            fr.handles += [Line2D([], [], color="#d73027", linewidth=1.4, label="land border"),
+                           Line2D([], [], color="#4575b4", linewidth=1.2, linestyle="--", label="Caspian shore")]
+            fr.outline()
+            written += fr.finish(out_dir, "zones")
+        if name == "travel_time":
+            fr = Frame("Travel time to the nearest growth pole (current border delays)", countries, focus, crs)
+            fr.raster(outputs / "rasters" / "access_current.tif", HOURS, "hours by road")
+            fr.outline()
+            fr.poles(poles)
+            written += fr.finish(out_dir, "travel_time")
+        if name == "barrier":
+            fr = Frame("Barrier effect of the borders: hours lost against open borders", countries, focus, crs, poles)
+            fr.raster(outputs / "rasters" / "barrier_current.tif", BARRIER[1:], "hours lost (current − open)")
+            fr.outline()
+            fr.crossings(outputs, "black")
+            written += fr.finish(out_dir, "barrier")
+        if name in INFLUENCE_MAPS:
+            written += influence_map(outputs, countries, poles, focus, crs, out_dir, name, INFLUENCE_MAPS[name], scenario)
+        if name == "axes":
+            from .styles import AXIS_COLOURS
 
-        fr = Frame("Development axes by road (solid, with corridors) and by rail (dashed)", countries, focus, crs)
-        corr = gpd.read_file(influence, layer="axis_corridors").to_crs(crs)
-        axes = gpd.read_file(influence, layer="axes").to_crs(crs)
-        axes = axes[axes.geometry.notna()]
-        modes = axes["mode"] if "mode" in axes else pd.Series("road", index=axes.index)
-        # Where axes share a road (Atyrau–Aktau: northern and southern), each stays visible: the first axis
-        # widest underneath, the next narrower on top, like a cased line.
-        widths = dict(zip(AXIS_COLOURS, (3.4, 2.1, 1.0)))
-        for i, (axis, rgba) in enumerate(AXIS_COLOURS.items()):
-            color = tuple(int(v) / 255 for v in rgba.split(","))
-            corr[corr["axis"] == axis].plot(ax=fr.ax, color=color, alpha=0.15, zorder=1)
-            axes[(axes["axis"] == axis) & (modes == "road")].plot(ax=fr.ax, color=color, linewidth=widths[axis],
-                                                                 zorder=8 + i)
-            rail = axes[(axes["axis"] == axis) & (modes == "rail")]
-            if len(rail):
-                rail.plot(ax=fr.ax, color=color, linewidth=1.0, linestyle=(0, (4, 2)), zorder=12)
-            fr.handles.append(Line2D([], [], color=color, linewidth=widths[axis], label=f"{axis} axis"))
-        if (modes == "rail").any():
-            fr.handles.append(Line2D([], [], color="#555555", linewidth=1.0, linestyle=(0, (4, 2)), label="by rail"))
-        # The axes' end stops that are not poles (border crossings, places): a square, named.
-        road = axes[modes == "road"]
-        ends = pd.concat([
-            pd.DataFrame({"name": road["from_stop"], "xy": [g.coords[0] for g in shapely.get_geometry(
-                road.geometry.line_merge().values, 0)]}),
-            pd.DataFrame({"name": road["to_stop"], "xy": [g.coords[-1] for g in shapely.get_geometry(
-                road.geometry.line_merge().values, -1)]})]).drop_duplicates("name")
-        ends = ends[~ends["name"].isin(poles["name"])]
-        if len(ends):
-            xy = np.array(ends["xy"].tolist())
-            fr.ax.scatter(xy[:, 0], xy[:, 1], s=22, marker="s", color="white", edgecolor="#111111", linewidth=0.8,
-                          zorder=15)
-            fr.handles.append(Line2D([], [], marker="s", linestyle="", markerfacecolor="white",
-                                     markeredgecolor="#111111", markersize=4.5,
-                                     label="axis end: border crossing or place"))
-            fr._pole_names += [(x, y, n) for (x, y), n in zip(xy, ends["name"])]
-            fr._pole_points = np.concatenate([fr._pole_points, shapely.points(xy)])
-        fr.outline()
-        fr.poles(poles)
-        written += fr.finish(out_dir, "axes")
-    economy = outputs / "economy.gpkg"
-    if "economy" in names and economy.is_file():
-        written += economy_map(economy, countries, focus, crs, out_dir, poles)
-    if "trade" in names and economy.is_file():
-        written += trade_map(economy, countries, focus, crs, out_dir, poles)
-    people = outputs / "population.gpkg"
-    if "population" in names and people.is_file():
-        written += population_map(outputs, countries, focus, crs, out_dir, poles)
-    lost = outputs / "rasters" / "person_hours_lost_current.tif"
-    if "barrier_people" in names and lost.is_file():
-        fr = Frame("Barrier effect weighted by people: person-hours lost per km² (current against open)",
-                   countries, focus, crs, poles)
-        cmap = plt.get_cmap("magma_r")
-        classes = [(lo, hi, lab, ",".join(str(int(255 * v)) for v in cmap(0.1 + 0.8 * i / 4)[:3]))
-                   for i, (lo, hi, lab) in enumerate([(0.5, 10, "0.5–10"), (10, 100, "10–100"), (100, 1000, "100–1,000"),
-                                                      (1000, 10000, "1,000–10,000"), (10000, 1e12, "10,000 and more")])]
-        fr.raster(lost, classes, "person-hours lost per km²")
-        fr.outline()
-        fr.crossings(outputs, "#1b7837")
-        written += fr.finish(out_dir, "barrier_people")
+            fr = Frame("Development axes by road (solid, with corridors) and by rail (dashed)", countries, focus, crs)
+            corr = gpd.read_file(influence, layer="axis_corridors").to_crs(crs)
+            axes = gpd.read_file(influence, layer="axes").to_crs(crs)
+            axes = axes[axes.geometry.notna()]
+            modes = axes["mode"] if "mode" in axes else pd.Series("road", index=axes.index)
+            # Where axes share a road (Atyrau–Aktau: northern and southern), each stays visible: the first axis
+            # widest underneath, the next narrower on top, like a cased line.
+            widths = dict(zip(AXIS_COLOURS, (3.4, 2.1, 1.0)))
+            for i, (axis, rgba) in enumerate(AXIS_COLOURS.items()):
+                color = tuple(int(v) / 255 for v in rgba.split(","))
+                corr[corr["axis"] == axis].plot(ax=fr.ax, color=color, alpha=0.15, zorder=1)
+                axes[(axes["axis"] == axis) & (modes == "road")].plot(ax=fr.ax, color=color, linewidth=widths[axis],
+                                                                     zorder=8 + i)
+                rail = axes[(axes["axis"] == axis) & (modes == "rail")]
+                if len(rail):
+                    rail.plot(ax=fr.ax, color=color, linewidth=1.0, linestyle=(0, (4, 2)), zorder=12)
+                fr.handles.append(Line2D([], [], color=color, linewidth=widths[axis], label=f"{axis} axis"))
+            if (modes == "rail").any():
+                fr.handles.append(Line2D([], [], color="#555555", linewidth=1.0, linestyle=(0, (4, 2)), label="by rail"))
+            # The axes' end stops that are not poles (border crossings, places): a square, named.
+            road = axes[modes == "road"]
+            ends = pd.concat([
+                pd.DataFrame({"name": road["from_stop"], "xy": [g.coords[0] for g in shapely.get_geometry(
+                    road.geometry.line_merge().values, 0)]}),
+                pd.DataFrame({"name": road["to_stop"], "xy": [g.coords[-1] for g in shapely.get_geometry(
+                    road.geometry.line_merge().values, -1)]})]).drop_duplicates("name")
+            ends = ends[~ends["name"].isin(poles["name"])]
+            if len(ends):
+                xy = np.array(ends["xy"].tolist())
+                fr.ax.scatter(xy[:, 0], xy[:, 1], s=22, marker="s", color="white", edgecolor="#111111", linewidth=0.8,
+                              zorder=15)
+                fr.handles.append(Line2D([], [], marker="s", linestyle="", markerfacecolor="white",
+                                         markeredgecolor="#111111", markersize=4.5,
+                                         label="axis end: border crossing or place"))
+                fr._pole_names += [(x, y, n) for (x, y), n in zip(xy, ends["name"])]
+                fr._pole_points = np.concatenate([fr._pole_points, shapely.points(xy)])
+            fr.outline()
+            fr.poles(poles)
+            written += fr.finish(out_dir, "axes")
+        economy = outputs / "economy.gpkg"
+        if name == "economy" and economy.is_file():
+            written += economy_map(economy, countries, focus, crs, out_dir, poles)
+        if name == "trade" and economy.is_file():
+            written += trade_map(economy, countries, focus, crs, out_dir, poles)
+        people = outputs / "population.gpkg"
+        if name == "population" and people.is_file():
+            written += population_map(outputs, countries, focus, crs, out_dir, poles)
+        lost = outputs / "rasters" / "person_hours_lost_current.tif"
+        if name == "barrier_people" and lost.is_file():
+            fr = Frame("Barrier effect weighted by people: person-hours lost per km² (current against open)",
+                       countries, focus, crs, poles)
+            cmap = plt.get_cmap("magma_r")
+            classes = [(lo, hi, lab, ",".join(str(int(255 * v)) for v in cmap(0.1 + 0.8 * i / 4)[:3]))
+                       for i, (lo, hi, lab) in enumerate([(0.5, 10, "0.5–10"), (10, 100, "10–100"), (100, 1000, "100–1,000"),
+                                                          (1000, 10000, "1,000–10,000"), (10000, 1e12, "10,000 and more")])]
+            fr.raster(lost, classes, "person-hours lost per km²")
+            fr.outline()
+            fr.crossings(outputs, "#1b7837")
+            written += fr.finish(out_dir, "barrier_people")
     return written
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -30,7 +31,7 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     iterator
         The same items, in order.
     """
-    if not sys.stderr.isatty() or os.environ.get("CI"):
+    if not _interactive():
         yield from items
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -38,3 +39,35 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     columns = (TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True) as bar:
         yield from bar.track(items, total=total, description=description)
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@contextmanager
+def byte_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar of bytes (size, speed, time left) on an interactive terminal, e.g. for a download.
+
+    Parameters
+    ----------
+    description
+        What is transferred, e.g. the URL's file name.
+    total
+        Expected bytes (Content-Length), or None when unknown (the bar then counts without an end).
+
+    Returns
+    -------
+    context manager
+        Yields ``advance(n_bytes)``; a no-op when the output is not a terminal or ``CI`` is set.
+    """
+    if not _interactive():
+        yield lambda n: None
+        return
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    with Progress(TextColumn("  {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(description, total=total or None)
+        yield lambda n: bar.advance(task, n)

@@ -24,6 +24,39 @@ from .io import atomic_path
 NODATA = -9999.0
 
 
+def room_for(path: Path, nbytes: int) -> None:
+    """Refuse, before writing, a file that cannot fit: under the process's file size limit (``ulimit -f``)
+    and the free space of its disk. GDAL's TIFF writer reports neither reliably (a truncated file, or a
+    crash building overviews), so the check comes first, against the uncompressed size (an upper bound).
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    nbytes
+        Its largest possible size in bytes.
+
+    Raises
+    ------
+    WriteError
+        Naming the limit or the free space and what the file may need.
+    """
+    import resource
+    import shutil
+
+    from .errors import WriteError
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY and soft < nbytes:
+        raise WriteError(f"cannot write {path}: it may need {nbytes / 1e6:,.0f} MB and files are limited to "
+                         f"{soft / 1e6:,.1f} MB (ulimit -f); raise the limit — previous outputs are left as they were")
+    folder = path.parent if path.parent.exists() else Path(".")
+    free = shutil.disk_usage(folder).free
+    if free < nbytes:
+        raise WriteError(f"cannot write {path}: it may need {nbytes / 1e6:,.0f} MB and its disk has "
+                         f"{free / 1e6:,.0f} MB free; free some space — previous outputs are left as they were")
+
+
 def write_geotiff(path: Path | str, data: np.ndarray, transform: Affine, crs: CRS,
                   tags: Mapping[str, str] | None = None, nodata: float = NODATA) -> Path:
     """Write one band (NaN → nodata) atomically, tagged with the outputs' licence and credit (also as the
@@ -34,6 +67,8 @@ def write_geotiff(path: Path | str, data: np.ndarray, transform: Affine, crs: CR
                "compress": "deflate", "predictor": 3, "tiled": True, "blockxsize": 256,
                "blockysize": 256, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
     from .outputs import CREDIT, LICENCE
+
+    room_for(Path(path), int(band.nbytes * 4 / 3) + (1 << 20))   # the band uncompressed, its overviews, tags
 
     tags = {"licence": LICENCE, "source": CREDIT, "TIFFTAG_COPYRIGHT": f"{CREDIT}. {LICENCE}",
             **({"TIFFTAG_IMAGEDESCRIPTION": tags["description"]} if tags and "description" in tags else {}),

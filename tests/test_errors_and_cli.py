@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -349,3 +350,84 @@ def test_progress_bars_show_on_a_terminal_and_keep_logs_quiet(monkeypatch, capsy
     assert list(track(range(5), "work")) == [0, 1, 2, 3, 4]
     monkeypatch.setenv("CI", "true")
     assert list(track(range(3), "work")) == [0, 1, 2]
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_error_before_any_work(tmp_path: Path, cfg, capsys) -> None:
+    blocker = tmp_path / "outputs"
+    blocker.write_text("a file where the output folder should be")
+    code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(cfg.data_dir), "ingest",
+                        "--out", str(blocker / "stages" / "ingest.gpkg"))
+    assert code == 6
+    assert "is a file, not a folder" in err and "nothing was changed" in err and "Traceback" not in err
+    assert "1 ingest …" not in err   # refused before the stage started
+
+
+def test_a_second_run_of_a_stage_on_the_same_output_is_refused_while_the_first_runs(tmp_path, cfg, capsys):
+    from pipeline.cli import _lock
+
+    out = tmp_path / "ingest.gpkg"
+    write_layers(out, {"t": gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)], crs="EPSG:4326")})
+    before = out.read_bytes()
+    with _lock("ingest", (out,), {}):   # the first run, still writing
+        code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(cfg.data_dir), "ingest",
+                            "--out", str(out))
+    assert code == 75
+    assert "ingest is already running on" in err and f"process {__import__('os').getpid()}" in err
+    assert out.read_bytes() == before
+    # Released: the next run goes ahead.
+    code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(cfg.data_dir), "ingest",
+                        "--out", str(out))
+    assert code == 0, err
+
+
+def test_running_out_of_memory_is_one_clear_error_and_keeps_the_outputs(tmp_path, cfg, capsys, monkeypatch):
+    import pipeline.ingest
+
+    out = tmp_path / "ingest.gpkg"
+    out.write_bytes(b"previous")
+
+    def exhausted(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(pipeline.ingest, "run", exhausted)
+    code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(cfg.data_dir), "ingest",
+                        "--out", str(out))
+    assert code == 5
+    assert "out of memory (ingest)" in err and "accessibility.resolution_m" in err
+    assert "previous outputs are left as they were" in err and "Traceback" not in err
+    assert out.read_bytes() == b"previous"
+
+
+@pytest.mark.parametrize("what", ["geotiff", "geopackage"])
+def test_a_file_size_limit_is_one_clear_error_and_the_previous_file_stays(tmp_path: Path, what: str) -> None:
+    # Under `ulimit -f 256` (KB): GDAL's TIFF writer used to truncate silently (then crash building
+    # overviews), the GeoPackage writer failed with SQLite's words.
+    target = tmp_path / ("a.tif" if what == "geotiff" else "a.gpkg")
+    target.write_bytes(b"previous")
+    script = f"""
+import resource, sys
+import numpy as np, geopandas as gpd, shapely
+from affine import Affine
+from pyproj import CRS
+from pipeline.errors import WriteError
+from pipeline.io import write_layers
+from pipeline.rasters import write_geotiff
+resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, resource.RLIM_INFINITY))
+try:
+    if {what!r} == "geotiff":
+        write_geotiff({str(target)!r}, np.random.default_rng(0).random((600, 600)), Affine(1000, 0, 0, 0, -1000, 0),
+                      CRS.from_epsg(3857))
+    else:
+        rng = np.random.default_rng(0)
+        polys = [shapely.Point(x, y).buffer(1, 256) for x, y in rng.random((400, 2)) * 100]
+        write_layers({str(target)!r}, {{"t": gpd.GeoDataFrame(geometry=polys, crs="EPSG:3857")}})
+except WriteError as exc:
+    print("WriteError:", exc)
+    sys.exit(6)
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 6, res.stderr[-2000:]
+    assert f"cannot write {target}" in res.stdout and "Traceback" not in res.stderr
+    assert "ulimit -f" in res.stdout
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]   # no temporary left

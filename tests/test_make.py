@@ -330,3 +330,55 @@ def test_make_does_not_delete_the_outputs_of_a_killed_grouped_stage(tree: Path, 
     assert {p.name: p.read_bytes() for p in tifs} == before
     assert not [p for p in (tree / "outputs").rglob(".*") if p.is_file()]  # no temporaries left
     assert make(tree, cfg, "all").returncode == 0
+
+
+def _clean_outputs(tree: Path, cfg) -> Path:
+    if not (tree / "outputs" / "VALIDATION.md").is_file():
+        assert make(tree, cfg, "all").returncode == 0
+    return tree / "outputs"
+
+
+def _compare(clean: Path, other: Path) -> list[str]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from compare_outputs import compare
+
+    return compare(clean, other)
+
+
+def test_ten_random_kills_of_make_all_then_make_all_give_the_outputs_of_a_clean_run(tree: Path, cfg) -> None:
+    """SIGKILL to the whole `make all` (make and its stage) at ten random moments, each time started
+    again; then `make all` ends with every GeoPackage layer and GeoTIFF equal to a clean run's."""
+    import os
+    import random
+    import signal
+    import time
+
+    clean = _clean_outputs(tree, cfg)
+    rng = random.Random(20261129)
+    kills = 0
+    for _ in range(10):
+        proc = subprocess.Popen(["make", f"PYTHON={sys.executable}", f"DATA_DIR={cfg.data_dir}", "OUT=killed", "all"],
+                                cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        time.sleep(rng.uniform(1.0, 25.0))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 5   # most moments fell inside the build
+    final = make(tree, cfg, "OUT=killed", "all")
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert _compare(clean, tree / "killed") == []
+    assert not [p.name for p in (tree / "killed").rglob(".*") if p.is_file()]   # no temporary left over
+
+
+def test_two_make_all_at_once_in_one_folder_end_correct_or_say_already_running(tree: Path, cfg) -> None:
+    clean = _clean_outputs(tree, cfg)
+    cmd = ["make", f"PYTHON={sys.executable}", f"DATA_DIR={cfg.data_dir}", "OUT=twice", "all"]
+    runs = [subprocess.Popen(cmd, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = [(p.wait(timeout=900), p.stderr.read()) for p in runs]
+    for code, err in results:
+        assert code == 0 or ("already running" in err and "Traceback" not in err), err[-3000:]
+    assert make(tree, cfg, "OUT=twice", "all").returncode == 0
+    assert _compare(clean, tree / "twice") == []
