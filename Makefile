@@ -105,8 +105,13 @@ $(STAGES)/sources.mk: layers/sources.yaml layers/network.yaml layers/study.yaml 
 ifneq ($(MAKECMDGOALS),$(filter clean help,$(MAKECMDGOALS)))   # not for `make clean` or `make help` alone
 -include $(STAGES)/sources.mk
 endif
+SOURCES_LISTED  := $(SOURCES_INGEST) $(SOURCES_NETWORK)
 SOURCES_INGEST  := $(wildcard $(SOURCES_INGEST))
 SOURCES_NETWORK := $(wildcard $(SOURCES_NETWORK))
+# A first run on a machine with internet: a source the configuration lists but DATA_DIR lacks is
+# downloaded first (`make data`, checked as it says) before the stages that read it. Offline, the
+# download fails with how to point DATA_DIR at a copy of the data pack.
+NEED_DATA := $(if $(filter-out $(SOURCES_INGEST) $(SOURCES_NETWORK),$(SOURCES_LISTED)),data)
 
 check-config: $(CHECKED)
 $(CHECKED): $(wildcard layers/*.yaml) $(CONF_ECONOMY) $(wildcard pipeline/config/*.py) | $(SETUP)
@@ -114,7 +119,7 @@ $(CHECKED): $(wildcard layers/*.yaml) $(CONF_ECONOMY) $(wildcard pipeline/config
 	@touch $@
 
 $(STAGES)/ingest.gpkg: pipeline/ingest.py $(CORE) $(CONFIG) $(SOURCES_INGEST) $(STAGES)/data_dir.txt \
-		| $(SETUP) $(CHECKED)
+		| $(SETUP) $(CHECKED) $(NEED_DATA)
 	$(PIPE) ingest --out $@
 
 $(STAGES)/borders.gpkg: $(STAGES)/ingest.gpkg pipeline/borders.py $(CORE) $(CONFIG) | $(SETUP) $(CHECKED)
@@ -129,7 +134,7 @@ $(STAGES)/border_regions.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(ST
 	$(PIPE) border-regions --ingest $< --borders $(STAGES)/borders.gpkg --zones $(STAGES)/zones.gpkg --out $@
 
 $(STAGES)/network.gpkg: $(STAGES)/ingest.gpkg pipeline/network.py $(CORE) $(CONFIG) $(CONF_NETWORK) \
-		$(SOURCES_NETWORK) $(STAGES)/data_dir.txt | $(SETUP) $(CHECKED)
+		$(SOURCES_NETWORK) $(STAGES)/data_dir.txt | $(SETUP) $(CHECKED) $(NEED_DATA)
 	$(PIPE) network --ingest $< --out $@
 
 $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline/crossings.py $(CORE) \

@@ -7,7 +7,6 @@ code and no traceback. Stage numbers and files: :mod:`pipeline.paths`.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from rich.logging import RichHandler
 
 from .config import DATA_DIR_ENV, FOCUS_ENV, Config, load_config
 from .errors import PipelineError
-from .paths import DEFAULT, STAGES, Paths, stage
+from .paths import DEFAULT, STAGES, Paths, command_of, stage
 
 log = logging.getLogger("pipeline")
 err_console = Console(stderr=True)
@@ -72,75 +71,13 @@ def _go(ctx: typer.Context, command: str, *args: object, **kwargs: object) -> No
     """Load the configuration and call ``run(cfg, *args, **kwargs)`` of the stage's module."""
     import importlib
 
-    from .io import all_or_nothing
+    from .io import all_or_nothing, check_writable, stage_lock
 
     cfg = _config(ctx)
-    _check_writable(command, [a for a in (*args, *kwargs.values()) if isinstance(a, Path)])
-    with _stage(command), _lock(command, args, kwargs), all_or_nothing():
+    paths = [a for a in (*args, *kwargs.values()) if isinstance(a, Path)]
+    check_writable(command, paths)
+    with _stage(command), stage_lock(command, paths), all_or_nothing():
         importlib.import_module(f"pipeline.{stage(command).module}").run(cfg, *args, **kwargs)
-
-
-def _check_writable(command: str, paths: list[Path]) -> None:
-    """Before any work: every output file's folder (a path with a suffix) and output folder can be
-    written, or one error naming each that cannot (read-only, not a folder)."""
-    import os
-
-    problems = []
-    for p in paths:
-        folder = p.parent if p.suffix else p
-        probe = folder
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent
-        if not probe.is_dir():
-            problems.append(f"{folder}: {probe} is a file, not a folder")
-        elif not os.access(probe, os.W_OK | os.X_OK):
-            problems.append(f"{folder}: cannot write there (read-only, or no permission)")
-    if problems:
-        from .errors import WriteError
-
-        raise WriteError(f"{command}: cannot write its outputs — " + "; ".join(dict.fromkeys(problems))
-                         + ". Choose a writable OUT (make all OUT=...) or fix the folder's permissions; nothing "
-                         "was changed")
-
-
-@contextmanager
-def _lock(command: str, args: tuple, kwargs: dict) -> Iterator[None]:
-    """One run of a stage per output at a time: an exclusive lock named after its first output file (in
-    the system's temporary folder, so nothing is left beside the outputs; the kernel releases it when the
-    process ends, even killed), or one "already running" error (another ``make all`` in the same folder)
-    — never two stages writing the same files."""
-    import fcntl
-    import hashlib
-    import tempfile
-
-    files = [a for a in (*args, *kwargs.values()) if isinstance(a, Path) and a.suffix]
-    if not files:
-        yield
-        return
-    target = files[0].resolve()
-    folder = Path(tempfile.gettempdir()) / "border-pipeline-locks"
-    folder.mkdir(exist_ok=True)
-    lock = folder / (hashlib.sha1(str(target).encode()).hexdigest()[:16] + ".lock")
-    with open(lock, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            from .errors import PipelineError
-
-            fh.seek(0)
-            who = fh.read().strip() or "another process"
-            err = PipelineError(f"{command} is already running on {target} ({who}); wait for it to finish "
-                                "(two `make all` in one folder at once) — nothing was changed")
-            err.exit_code = 75
-            raise err from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"process {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _stages_at(stages: Path, out: Path | None = None) -> Paths:
@@ -301,44 +238,15 @@ def check_data(ctx: typer.Context) -> None:
     check(_config(ctx), err_console.print)
 
 
-STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"
-
-
-def _log_stage(argv: list[str] | None, seconds: float, code: int) -> None:
-    """Append {stage, seconds, peak_rss_mb, exit} as a JSON line to $PIPELINE_STAGE_LOG (benchmarks)."""
-    import json
-    import os
-    import resource
-    import sys
-
-    path = os.environ.get(STAGE_LOG_ENV)
-    if not path:
-        return
-    args = sys.argv[1:] if argv is None else argv
-    names = {c.name or c.callback.__name__.replace("_", "-")  # type: ignore[union-attr]
-             for c in app.registered_commands}
-    name = next((a for a in args if a in names), " ".join(args))
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"stage": name, "seconds": round(seconds, 3), "peak_rss_mb": round(rss_mb, 1),
-                            "exit": code}) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user-facing errors into one line and an exit code."""
     t0 = time.perf_counter()
     code = _run(argv)
-    _log_stage(argv, time.perf_counter() - t0, code)
+    from .progress import log_stage_run
+
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}  # type: ignore[union-attr]
+    log_stage_run(argv, names, time.perf_counter() - t0, code)
     return code
-
-
-def _stage_name(argv: list[str] | None) -> str:
-    """The command of a command line, for messages."""
-    import sys
-
-    words = [a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("-")]
-    known = {s.command for s in STAGES}
-    return next((w for w in words if w in known), "pipeline")
 
 
 def _run(argv: list[str] | None) -> int:
@@ -363,26 +271,14 @@ def _run(argv: list[str] | None) -> int:
     except PipelineError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except MemoryError:
-        from .errors import ResourceError
+    except (MemoryError, OSError) as exc:
+        from .errors import resource_failure
 
-        err_console.print(f"[bold red]error:[/bold red] out of memory ({_stage_name(argv)}); previous outputs "
-                          "are left as they were. Close other programs, give the machine more memory, or "
-                          "coarsen the grid (layers/accessibility.yaml: accessibility.resolution_m)", highlight=False,
-                          soft_wrap=True)
-        return ResourceError.exit_code
-    except OSError as exc:
-        import errno
-
-        from .errors import WRITE_ERRNOS, WriteError
-
-        if errno.errorcode.get(exc.errno or 0) not in WRITE_ERRNOS:
+        found = resource_failure(exc, command_of(argv))
+        if found is None:
             raise
-        err_console.print(f"[bold red]error:[/bold red] cannot write {exc.filename or 'an output'}: "
-                          f"{exc.strerror} ({_stage_name(argv)}); previous outputs are left as they were. "
-                          "Free disk space, raise the file size limit (ulimit -f) or choose a writable OUT",
-                          highlight=False, soft_wrap=True)
-        return WriteError.exit_code
+        err_console.print(f"[bold red]error:[/bold red] {found[0]}", highlight=False, soft_wrap=True)
+        return found[1]
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

@@ -142,6 +142,10 @@ def download_sources(cfg: Config, keys: list[str], *, force: bool = False) -> No
         try:
             path = fetch_source(src, workdir)
             gdf = normalise(read_layer(path), src, cfg.bbox)
+            if gdf.empty:   # checked before it replaces anything
+                raise DataError(f"{src.url}: no feature of {src.key} inside the study area {cfg.bbox}; the "
+                                "download is not the expected layer (layers/sources.yaml: "
+                                f"sources.{src.key}); nothing was replaced")
             write_layers(target, {src.layer: gdf})
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

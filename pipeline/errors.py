@@ -39,3 +39,30 @@ class ResourceError(PipelineError):
 
 #: errno values of a failed write the user can fix (permissions, space, size limits, read-only disks).
 WRITE_ERRNOS = ("EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "EFBIG")
+
+
+def resource_failure(exc: BaseException, command: str) -> tuple[str, int] | None:
+    """The one-line message and exit code of running out of memory or of a failed write, else None.
+
+    Parameters
+    ----------
+    exc
+        What a stage raised.
+    command
+        The stage, for the message.
+
+    Returns
+    -------
+    tuple of (str, int) or None
+        None for an error that is not one of these (it keeps its traceback: a defect).
+    """
+    import errno
+
+    kept = "previous outputs are left as they were"
+    if isinstance(exc, MemoryError):
+        return (f"out of memory ({command}); {kept}. Close other programs, give the machine more memory, or "
+                "coarsen the grid (layers/accessibility.yaml: accessibility.resolution_m)", ResourceError.exit_code)
+    if isinstance(exc, OSError) and errno.errorcode.get(exc.errno or 0) in WRITE_ERRNOS:
+        return (f"cannot write {exc.filename or 'an output'}: {exc.strerror} ({command}); {kept}. Free disk space, "
+                "raise the file size limit (ulimit -f) or choose a writable OUT", WriteError.exit_code)
+    return None

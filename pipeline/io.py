@@ -271,3 +271,91 @@ def _short(exc: BaseException) -> str:
     if "not recognized as being in a supported file format" in low:
         return "not in a format GDAL reads: not a GeoPackage, or damaged"
     return first
+
+
+def check_writable(command: str, paths: list[Path]) -> None:
+    """Before any work: every output file's folder (a path with a suffix) and output folder can be
+    written, or one error naming each that cannot (read-only, not a folder).
+
+    Parameters
+    ----------
+    command
+        The stage, for the message.
+    paths
+        The stage's path arguments: a path with a suffix is a file (its folder is checked), else a folder.
+
+    Raises
+    ------
+    WriteError
+        Naming every folder that cannot be written.
+    """
+
+    problems = []
+    for p in paths:
+        folder = p.parent if p.suffix else p
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            problems.append(f"{folder}: {probe} is a file, not a folder")
+        elif not os.access(probe, os.W_OK | os.X_OK):
+            problems.append(f"{folder}: cannot write there (read-only, or no permission)")
+    if problems:
+        from .errors import WriteError
+
+        raise WriteError(f"{command}: cannot write its outputs — " + "; ".join(dict.fromkeys(problems))
+                         + ". Choose a writable OUT (make all OUT=...) or fix the folder's permissions; nothing "
+                         "was changed")
+
+
+@contextmanager
+def stage_lock(command: str, paths: list[Path]) -> Iterator[None]:
+    """One run of a stage on the same files at a time: an exclusive lock named after the stage and its
+    paths (in the system's temporary folder, so nothing is left beside the outputs; the kernel releases it
+    when the process ends, even killed), or one "already running" error (another ``make all`` in the same
+    folder) — never two runs writing the same files. Different stages never wait for each other.
+
+    Parameters
+    ----------
+    command
+        The stage, for the message.
+    paths
+        The stage's path arguments (inputs and outputs); the last is named in the message.
+
+    Raises
+    ------
+    PipelineError
+        Exit code 75 when another process holds the lock (its process id is named).
+    """
+    import fcntl
+    import hashlib
+    import tempfile
+
+    if not paths:
+        yield
+        return
+    target = paths[-1]
+    key = command + "|" + "|".join(sorted(str(p.resolve()) for p in paths))   # this stage on these files
+    folder = Path(tempfile.gettempdir()) / "border-pipeline-locks"
+    folder.mkdir(exist_ok=True)
+    lock = folder / (hashlib.sha1(key.encode()).hexdigest()[:16] + ".lock")
+    with open(lock, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            from .errors import PipelineError
+
+            fh.seek(0)
+            who = fh.read().strip() or "another process"
+            err = PipelineError(f"{command} is already running on {target} ({who}); wait for it to finish "
+                                "(two `make all` in one folder at once) — nothing was changed")
+            err.exit_code = 75
+            raise err from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

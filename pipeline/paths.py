@@ -61,6 +61,14 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
+def command_of(argv: list[str] | None) -> str:
+    """The stage command of a command line (``sys.argv[1:]`` when None), or "pipeline"."""
+    import sys
+
+    words = [a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("-")]
+    return next((w for w in words if w in {s.command for s in STAGES}), "pipeline")
+
+
 def stage(command: str) -> Stage:
     """The stage run by ``command``."""
     return next(s for s in STAGES if s.command == command)

@@ -71,3 +71,32 @@ def byte_bar(description: str, total: int | None) -> Iterator[Callable[[int], No
                   TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task(description, total=total or None)
         yield lambda n: bar.advance(task, n)
+
+
+STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"
+
+
+def log_stage_run(argv: list[str] | None, names: set[str], seconds: float, code: int) -> None:
+    """Append {stage, seconds, peak_rss_mb, exit} as a JSON line to $PIPELINE_STAGE_LOG (benchmarks).
+
+    Parameters
+    ----------
+    argv
+        The command line (``sys.argv[1:]`` when None).
+    names
+        The commands of the command line; the first one in ``argv`` names the run.
+    seconds, code
+        The run's wall time and exit code.
+    """
+    import json
+    import resource
+
+    path = os.environ.get(STAGE_LOG_ENV)
+    if not path:
+        return
+    args = sys.argv[1:] if argv is None else argv
+    name = next((a for a in args if a in names), " ".join(args))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"stage": name, "seconds": round(seconds, 3), "peak_rss_mb": round(rss_mb, 1),
+                            "exit": code}) + "\n")

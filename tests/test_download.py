@@ -125,6 +125,20 @@ def test_corrupt_zip_is_a_clear_error(served, server, tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "naturalearth" / "ne_test.gpkg").exists()
 
 
+def test_a_download_with_nothing_in_the_study_area_is_refused_and_replaces_nothing(server, tmp_path: Path) -> None:
+    base, www = server
+    (www / "kz").mkdir()
+    gpd.GeoDataFrame({"Name_EN": ["Far"]}, geometry=[shapely.box(100, 40, 102, 42)],   # east of 95°E
+                     crs="EPSG:4326").to_file(www / "kz" / "kz_test.shp")
+    cfg = load_config(configure(tmp_path, base, None), tmp_path / "data")
+    target = tmp_path / "data" / "geokz" / "kz_test.gpkg"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"previous")
+    with pytest.raises(DataError, match="no feature of kz inside the study area"):
+        download_sources(cfg, ["kz"], force=True)
+    assert target.read_bytes() == b"previous"
+
+
 def test_worldpop_url_of_kazakhstan_is_the_canonical_one() -> None:
     from pipeline.config import load_population
     from pipeline.download import worldpop_url

@@ -363,12 +363,12 @@ def test_an_output_folder_that_cannot_be_written_is_one_error_before_any_work(tm
 
 
 def test_a_second_run_of_a_stage_on_the_same_output_is_refused_while_the_first_runs(tmp_path, cfg, capsys):
-    from pipeline.cli import _lock
+    from pipeline.io import stage_lock
 
     out = tmp_path / "ingest.gpkg"
     write_layers(out, {"t": gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)], crs="EPSG:4326")})
     before = out.read_bytes()
-    with _lock("ingest", (out,), {}):   # the first run, still writing
+    with stage_lock("ingest", [out]):   # the first run, still writing (`pipeline ingest --out` = these paths)
         code, err = run_cli(capsys, "--layers", str(ROOT / "layers"), "--data-dir", str(cfg.data_dir), "ingest",
                             "--out", str(out))
     assert code == 75
