@@ -259,8 +259,13 @@ def _run(argv: list[str] | None) -> int:
     def terminated(signum: int, _frame: object) -> None:
         # Leave at once (unwinding through native worker threads can crash): remove what is being
         # written; finished outputs were renamed into place and are kept, the rest is untouched.
+        import multiprocessing
+
         from .io import remove_active_temporaries
 
+        for child in multiprocessing.active_children():   # a stage's workers remove their own temporaries
+            child.terminate()
+            child.join(5)
         remove_active_temporaries()
         err_console.print(f"interrupted (signal {signum}): previous outputs are left as they were")
         os._exit(130)

@@ -55,6 +55,36 @@ def all_or_nothing() -> Iterator[None]:
         _PENDING = None
 
 
+def in_worker(fn, *args, **kwargs) -> tuple[object, list[tuple[Path, Path]]]:
+    """Run ``fn`` in a worker process of a stage (forked): its outputs stay temporaries, returned with the
+    result so that the stage's :func:`adopt` renames them with its other outputs (all or nothing).
+
+    Returns
+    -------
+    tuple
+        ``fn``'s result and the (temporary, target) pairs it wrote.
+    """
+    global _PENDING
+    _PENDING = []   # this job's outputs (the worker's earlier jobs' stay in _ACTIVE until the stage ends)
+    try:
+        return fn(*args, **kwargs), list(_PENDING)
+    except BaseException:
+        for tmp, _ in _PENDING:
+            _remove_temporary(tmp)
+        raise
+
+
+def adopt(pairs: list[tuple[Path, Path]]) -> None:
+    """Take over the finished temporaries of a worker (see :func:`in_worker`)."""
+    for tmp, target in pairs:
+        _ACTIVE.add(tmp)
+        if _PENDING is not None:
+            _PENDING.append((tmp, target))
+        else:
+            os.replace(tmp, target)
+            _ACTIVE.discard(tmp)
+
+
 def pending_or_current(path: Path | str) -> Path:
     """Where to read ``path`` now: its finished temporary when the current :func:`all_or_nothing`
     block has written it, else the file itself."""

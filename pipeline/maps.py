@@ -40,6 +40,8 @@ CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); 
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
 MAPS = ("zones", "travel_time", "barrier", "influence", "influence_kazakh", "axes", "economy", "trade", "population",
         "barrier_people")
+#: Maps drawn at once at most (each process holds a raster map's arrays: about 0.5 GB).
+MAX_WORKERS = 4
 STATS_CREDIT = ("Statistics: BNS Kazakhstan, Rosstat, NSC Kyrgyzstan, NBS China; trade: BNS, WITS; "
                 "rates: National Bank of Kazakhstan.")
 
@@ -88,6 +90,10 @@ class Frame:
         pad = 0.06 * max(maxx - minx, maxy - miny)
         self.extent = (minx - pad, maxx + pad, miny - pad, maxy + pad)
         self.fig, self.ax = plt.subplots(figsize=(11, 7.2))
+        # geopandas' plot() asks for a redraw of the whole figure after every layer (plt.draw): with an
+        # 8-million-cell raster on it, six of the nine renderings of a map were such redraws. The figure is
+        # drawn once per file, by savefig.
+        self.fig.canvas.draw_idle = lambda *args, **kwargs: None
         self.ax.set_facecolor("#dcebf5")  # sea
         self.countries.plot(ax=self.ax, color="#f2f0eb", edgecolor="none", zorder=0)
         self.ax.set_title(title, fontsize=13, loc="left")
@@ -333,7 +339,7 @@ class Frame:
 
 
 def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tuple[float, ...],
-              names: tuple[str, ...] = MAPS, scenario: str = "current") -> list[Path]:
+              names: tuple[str, ...] = MAPS, scenario: str = "current", workers: int | None = None) -> list[Path]:
     """Draw the publication maps.
 
     Parameters
@@ -350,17 +356,39 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         The maps to draw (a subset of ``MAPS``).
     scenario
         Border scenario of the influence maps (that of the territories beyond influence).
+    workers
+        Processes drawing maps at once (default: one per core, at most ``MAX_WORKERS``).
 
     Returns
     -------
     list of Path
         The files written.
     """
+    import os
+
+    workers = min(len(names), os.cpu_count() or 1, MAX_WORKERS) if workers is None else workers
+    if workers > 1:
+        # One process per map at a time (matplotlib draws on one core): forked workers write temporaries
+        # that this stage renames with its other outputs, all or nothing.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from .io import adopt, in_worker
+
+        written = []
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            jobs = [pool.submit(in_worker, draw_maps, outputs, out_dir, focus, crs, distances, (n,), scenario, 1)
+                    for n in names]
+            for job in track(as_completed(jobs), "maps", total=len(jobs)):   # a progress bar on a terminal
+                files, pairs = job.result()
+                adopt(pairs)
+                written += files
+        return sorted(written)
     borders, influence = outputs / "borders.gpkg", outputs / "influence.gpkg"
     countries = gpd.read_file(borders, layer="countries")
     poles = gpd.read_file(influence, layer="poles")
     written: list[Path] = []
-    for name in track(names, "maps"):   # a progress bar on a terminal
+    for name in track(names, "maps") if len(names) > 1 else names:
         if name == "zones":
             fr = Frame("Cross-border belts and border regions", countries, focus, crs, poles)
             zones = gpd.read_file(borders, layer="zones").to_crs(crs)

@@ -431,3 +431,36 @@ except WriteError as exc:
     assert "ulimit -f" in res.stdout
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == [target.name]   # no temporary left
+
+
+def _write_in_worker(target: str, text: str) -> str:
+    from pipeline.io import write_text
+
+    write_text(Path(target), text)
+    return target
+
+
+def test_files_written_by_worker_processes_are_renamed_with_the_stage_all_or_nothing(tmp_path: Path) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from pipeline.io import adopt, all_or_nothing, in_worker
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("old a")
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+    # The stage fails after its workers finished: nothing is replaced, no temporary is left.
+    with pytest.raises(RuntimeError), all_or_nothing():
+        for job in [pool.submit(in_worker, _write_in_worker, str(p), "new") for p in (a, b)]:
+            adopt(job.result()[1])
+        assert a.read_text() == "old a" and not b.exists()   # still temporaries
+        raise RuntimeError("a later step of the stage failed")
+    assert a.read_text() == "old a" and not b.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    # The stage succeeds: both files are replaced at its end.
+    with all_or_nothing():
+        for job in [pool.submit(in_worker, _write_in_worker, str(p), "new") for p in (a, b)]:
+            adopt(job.result()[1])
+    pool.shutdown()
+    assert a.read_text() == "new" and b.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
