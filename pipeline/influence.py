@@ -698,6 +698,7 @@ def edge_flags(hours: np.ndarray, land: np.ndarray, grid, vmax_kmh: float, outsi
         Cells where the great-circle distance to some outside city / vmax is below the hours (or no pole
         inside reaches them and some outside city exists).
     """
+    import pyproj
     from scipy.spatial import cKDTree
 
     from .geodesy import transformer
@@ -705,20 +706,53 @@ def edge_flags(hours: np.ndarray, land: np.ndarray, grid, vmax_kmh: float, outsi
     flag = np.zeros(hours.shape, dtype=bool)
     if not len(outside_lonlat):
         return flag
+    to_lonlat = transformer(grid.crs, "EPSG:4326")
+    cities = cKDTree(_unit(outside_lonlat[:, 0], outside_lonlat[:, 1]))
+
+    def km_to_nearest(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        chord, _ = cities.query(_unit(lon, lat), k=1, workers=-1)
+        return 2 * np.arcsin(np.minimum(chord / 2, 1.0)) * EARTH_KM
+
     rows, cols = np.nonzero(land)
-    xy = grid.centres(rows, cols)
-    lon, lat = transformer(grid.crs, "EPSG:4326").transform(xy[:, 0], xy[:, 1])
-
-    def unit(lon_deg, lat_deg):
-        lo, la = np.radians(lon_deg), np.radians(lat_deg)
-        return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
-
-    chord, _ = cKDTree(unit(outside_lonlat[:, 0], outside_lonlat[:, 1])).query(unit(lon, lat), k=1, workers=-1)
-    km = 2 * np.arcsin(np.minimum(chord / 2, 1.0)) * 6371.0088
     h = hours[rows, cols]
+    # The distance to the nearest outside city changes by at most the distance moved (1-Lipschitz), so
+    # one query per block of EDGE_BLOCK² cells bounds every cell of the block; only the cells the bound
+    # cannot decide are measured one by one. Same flags as measuring every cell, at a fraction of the
+    # transforms (7.6 million land cells at 1 km).
+    b = EDGE_BLOCK
+    block = (rows // b) * (hours.shape[1] // b + 1) + cols // b
+    used, inverse = np.unique(block, return_inverse=True)
+    nbx = hours.shape[1] // b + 1
+    centre = grid.centres((used // nbx) * b + (b - 1) / 2, (used % nbx) * b + (b - 1) / 2)
+    lon, lat = to_lonlat.transform(centre[:, 0], centre[:, 1])
+    # Ground km per map km is at most 1 / the projection's smallest scale factor on the grid (Albers over
+    # the study: 0.957); a margin covers the sphere against the ellipsoid and the factor between samples.
+    factors = pyproj.Proj(grid.crs).get_factors(lon, lat)
+    smallest = float(np.nanmin(np.r_[factors.meridional_scale, factors.parallel_scale]))
+    reach = EDGE_SLACK / smallest * (b - 1) / np.sqrt(2) * grid.res / 1000.0   # km, a cell to its block centre
+    d = km_to_nearest(lon, lat)[inverse]
     with np.errstate(invalid="ignore"):
-        flag[rows, cols] = ~np.isfinite(h) | (km / vmax_kmh < h)
+        surely = ~np.isfinite(h) | ((d + reach) / vmax_kmh < h)
+        unsure = ~surely & ((d - reach) / vmax_kmh < h)
+    near = surely.copy()
+    if unsure.any():
+        xy = grid.centres(rows[unsure], cols[unsure])
+        km = km_to_nearest(*to_lonlat.transform(xy[:, 0], xy[:, 1]))
+        near[unsure] = km / vmax_kmh < h[unsure]
+    flag[rows, cols] = near
     return flag
+
+
+#: Blocks of cells sharing one distance query in :func:`edge_flags`, and a margin on the block's ground
+#: radius (beyond the projection's scale factor): the sphere against the ellipsoid, the scale between samples.
+EDGE_BLOCK, EDGE_SLACK = 8, 1.05
+EARTH_KM = 6371.0088
+
+
+def _unit(lon_deg: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
+    """Unit vectors of points on the sphere (chord distances = great-circle distances)."""
+    lo, la = np.radians(lon_deg), np.radians(lat_deg)
+    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
 
 
 def outside_cities(layers_dir, grid) -> np.ndarray:

@@ -251,3 +251,33 @@ def test_a_cell_is_flagged_when_a_city_outside_could_be_faster_than_its_pole() -
     centres_km = grid.centres(np.zeros(grid.width, int), np.arange(grid.width))[:, 0] / 1000
     np.testing.assert_array_equal(flag[0], centres_km < 180.0)
     assert not edge_flags(hours, land, grid, 90.0, np.empty((0, 2))).any()
+
+
+def test_edge_flags_by_blocks_equal_the_cell_by_cell_measure() -> None:
+    """The block bound decides most cells without measuring them; the flags must equal measuring every
+    cell: random hours on a 5 km grid over Kazakhstan in the study's Albers, five cities outside it."""
+    from pyproj import Transformer
+
+    from pipeline.accessibility import make_grid
+    from pipeline.influence import EARTH_KM, edge_flags
+
+    albers = "+proj=aea +lat_1=42 +lat_2=52 +lat_0=47 +lon_0=67 +datum=WGS84 +units=m"
+    grid = make_grid((-1_500_000.0, -900_000.0, 1_500_000.0, 900_000.0), 5_000.0, albers)
+    rng = np.random.default_rng(7)
+    hours = rng.uniform(0.0, 12.0, (grid.height, grid.width))
+    hours[rng.random(hours.shape) < 0.01] = np.nan
+    land = rng.random(hours.shape) < 0.9
+    cities = np.array([[40.0, 45.0], [95.0, 50.0], [70.0, 60.0], [60.0, 35.0], [88.0, 38.0]])
+    flag = edge_flags(hours, land, grid, 110.0, cities)
+    rows, cols = np.nonzero(land)
+    xy = grid.centres(rows, cols)
+    lon, lat = Transformer.from_crs(albers, "EPSG:4326", always_xy=True).transform(xy[:, 0], xy[:, 1])
+    lo, la, clo, cla = np.radians(lon)[:, None], np.radians(lat)[:, None], np.radians(cities[:, 0]), np.radians(cities[:, 1])
+    cos_d = np.sin(la) * np.sin(cla) + np.cos(la) * np.cos(cla) * np.cos(lo - clo)
+    km = (np.arccos(np.clip(cos_d, -1, 1)) * EARTH_KM).min(axis=1)
+    h = hours[rows, cols]
+    with np.errstate(invalid="ignore"):
+        expected = ~np.isfinite(h) | (km / 110.0 < h)
+    assert 0.05 < expected.mean() < 0.95          # both kinds of cells, many near the threshold
+    np.testing.assert_array_equal(flag[rows, cols], expected)
+    assert not flag[~land].any()
