@@ -216,12 +216,15 @@ def download(ctx: typer.Context,
 @app.command()
 def sources(ctx: typer.Context,
             stage_name: Annotated[str, typer.Option("--stage", help="ingest or network")] = "ingest") -> None:
-    """Print the data files a stage reads (for Make's prerequisites), one per line."""
+    """Print the data files a stage reads (for Make's prerequisites), one per line, relative to the
+    current folder: Make splits names on spaces, and a checkout's own path may have them."""
+    import os
+
     from .download import stage_sources
     if stage_name not in ("ingest", "network"):
         raise click.BadParameter(f"unknown stage {stage_name!r}: ingest or network", param_hint="--stage")
     for path in stage_sources(_config(ctx), stage_name):
-        typer.echo(path)
+        typer.echo(os.path.relpath(path))
 
 
 @app.command()

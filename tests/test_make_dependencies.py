@@ -84,3 +84,23 @@ def test_every_module_a_stage_imports_is_a_prerequisite_of_its_output(prerequisi
     need = {str(p.relative_to(ROOT)) for p in reached(ROOT / "pipeline" / f"{STAGES[target]}.py")}
     missing = sorted(need - prerequisites[target])
     assert not missing, f"{target}: Make would not rebuild it when these change: {missing}"
+
+
+def test_a_checkout_whose_path_has_a_space_keeps_the_data_files_as_prerequisites(cfg, tmp_path) -> None:
+    """Make splits names on spaces: the source lists are written relative to the checkout, so a checkout
+    in "/…/my maps/" still rebuilds when a data file changes (it silently lost that dependency)."""
+    tree = tmp_path / "my maps" / "checkout"
+    tree.mkdir(parents=True)
+    shutil.copy(ROOT / "Makefile", tree / "Makefile")
+    shutil.copytree(ROOT / "layers", tree / "layers")
+    shutil.copytree(ROOT / "pipeline", tree / "pipeline", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+    (tree / "data").symlink_to(cfg.data_dir)   # the default data directory, inside the checkout
+    env = {**__import__("os").environ, "PYTHONPATH": str(tree)}
+    args = [f"PYTHON={sys.executable}", "DATA_DIR=data", "all"]
+    subprocess.run(["make", "-n", *args], cwd=tree, capture_output=True, timeout=120, env=env)  # source lists
+    db = subprocess.run(["make", "-pnq", *args], cwd=tree, capture_output=True, text=True, timeout=120, env=env).stdout
+    rule = next(line for line in db.splitlines() if line.startswith("outputs/stages/ingest.gpkg:"))
+    needed = rule.split("|")
+    assert "ne_10m_admin_1_states_provinces.gpkg" in needed[0], rule   # a normal prerequisite
+    assert all((tree / p).is_file() for p in needed[0].split() if p.endswith(".gpkg")), rule
+    assert "data" not in needed[1].split()   # nothing to download: the files are there
