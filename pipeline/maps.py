@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 import rasterio  # noqa: E402
 import shapely  # noqa: E402
 import matplotlib.patheffects as pe  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from pyproj import CRS  # noqa: E402
@@ -305,10 +305,16 @@ class Frame:
             b = src.bounds
         bounds = [classes[0][0]] + [hi for _, hi, _, _ in classes]
         cmap = ListedColormap([_rgb(c) for *_, c in classes])
-        norm = BoundaryNorm(bounds, cmap.N)
         below = data < bounds[0]  # e.g. no barrier loss: left uncoloured, never in the first class
-        self.ax.imshow(np.ma.masked_where(below, data), extent=(b.left, b.right, b.bottom, b.top), cmap=cmap,
-                       norm=norm, interpolation="nearest", zorder=1)
+        # Classified here into an 8-bit RGBA image (what BoundaryNorm and the colour map would give:
+        # [lo, hi) per class, above the last bound the last class; nodata and below transparent): matplotlib
+        # then only resamples 4 bytes per cell, not its float64 copies of 8 million values (1.5 GB a map).
+        lut = np.zeros((cmap.N + 1, 4), dtype=np.uint8)
+        lut[1:] = cmap(np.arange(cmap.N), bytes=True)
+        index = np.searchsorted(np.asarray(bounds, dtype=np.float64), data.filled(np.nan), side="right")
+        index = np.minimum(index, cmap.N).astype(np.uint8)            # above the last bound: the last class
+        index[np.ma.getmaskarray(data) | below.filled(True) | np.isnan(data.filled(np.nan))] = 0
+        self.ax.imshow(lut[index], extent=(b.left, b.right, b.bottom, b.top), interpolation="nearest", zorder=1)
         self.handles += [Patch(facecolor=_rgb(c), edgecolor="#777", label=lab) for *_, lab, c in classes]
         if below.any():
             self.handles.insert(0, Patch(facecolor="#f2f0eb", edgecolor="#777",

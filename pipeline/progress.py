@@ -77,7 +77,8 @@ STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"
 
 
 def log_stage_run(argv: list[str] | None, names: set[str], seconds: float, code: int) -> None:
-    """Append {stage, seconds, peak_rss_mb, exit} as a JSON line to $PIPELINE_STAGE_LOG (benchmarks).
+    """Append {stage, seconds, peak_rss_mb, exit} as a JSON line to $PIPELINE_STAGE_LOG (benchmarks);
+    peak_rss_mb is the largest process of the run (itself or one of its workers).
 
     Parameters
     ----------
@@ -96,7 +97,8 @@ def log_stage_run(argv: list[str] | None, names: set[str], seconds: float, code:
         return
     args = sys.argv[1:] if argv is None else argv
     name = next((a for a in args if a in names), " ".join(args))
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    # KiB on Linux; a stage's worker processes (the maps) count too: the largest of them.
+    rss_mb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps({"stage": name, "seconds": round(seconds, 3), "peak_rss_mb": round(rss_mb, 1),
                             "exit": code}) + "\n")
