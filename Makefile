@@ -14,17 +14,19 @@
 # FOCUS picks one of study.focus_countries (default: the first); OUT is the output folder.
 
 # The values of DATA_DIR, OUT and FOCUS reach shell commands: refuse characters a shell would act on
-# (no command can be injected, not even in a dry run `make -n`). Spaces are refused too: Make splits
-# file names on them.
+# (no command can be injected, not even in a dry run `make -n`). OUT names Make's targets, and Make
+# splits file names on spaces: a space is refused in OUT (a symbolic link to the folder works); DATA_DIR
+# may have spaces (Make reaches the data files through a link without them, $(STAGES)/data).
 UNSAFE := ; ' " ` | & < > ( ) \ * ? [ ] { } ! ~ $$ \#
 # Checked on the unexpanded values ($(value …)): Make would run a $(shell …) given in them on expansion.
 $(foreach v,DATA_DIR OUT FOCUS PIPELINE_DATA_DIR,$(foreach c,$(UNSAFE),$(if $(findstring $(c),$(value $(v))),\
   $(error $(v) contains '$(c)': use a path of letters, digits and - _ . / only))))
-$(foreach v,DATA_DIR OUT PIPELINE_DATA_DIR,$(if $(word 2,$(value $(v))),$(error $(v) contains a space: Make \
-  splits file names on spaces; use a path without spaces (a symbolic link to it works))))
+$(if $(word 2,$(value OUT)),$(error OUT contains a space: Make splits file names on spaces; use a path \
+  without spaces (a symbolic link to the folder works)))
 
 DATA_DIR ?= $(or $(PIPELINE_DATA_DIR),data)
-export PIPELINE_DATA_DIR := $(abspath $(DATA_DIR))
+# Absolute; a path with spaces is one string (abspath would split it into words).
+export PIPELINE_DATA_DIR := $(if $(word 2,$(DATA_DIR)),$(if $(filter /%,$(firstword $(DATA_DIR))),,$(CURDIR)/)$(DATA_DIR),$(abspath $(DATA_DIR)))
 OUT   ?= outputs
 FOCUS ?=
 ifneq ($(FOCUS),)
@@ -91,6 +93,8 @@ $(VENV)/.installed: pyproject.toml
 # when they change, and the ingest stage depends on it.
 $(shell mkdir -p $(STAGES) && (echo '$(PIPELINE_DATA_DIR) $(FOCUS)' | cmp -s - $(STAGES)/data_dir.txt \
 	|| echo '$(PIPELINE_DATA_DIR) $(FOCUS)' > $(STAGES)/data_dir.txt))
+# Make reaches the data files through this link (the data directory's path may have spaces).
+$(shell [ "$$(readlink $(STAGES)/data)" = '$(PIPELINE_DATA_DIR)' ] || ln -sfn '$(PIPELINE_DATA_DIR)' $(STAGES)/data)
 
 # Source files the ingest and network stages read, as listed by layers/sources.yaml and network.yaml
 # (empty before set-up). Asking the pipeline costs a Python start, so the lists are kept in
@@ -100,8 +104,9 @@ $(shell mkdir -p $(STAGES) && (echo '$(PIPELINE_DATA_DIR) $(FOCUS)' | cmp -s - $
 $(STAGES)/sources.mk: layers/sources.yaml layers/network.yaml layers/study.yaml $(STAGES)/data_dir.txt \
 		$(wildcard pipeline/config/*.py) pipeline/download.py pipeline/cli.py $(SETUP)
 	@{ echo "SOURCES_INGEST := $$($(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --stage ingest \
-	   2>/dev/null | tr '\n' ' ')"; echo "SOURCES_NETWORK := $$($(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' \
-	   sources --stage network 2>/dev/null | tr '\n' ' ')"; } > $@.tmp && mv $@.tmp $@
+	   --under $(STAGES)/data 2>/dev/null | tr '\n' ' ')"; echo "SOURCES_NETWORK := $$($(PIPE) --quiet \
+	   --data-dir '$(PIPELINE_DATA_DIR)' sources --stage network --under $(STAGES)/data 2>/dev/null \
+	   | tr '\n' ' ')"; } > $@.tmp && mv $@.tmp $@
 ifneq ($(MAKECMDGOALS),$(filter clean help,$(MAKECMDGOALS)))   # not for `make clean` or `make help` alone
 -include $(STAGES)/sources.mk
 endif

@@ -215,16 +215,18 @@ def download(ctx: typer.Context,
 
 @app.command()
 def sources(ctx: typer.Context,
-            stage_name: Annotated[str, typer.Option("--stage", help="ingest or network")] = "ingest") -> None:
-    """Print the data files a stage reads (for Make's prerequisites), one per line, relative to the
-    current folder: Make splits names on spaces, and a checkout's own path may have them."""
+            stage_name: Annotated[str, typer.Option("--stage", help="ingest or network")] = "ingest",
+            under: Annotated[str, typer.Option(help="print each as UNDER/<path in the data directory>")] = "") -> None:
+    """Print the data files a stage reads (for Make's prerequisites), one per line: relative to the
+    current folder, or below ``--under`` (a link to the data directory: Make splits names on spaces)."""
     import os
 
     from .download import stage_sources
     if stage_name not in ("ingest", "network"):
         raise click.BadParameter(f"unknown stage {stage_name!r}: ingest or network", param_hint="--stage")
-    for path in stage_sources(_config(ctx), stage_name):
-        typer.echo(os.path.relpath(path))
+    cfg = _config(ctx)
+    for path in stage_sources(cfg, stage_name):
+        typer.echo(f"{under}/{os.path.relpath(path, cfg.data_dir)}" if under else os.path.relpath(path))
 
 
 @app.command()

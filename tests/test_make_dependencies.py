@@ -104,3 +104,28 @@ def test_a_checkout_whose_path_has_a_space_keeps_the_data_files_as_prerequisites
     assert "ne_10m_admin_1_states_provinces.gpkg" in needed[0], rule   # a normal prerequisite
     assert all((tree / p).is_file() for p in needed[0].split() if p.endswith(".gpkg")), rule
     assert "data" not in needed[1].split()   # nothing to download: the files are there
+
+
+def test_a_data_directory_whose_path_has_a_space_works_through_make(cfg, tmp_path) -> None:
+    """DATA_DIR="…/my data" (it was refused): Make reaches the files through the link outputs/stages/data,
+    the data files are prerequisites of the ingest stage, and nothing asks for a download."""
+    import os
+
+    data = tmp_path / "my data"
+    data.symlink_to(cfg.data_dir)
+    tree = tmp_path / "checkout"
+    tree.mkdir()
+    shutil.copy(ROOT / "Makefile", tree / "Makefile")
+    shutil.copytree(ROOT / "layers", tree / "layers")
+    shutil.copytree(ROOT / "pipeline", tree / "pipeline", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    args = [f"PYTHON={sys.executable}", f"DATA_DIR={data}", "all"]
+    dry = subprocess.run(["make", "-n", *args], cwd=tree, capture_output=True, text=True, timeout=120, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert os.readlink(tree / "outputs" / "stages" / "data") == str(data)
+    db = subprocess.run(["make", "-pnq", *args], cwd=tree, capture_output=True, text=True, timeout=120, env=env).stdout
+    rule = next(line for line in db.splitlines() if line.startswith("outputs/stages/ingest.gpkg:"))
+    needed, order_only = rule.split("|")
+    assert "outputs/stages/data/naturalearth/ne_10m_admin_1_states_provinces.gpkg" in needed.split(), rule
+    assert "data" not in order_only.split()
+    assert (tree / "outputs" / "stages" / "data_dir.txt").read_text().strip() == str(data)
