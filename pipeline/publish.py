@@ -9,7 +9,10 @@ Writes
     ``border_segments``, ``zones``, ``border_regions``, styled for QGIS;
   * ``REPORT.md``: every figure regenerated from the layers (no run date: reproducible);
   * ``border_regions.qgs``: every layer and raster grouped by stage, styled, relative paths, in the
-    equal-area CRS of ``layers/study.yaml``; each GeoTIFF gets a sidecar ``.qml`` style.
+    equal-area CRS of ``layers/study.yaml``; filtered views of the catchments (per tier set and
+    scenario), beyond-influence (per tier set), economy and trade (the maps' years); a map theme and an
+    A4 print layout per publication map; every layer's metadata (title, abstract, licence, credit); each
+    GeoTIFF gets sidecars ``.qml`` (style) and ``.qmd`` (metadata).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Reads the output GeoPackages and GeoTIFFs; writes a QGIS 3 project (XML) grouped
 relative paths (the outputs folder can be moved) and the equal-area project CRS of
 ``layers/study.yaml``. Vector layers carry the same QML renderers as the GeoPackages' default
 styles; rasters a pseudocolour ramp, also written as a sidecar ``.qml`` so they open styled alone.
-No QGIS is needed to write it; the QGIS test opens and renders it.
+Every layer carries its metadata (``<resourceMetadata>``); map themes and print layouts (one per
+publication map) follow ``build_project``'s ``themes``. No QGIS is needed to write it; the QGIS test
+opens it, renders it and exports every layout.
 """
 
 from __future__ import annotations
