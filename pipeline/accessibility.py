@@ -98,6 +98,11 @@ class AccessPoints:
     frac: np.ndarray     # (M,) fraction of the edge's length from u
 
 
+def minutes_per_metre(kmh: float) -> float:
+    """Minutes per metre at a speed in km/h (the off-network legs of cells and poles)."""
+    return 1.0 / 1000.0 / kmh * 60.0
+
+
 def access_points(edges_ea: gpd.GeoSeries, spacing: float) -> AccessPoints:
     """Points every ``spacing`` metres along each edge (ends included), with their fraction along it."""
     dense = shapely.segmentize(edges_ea.values, spacing)
@@ -282,7 +287,7 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
     n = len(rows)
     point = np.full((k, n), -1, dtype=np.int32)
     leg = np.full((k, n), np.inf, dtype=np.float32)
-    per_min = 1.0 / 1000.0 / off_kmh * 60.0  # minutes per metre off-network
+    per_min = minutes_per_metre(off_kmh)
     for lab in track(list(np.unique(cell_label)), "linking cells to the network (per country)"):
         cells = np.flatnonzero(cell_label == lab)
         mine = np.flatnonzero(pts_label == lab)
@@ -417,7 +422,7 @@ class Linked:
         keep = np.isin(self.links[0], poles)
         cells = self.cells
         pole, pole_min = nearest_poles(cells.rows, cells.cols, cells.label, self.grid, self.poles_ea, self.pole_label,
-                                       poles, 1.0 / 1000.0 / self.off_kmh * 60.0)
+                                       poles, minutes_per_metre(self.off_kmh))
         sub = CellLinks(cells.rows, cells.cols, cells.label, cells.point, cells.leg_min, pole, pole_min)
         return Linked(self.road, self.base, self.n_nodes, self.pts,
                       tuple(a[keep] for a in self.links), sub, self.poles_ea, self.pole_label,
@@ -466,7 +471,7 @@ def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
     unreachable), as (pole, array aligned with ``lk.cells``). One Dijkstra per pole."""
     graph_edges = scenario_edges(lk.road, scenario)
     pole_ids = np.arange(len(lk.poles_ea)) if poles is None else np.asarray(poles)
-    per_min = 1.0 / 1000.0 / off_kmh * 60.0
+    per_min = minutes_per_metre(off_kmh)
     t, cells = lk.grid.transform, lk.cells
     for p in pole_ids:
         mine = lk.links[0] == p

@@ -31,6 +31,12 @@ class WriteError(PipelineError):
     exit_code = 6
 
 
+class AlreadyRunningError(PipelineError):
+    """The same stage is already writing the same files (another run in the same folder); nothing was changed."""
+
+    exit_code = 75
+
+
 class ResourceError(PipelineError):
     """The machine ran out of memory; nothing was replaced."""
 

@@ -215,10 +215,11 @@ def write_layers(target: Path | str, layers: Mapping[str, gpd.GeoDataFrame | pd.
                 # GeoPackage identifier = title, and the abstract carries source and licence: QGIS's
                 # metadata panel shows both for a layer opened from the file alone.
                 options["IDENTIFIER"] = md["TITLE"]
-            if md.get("SOURCE") or md.get("LICENCE"):
-                options["DESCRIPTION"] = " ".join(x for x in (options.get("DESCRIPTION", ""),
-                                                              f"Source: {md.get('SOURCE', '')}." if md.get("SOURCE") else "",
-                                                              f"Licence: {md.get('LICENCE', '')}." if md.get("LICENCE") else "") if x)
+            credits = [f"{label}: {md[key]}." for key, label in (("SOURCE", "Source"), ("LICENCE", "Licence"))
+                       if md.get(key)]
+            if credits:
+                options["DESCRIPTION"] = " ".join([options["DESCRIPTION"], *credits] if "DESCRIPTION" in options
+                                                  else credits)
             if isinstance(gdf, gpd.GeoDataFrame):
                 gdf = without_repeated_vertices(gdf)
             extra = {}
@@ -319,7 +320,6 @@ def check_writable(command: str, paths: list[Path]) -> None:
     WriteError
         Naming every folder that cannot be written.
     """
-
     problems = []
     for p in paths:
         folder = p.parent if p.suffix else p
@@ -354,7 +354,7 @@ def stage_lock(command: str, paths: list[Path]) -> Iterator[None]:
 
     Raises
     ------
-    PipelineError
+    AlreadyRunningError
         Exit code 75 when another process holds the lock (its process id is named).
     """
     import fcntl
@@ -373,14 +373,12 @@ def stage_lock(command: str, paths: list[Path]) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            from .errors import PipelineError
+            from .errors import AlreadyRunningError
 
             fh.seek(0)
             who = fh.read().strip() or "another process"
-            err = PipelineError(f"{command} is already running on {target} ({who}); wait for it to finish "
-                                "(two `make all` in one folder at once) — nothing was changed")
-            err.exit_code = 75
-            raise err from None
+            raise AlreadyRunningError(f"{command} is already running on {target} ({who}); wait for it to finish "
+                                      "(two `make all` in one folder at once) — nothing was changed") from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"process {os.getpid()}")

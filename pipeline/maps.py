@@ -40,7 +40,7 @@ CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); 
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
 MAPS = ("zones", "travel_time", "barrier", "influence", "influence_kazakh", "axes", "economy", "trade", "population",
         "barrier_people")
-#: Maps drawn at once at most (each process holds a raster map's arrays: about 0.5 GB).
+#: Maps drawn at once at most (a process drawing a raster map peaks at about 1 GB).
 MAX_WORKERS = 4
 STATS_CREDIT = ("Statistics: BNS Kazakhstan, Rosstat, NSC Kyrgyzstan, NBS China; trade: BNS, WITS; "
                 "rates: National Bank of Kazakhstan.")
@@ -179,6 +179,7 @@ class Frame:
                      (x, y + 2 * d, "center", "bottom"), (x, y - 2 * d, "center", "top"),
                      (x + 2 * d, y, "left", "center"), (x - 2 * d, y, "right", "center")]
             choice, fallback = None, None
+            obstacles = placed_tree + [g for g in taken if not g.contains(shapely.Point(x, y))]   # not its own marker
             for tx, ty, ha, va in spots:
                 bx0 = {"left": tx, "right": tx - w, "center": tx - w / 2}[ha]
                 by0 = {"bottom": ty, "top": ty - h, "center": ty - h / 2}[va]
@@ -186,8 +187,7 @@ class Frame:
                 if not frame.contains(box):
                     continue
                 fallback = fallback or (tx, ty, ha, va, box)
-                others = [g for g in taken if not g.contains(shapely.Point(x, y))]
-                if not any(box.intersects(g) for g in placed_tree + others):
+                if not any(box.intersects(g) for g in obstacles):
                     choice = (tx, ty, ha, va, box)
                     break
             choice = choice or fallback
@@ -311,9 +311,10 @@ class Frame:
         # then only resamples 4 bytes per cell, not its float64 copies of 8 million values (1.5 GB a map).
         lut = np.zeros((cmap.N + 1, 4), dtype=np.uint8)
         lut[1:] = cmap(np.arange(cmap.N), bytes=True)
-        index = np.searchsorted(np.asarray(bounds, dtype=np.float64), data.filled(np.nan), side="right")
+        values = data.filled(np.nan)                                   # nodata: NaN
+        index = np.searchsorted(np.asarray(bounds, dtype=np.float64), values, side="right")
         index = np.minimum(index, cmap.N).astype(np.uint8)            # above the last bound: the last class
-        index[np.ma.getmaskarray(data) | below.filled(True) | np.isnan(data.filled(np.nan))] = 0
+        index[~(values >= bounds[0])] = 0                              # NaN or below the first bound
         self.ax.imshow(lut[index], extent=(b.left, b.right, b.bottom, b.top), interpolation="nearest", zorder=1)
         self.handles += [Patch(facecolor=_rgb(c), edgecolor="#777", label=lab) for *_, lab, c in classes]
         if below.any():

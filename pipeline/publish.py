@@ -51,7 +51,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
         ``economy.gpkg``, when the economy stage ran.
     """
     from .io import pending_or_current, write_text
-    from .qgis_project import _tags, build_project, qmd, raster_metadata, raster_qml
+    from .qgis_project import build_project, geotiff_tags, qmd, raster_metadata, raster_qml
     from .styles import styles_for
 
     base = project.parent.resolve()
@@ -62,7 +62,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
     tifs = sorted(rasters.glob("*.tif")) if rasters.is_dir() else []
     for tif in tifs:
         write_text(tif.with_suffix(".qml"), raster_qml(tif.stem))
-        write_text(tif.with_suffix(".qmd"), qmd(raster_metadata(_tags(tif), tif.stem), cfg.equal_area_crs))
+        write_text(tif.with_suffix(".qmd"), qmd(raster_metadata(geotiff_tags(tif), tif.stem), cfg.equal_area_crs))
     # A readable default: base, belts, segments, crossings and labelled poles; the rest present but off.
     shown = {"poles", "border_segments", "zones", "countries", "crossings"}
 

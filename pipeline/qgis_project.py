@@ -110,7 +110,8 @@ def resource_metadata(md: Mapping[str, str], crs: CRS | None = None) -> str:
     return f"<resourceMetadata>{metadata_elements(md, crs)}</resourceMetadata>"
 
 
-def _tags(tif: Path) -> dict[str, str]:
+def geotiff_tags(tif: Path) -> dict[str, str]:
+    """The GeoTIFF's metadata tags (default domain)."""
     import rasterio
 
     with rasterio.open(tif) as src:
@@ -282,7 +283,7 @@ def build_project(outputs: Path, groups: Mapping[str, Sequence[tuple]],
             else:
                 lid = layer_id(rel)
                 source = f"./{rel}"
-                md = resource_metadata(raster_metadata(_tags(pending_or_current(path)), Path(rel).stem), crs)
+                md = resource_metadata(raster_metadata(geotiff_tags(pending_or_current(path)), Path(rel).stem), crs)
                 name = Path(rel).stem
                 body = (f'<maplayer type="raster"><id>{lid}</id><datasource>{escape(source)}</datasource>'
                         f"<layername>{escape(name)}</layername><srs>{srs_xml(crs)}</srs>{md}"
