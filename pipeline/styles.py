@@ -175,7 +175,7 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
         "zone_access": qml(graduated("barrier_h_current", barrier_fill)),
         "region_access": qml(graduated("barrier_h_current", barrier_fill)),
         # Neighbour-distinct colours (map_colour, as the influence maps).
-        "catchments": qml(categorized("map_colour", [
+        "catchments": qml(categorized(f'to_int("map_colour" % {len(CATCHMENT_COLOURS)})', [
             (i, f"catchment (colour {i + 1}: only tells neighbours apart)" if i else "catchment of the labelled pole",
              Sym("fill", ",".join(str(int(c[k:k + 2], 16)) for k in (1, 3, 5)) + ",150", "255,255,255,255", 0.3))
             for i, c in enumerate(CATCHMENT_COLOURS)])),   # the poles layer names them

@@ -74,6 +74,28 @@ result["project_metadata"] = {lyr.name(): {"title": lyr.metadata().title(), "abs
                                            "licenses": lyr.metadata().licenses(), "rights": lyr.metadata().rights()}
                               for lyr in layers}
 result["project_features"] = {lyr.name(): lyr.featureCount() for lyr in layers if hasattr(lyr, "featureCount")}
+# How much of its own extent each categorized polygon layer paints, drawn alone (0: a value no category
+# matches is not drawn at all).
+from qgis.core import QgsCoordinateTransform  # noqa: E402
+
+result["project_painted"] = {}
+for lyr in layers:
+    renderer = lyr.renderer() if isinstance(lyr, QgsVectorLayer) else None
+    if renderer is None or renderer.type() != "categorizedSymbol" or lyr.geometryType() != 2 or not lyr.featureCount():
+        continue
+    alone = QgsMapSettings()
+    alone.setLayers([lyr])
+    alone.setDestinationCrs(project.crs())
+    alone.setExtent(QgsCoordinateTransform(lyr.crs(), project.crs(), project).transformBoundingBox(lyr.extent()))
+    alone.setOutputSize(QSize(300, 200))
+    alone.setBackgroundColor(QColor(255, 255, 255))
+    job_alone = QgsMapRendererSequentialJob(alone)
+    job_alone.start()
+    job_alone.waitForFinished()
+    img = job_alone.renderedImage()
+    white = QColor(255, 255, 255).rgb()
+    result["project_painted"][lyr.name()] = sum(img.pixel(x, y) != white for x in range(0, 300, 3)
+                                                for y in range(0, 200, 3)) / (100 * 67)
 result["themes"] = {t: [lyr.name() for lyr in project.mapThemeCollection().mapThemeVisibleLayers(t)]
                     for t in project.mapThemeCollection().mapThemes()}
 visible = [n.layer() for n in project.layerTreeRoot().findLayers() if n.isVisible()]

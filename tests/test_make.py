@@ -242,6 +242,10 @@ def test_outputs_open_styled_in_real_qgis(tree: Path, cfg, tmp_path: Path) -> No
     assert seen["themes"]["influence"] == ["poles", "catchments: all, current", "beyond 3 h: all", "countries"]
     assert seen["project_features"]["catchments: all, current"] == 69
     assert seen["project_features"]["catchments: kazakh, current"] == 20
+    # The catchments are drawn (a category value the style does not match leaves a layer blank): drawn alone,
+    # a view of a coverage of catchments paints a large part of its own box.
+    for view in ("catchments: all, current", "catchments: kazakh, current"):
+        assert seen["project_painted"][view] > 0.2, (view, seen["project_painted"][view])   # 0.40, 0.43 here
     # Metadata panel: every project layer has a title, an abstract, a licence and a credit; the GeoTIFFs
     # opened alone too (their .qmd sidecars).
     for name, md in seen["project_metadata"].items():
