@@ -39,9 +39,8 @@ from scipy.spatial import cKDTree
 
 from .crossings import CROSSING_CLASS, scenario_edges
 from .errors import DataError
-from .kernels import best_of_k_on_grid, min_of_k, nearest_k_cells
+from .kernels import best_of_k_on_grid, land_cells, min_of_k, nearest_k_labelled
 from .network import graph_matrix
-from .progress import track
 
 log = logging.getLogger("pipeline")
 
@@ -256,6 +255,7 @@ class CellLinks:
     leg_min: np.ndarray   # (k, N) off-network minutes to it (inf: none)
     pole: np.ndarray      # (N,) nearest pole in a straight line (−1: none)
     pole_min: np.ndarray  # (N,) off-network minutes to it (inf: none)
+    raster: np.ndarray    # (height, width) the country labels the cells come from (0: not land)
 
 
 def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.ndarray,
@@ -282,31 +282,26 @@ def link_cells(grid: Grid, labels: np.ndarray, pts: AccessPoints, pts_label: np.
     -------
     CellLinks
     """
-    rows, cols = np.nonzero(labels)
-    cell_label = labels[rows, cols]
+    labels = np.ascontiguousarray(labels, dtype=np.int32)
+    rows, cols, cell_label = land_cells(labels)
     n = len(rows)
     point = np.full((k, n), -1, dtype=np.int32)
     leg = np.full((k, n), np.inf, dtype=np.float32)
     per_min = minutes_per_metre(off_kmh)
-    for lab in track(list(np.unique(cell_label)), "linking cells to the network (per country)"):
-        cells = np.flatnonzero(cell_label == lab)
-        mine = np.flatnonzero(pts_label == lab)
-        if mine.size:
-            nearest_k_cells(pts.xy[mine], rows[cells], cols[cells], grid.transform, min(k, mine.size), point, leg,
-                            ids=mine, at=cells, scale=per_min)
-    pole, pole_min = nearest_poles(rows, cols, cell_label, grid, poles_xy, pole_label,
-                                   np.arange(len(poles_xy)), per_min)
-    return CellLinks(rows, cols, cell_label, point, leg, pole, pole_min)
+    nearest_k_labelled(labels, grid.transform, pts.xy, pts_label, k, point, leg, scale=per_min)
+    pole, pole_min = nearest_poles(labels, grid, poles_xy, pole_label, np.arange(len(poles_xy)), per_min)
+    return CellLinks(rows, cols, cell_label, point, leg, pole, pole_min, labels)
 
 
-def nearest_poles(rows: np.ndarray, cols: np.ndarray, label: np.ndarray, grid: Grid, poles_xy: np.ndarray,
-                  pole_label: np.ndarray, poles: np.ndarray, per_min: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each cell's nearest pole among ``poles`` in its own country, and the off-network minutes to it.
+def nearest_poles(labels: np.ndarray, grid: Grid, poles_xy: np.ndarray, pole_label: np.ndarray,
+                  poles: np.ndarray, per_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each land cell's nearest pole among ``poles`` in its own country, and the off-network minutes to it.
 
     Parameters
     ----------
-    rows, cols, label
-        (N,) the cells (numpy.nonzero order) and their country labels.
+    labels
+        (height, width) country label of each cell (0: not land); the cells are its labelled cells in
+        ``numpy.nonzero`` order.
     grid
         The study grid.
     poles_xy, pole_label
@@ -323,16 +318,12 @@ def nearest_poles(rows: np.ndarray, cols: np.ndarray, label: np.ndarray, grid: G
     pole_min : ndarray (N,) float32
         Minutes (inf: none).
     """
-    poles = np.asarray(poles)
-    pole = np.full((1, len(rows)), -1, dtype=np.int32)
-    pole_min = np.full((1, len(rows)), np.inf, dtype=np.float32)
-    for lab in np.unique(pole_label[poles]):
-        theirs = poles[pole_label[poles] == lab]
-        idx = np.flatnonzero(label == lab)
-        if lab == 0 or idx.size == 0:
-            continue
-        nearest_k_cells(poles_xy[theirs], rows[idx], cols[idx], grid.transform, 1, pole, pole_min, ids=theirs,
-                        at=idx, scale=per_min)
+    poles = np.sort(np.asarray(poles, dtype=np.int64))
+    n = int(np.count_nonzero(labels))
+    pole = np.full((1, n), -1, dtype=np.int32)
+    pole_min = np.full((1, n), np.inf, dtype=np.float32)
+    nearest_k_labelled(labels, grid.transform, poles_xy[poles], pole_label[poles], 1, pole, pole_min, ids=poles,
+                       scale=per_min)
     return pole[0], pole_min[0]
 
 
@@ -368,9 +359,10 @@ def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...]) -> dict[str, tupl
         t_pt, pole_pt = point_times(lk.base, lk.pts, t_node, pole_node, lk.links)
         out[scenario] = cell_hours(lk.grid, lk.cells, t_pt, pole_pt)
         h = out[scenario][0]
+        reached = h[np.isfinite(h)]
+        median, p90 = np.percentile(reached, [50, 90], overwrite_input=True) if reached.size else (np.nan, np.nan)
         log.info("  %s: median %.1f h, 90th percentile %.1f h, %d land cells unreachable", scenario,
-                 float(np.nanmedian(h)), float(np.nanpercentile(h, 90)),
-                 int(n_land - np.isfinite(h).sum()))
+                 float(median), float(p90), int(n_land - reached.size))
     return out
 
 
@@ -398,7 +390,7 @@ def hours_to_nodes(lk: "Linked", sources: np.ndarray, scenario: str = "open") ->
     t_pt, who = point_times(lk.base, lk.pts, t_node, np.zeros(lk.n_nodes, dtype=np.int64), none)
     c = lk.cells
     no_direct = CellLinks(c.rows, c.cols, c.label, c.point, c.leg_min, np.full(len(c.rows), -1, dtype=np.int32),
-                          np.full(len(c.rows), np.inf, dtype=np.float32))
+                          np.full(len(c.rows), np.inf, dtype=np.float32), c.raster)
     return cell_hours(lk.grid, no_direct, t_pt, who)[0]
 
 
@@ -421,9 +413,9 @@ class Linked:
         poles = np.asarray(poles)
         keep = np.isin(self.links[0], poles)
         cells = self.cells
-        pole, pole_min = nearest_poles(cells.rows, cells.cols, cells.label, self.grid, self.poles_ea, self.pole_label,
-                                       poles, minutes_per_metre(self.off_kmh))
-        sub = CellLinks(cells.rows, cells.cols, cells.label, cells.point, cells.leg_min, pole, pole_min)
+        pole, pole_min = nearest_poles(cells.raster, self.grid, self.poles_ea, self.pole_label, poles,
+                                       minutes_per_metre(self.off_kmh))
+        sub = CellLinks(cells.rows, cells.cols, cells.label, cells.point, cells.leg_min, pole, pole_min, cells.raster)
         return Linked(self.road, self.base, self.n_nodes, self.pts,
                       tuple(a[keep] for a in self.links), sub, self.poles_ea, self.pole_label,
                       self.grid, self.off_kmh)
@@ -437,7 +429,8 @@ class Linked:
         sub = self.for_poles(keep)
         c = sub.cells
         cells = CellLinks(c.rows, c.cols, c.label, c.point, c.leg_min,
-                          np.where(c.pole >= 0, new_id[np.maximum(c.pole, 0)], -1).astype(np.int32), c.pole_min)
+                          np.where(c.pole >= 0, new_id[np.maximum(c.pole, 0)], -1).astype(np.int32), c.pole_min,
+                          c.raster)
         links = (new_id[sub.links[0]],) + tuple(sub.links[1:])
         return Linked(self.road, self.base, self.n_nodes, self.pts, links, cells, self.poles_ea[keep],
                       self.pole_label[keep], self.grid, self.off_kmh)

@@ -5,8 +5,9 @@ run as several passes over memory (tens of millions of cells). Compiled on first
 this file (numba's ``cache=True``; a read-only install caches in the user's cache directory), run on every
 core (``prange``).
 
-- :func:`nearest_k_cells`: the ``k`` nearest of a set of points for the centres of raster cells (exact,
-  Euclidean, the same as ``scipy.spatial.cKDTree.query``); blocks of cells share one candidate list.
+- :func:`nearest_k_labelled`: for every labelled cell of a raster, the ``k`` nearest points with the same
+  label (exact, Euclidean, the same as ``scipy.spatial.cKDTree.query`` per label), in one pass over the
+  raster; blocks of cells share one candidate list. :func:`land_cells` lists the same cells.
 - :func:`best_of_k_on_grid`: the fastest of each cell's candidate access points (travel time there + the
   cell's off-network leg) or the straight leg to a pole, written into the hours and pole rasters.
 - :func:`min_of_k`: the same minimum for one pole at a time (Huff: every cell's minutes to every pole).
@@ -20,28 +21,6 @@ import numpy as np
 from numba import njit, prange
 from scipy.spatial import cKDTree
 
-@njit(cache=True)
-def _buckets(px, py, x0, y0, size, nx, ny):
-    """Points sorted into a bucket grid: (start offsets of each bucket, point order)."""
-    m = px.shape[0]
-    key = np.empty(m, dtype=np.int64)
-    for i in range(m):
-        bx = min(max(int((px[i] - x0) / size), 0), nx - 1)
-        by = min(max(int((py[i] - y0) / size), 0), ny - 1)
-        key[i] = by * nx + bx
-    start = np.zeros(nx * ny + 1, dtype=np.int64)
-    for i in range(m):
-        start[key[i] + 1] += 1
-    for b in range(nx * ny):
-        start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    order = np.empty(m, dtype=np.int64)   # counting sort: stable, points of a bucket keep their order
-    for i in range(m):
-        order[fill[key[i]]] = i
-        fill[key[i]] += 1
-    return start, order
-
-
 @njit(cache=True, inline="always")
 def _insert(d2, p, k, best_d, best_i):
     """Put (d2, p) into the ascending top-k lists if it belongs there (ties: lower index first)."""
@@ -54,170 +33,6 @@ def _insert(d2, p, k, best_d, best_i):
         j -= 1
     best_d[j] = d2
     best_i[j] = p
-
-
-@njit(parallel=True, cache=True)
-def _nearest_k_cells(px, py, ids, rows, cols, band_start, block_dk, nbx, B, ox, oy, res, k, x0, y0, size, nx, ny,
-                     start, order, scale, at, out_i, out_d):
-    """Bands of B grid rows in parallel. In a band, each block of B × B cells gets the points within
-    (k-th distance of its centre + its diameter) of the centre, sorted by distance to the centre; the
-    band's cells, in their order, then scan their block's list and stop once no later point can be
-    nearer (triangle inequality)."""
-    n_bands = band_start.shape[0] - 1
-    h = (B - 1) * res / np.sqrt(2.0) + 1e-6   # a cell centre's largest distance to its block's centre
-    for band in prange(n_bands):
-        a, b = band_start[band], band_start[band + 1]
-        if a == b:
-            continue
-        # 1. candidate lists of the band's blocks: count, then fill
-        counts = np.zeros(nbx + 1, dtype=np.int64)
-        cand = np.empty(0, dtype=np.int64)
-        dist = np.empty(0)
-        for pas in range(2):
-            if pas == 1:
-                for j in range(nbx):
-                    counts[j + 1] += counts[j]
-                cand = np.empty(counts[nbx], dtype=np.int64)
-                dist = np.empty(counts[nbx])
-            for j in range(nbx):
-                dk = block_dk[band, j]
-                if np.isnan(dk):
-                    continue   # no cell of the band in this block
-                cx = ox + (j * B + 0.5 * B) * res
-                cy = oy - (band * B + 0.5 * B) * res
-                radius = dk + 2.0 * h if np.isfinite(dk) else np.inf
-                bx0, bx1, by0, by1 = 0, nx - 1, 0, ny - 1
-                if np.isfinite(radius):
-                    bx0 = max(int(np.floor((cx - radius - x0) / size)), 0)
-                    bx1 = min(int(np.floor((cx + radius - x0) / size)), nx - 1)
-                    by0 = max(int(np.floor((cy - radius - y0) / size)), 0)
-                    by1 = min(int(np.floor((cy + radius - y0) / size)), ny - 1)
-                m = 0
-                for by in range(by0, by1 + 1):
-                    if bx1 < bx0:
-                        break
-                    for s in range(start[by * nx + bx0], start[by * nx + bx1 + 1]):
-                        p = order[s]
-                        d = np.sqrt((px[p] - cx) ** 2 + (py[p] - cy) ** 2)
-                        if d <= radius:
-                            if pas == 1:
-                                cand[counts[j] + m] = p
-                                dist[counts[j] + m] = d
-                            m += 1
-                if pas == 0:
-                    counts[j + 1] = m
-                elif m > 64:
-                    lo = counts[j]
-                    srt = np.argsort(dist[lo:lo + m])
-                    cand[lo:lo + m] = cand[lo:lo + m][srt]
-                    dist[lo:lo + m] = dist[lo:lo + m][srt]
-                else:   # insertion sort in place: lists are short
-                    lo = counts[j]
-                    for u in range(lo + 1, lo + m):
-                        du, cu = dist[u], cand[u]
-                        w = u
-                        while w > lo and dist[w - 1] > du:
-                            dist[w] = dist[w - 1]
-                            cand[w] = cand[w - 1]
-                            w -= 1
-                        dist[w] = du
-                        cand[w] = cu
-        # 2. the band's cells, in order
-        best_d = np.empty(k)
-        best_i = np.empty(k, dtype=np.int64)
-        for q in range(a, b):
-            j = cols[q] // B
-            x = ox + (cols[q] + 0.5) * res
-            y = oy - (rows[q] + 0.5) * res
-            cx = ox + (j * B + 0.5 * B) * res
-            cy = oy - (band * B + 0.5 * B) * res
-            hq = np.sqrt((x - cx) ** 2 + (y - cy) ** 2) + 1e-6
-            for t in range(k):
-                best_d[t] = np.inf
-                best_i[t] = -1
-            for c in range(counts[j], counts[j + 1]):
-                if best_i[k - 1] >= 0:
-                    lim = dist[c] - hq
-                    if lim > 0.0 and lim * lim > best_d[k - 1] * (1.0 + 1e-12):
-                        break
-                p = cand[c]
-                dx = px[p] - x
-                dy = py[p] - y
-                _insert(dx * dx + dy * dy, p, k, best_d, best_i)
-            col = at[q]
-            for t in range(k):
-                if best_i[t] >= 0:
-                    out_i[t, col] = ids[best_i[t]]
-                    out_d[t, col] = np.float32(np.sqrt(best_d[t]) * scale)
-
-
-def nearest_k_cells(points: np.ndarray, rows: np.ndarray, cols: np.ndarray, transform, k: int,
-                    out_index: np.ndarray, out_value: np.ndarray, *, ids: np.ndarray | None = None,
-                    at: np.ndarray | None = None, scale: float = 1.0, block: int = 8) -> None:
-    """The ``k`` nearest points of the centre of each of some raster cells (Euclidean), nearest first,
-    written into columns of ``out_index`` and ``out_value``.
-
-    Exact: the neighbours and distances of ``scipy.spatial.cKDTree(points).query(centres, k)``, ties
-    broken by the lower point position. Points are indexed by a bucket grid; cells are taken in blocks
-    of ``block`` × ``block`` that share one candidate list (raster queries make a k-d tree's descent
-    from the root redundant). Where fewer than ``k`` points exist the rest of the outputs is untouched.
-
-    Parameters
-    ----------
-    points
-        (M, 2) coordinates in the grid's CRS.
-    rows, cols
-        (N,) the cells, sorted by row (as ``numpy.nonzero`` gives them).
-    transform
-        The grid's north-up affine transform (square cells).
-    k
-        Neighbours per cell.
-    out_index
-        (≥ k, …) integer array: receives ``ids`` of the neighbours (column ``at[i]`` for cell i).
-    out_value
-        (≥ k, …) float32 array: receives distance × ``scale`` (e.g. minutes per metre).
-    ids
-        (M,) what to write for each point (default: its position).
-    at
-        (N,) the output column of each cell (default: 0 … N − 1).
-    scale
-        Factor applied to the distances (computed in float64, stored as float32).
-    block
-        Side of the blocks of cells, in cells.
-    """
-    points = np.ascontiguousarray(points, dtype=np.float64)
-    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
-    if len(rows) == 0 or len(points) == 0:
-        return
-    if np.any(np.diff(rows) < 0):
-        raise ValueError("nearest_k_cells: cells must be sorted by row (numpy.nonzero order)")
-    res, ox, oy = float(transform.a), float(transform.c), float(transform.f)
-    if abs(transform.e + res) > 1e-9 * res or transform.b or transform.d:
-        raise ValueError("nearest_k_cells: the grid must be north-up with square cells")
-    ids = np.arange(len(points), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
-    at = np.arange(len(rows), dtype=np.int64) if at is None else np.asarray(at, dtype=np.int64)
-    x0, y0 = points.min(axis=0)
-    x1, y1 = points.max(axis=0)
-    span = max(x1 - x0, y1 - y0, res)
-    bucket = max(np.sqrt(max((x1 - x0) * (y1 - y0), 1e-3 * span * span) / len(points) * 4.0), span / 4096)
-    nx, ny = int((x1 - x0) / bucket) + 1, int((y1 - y0) / bucket) + 1
-    start, order = _buckets(points[:, 0], points[:, 1], float(x0), float(y0), float(bucket), nx, ny)
-    # blocks holding cells, and the k-th distance from their centres (NaN: no cell; inf: < k points)
-    n_bands, nbx = int(rows.max()) // block + 1, int(cols.max()) // block + 1
-    band_start = np.searchsorted(rows, np.arange(n_bands + 1) * block)
-    occupied = np.zeros(n_bands * nbx, dtype=bool)
-    occupied[(rows // block) * nbx + cols // block] = True
-    used = np.flatnonzero(occupied)
-    block_dk = np.full(n_bands * nbx, np.nan)
-    centres = np.column_stack([ox + ((used % nbx) * block + 0.5 * block) * res,
-                               oy - ((used // nbx) * block + 0.5 * block) * res])
-    if k <= len(points):
-        block_dk[used] = cKDTree(points).query(centres, k=[k], workers=-1)[0][:, 0]
-    else:
-        block_dk[used] = np.inf
-    _nearest_k_cells(points[:, 0].copy(), points[:, 1].copy(), ids, rows, cols, band_start,
-                     block_dk.reshape(n_bands, nbx), nbx, int(block), ox, oy, res, int(k), float(x0), float(y0),
-                     float(bucket), nx, ny, start, order, float(scale), at, out_index, out_value)
 
 
 @njit(cache=True, inline="always")
@@ -342,3 +157,326 @@ def huff_accumulate(minutes, weight, beta_per_min, pole, total, best_w, best):
             if w > best_w[j, i]:
                 best_w[j, i] = w
                 best[j, i] = pole
+
+
+@njit(parallel=True, cache=True)
+def _block_labels(labels, lut, B, n_labels):
+    """(blocks, labels) presence of each label (by rank) in each B × B block of the raster."""
+    h, w = labels.shape
+    n_bands, nbx = (h + B - 1) // B, (w + B - 1) // B
+    out = np.zeros((n_bands * nbx, n_labels), dtype=np.uint8)
+    for band in prange(n_bands):
+        for r in range(band * B, min(h, band * B + B)):
+            for c in range(w):
+                v = labels[r, c]
+                if v > 0 and v < lut.shape[0] and lut[v] >= 0:
+                    out[band * nbx + c // B, lut[v]] = 1
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _land_cells(labels, row_start, rows, cols, lab):
+    """Positions and labels of the cells with a label > 0, in row-major (numpy.nonzero) order."""
+    h, w = labels.shape
+    for r in prange(h):
+        q = row_start[r]
+        for c in range(w):
+            v = labels[r, c]
+            if v > 0:
+                rows[q] = r
+                cols[q] = c
+                lab[q] = v
+                q += 1
+
+
+@njit(parallel=True, cache=True)
+def _block_kth(cx, cy, rank, k_of, px, py, start, x0, y0, size, nx, ny, max_ring):
+    """Distance from each centre to the k-th nearest point of its label, by rings of buckets around the
+    centre's bucket (exact); NaN where ``max_ring`` rings do not settle it (the caller asks a k-d tree)."""
+    n = cx.shape[0]
+    out = np.full(n, np.nan)
+    nb = nx * ny
+    kmax = 0
+    for r in range(k_of.shape[0]):
+        kmax = max(kmax, k_of[r])
+    for u in prange(n):
+        lr = rank[u]
+        k = k_of[lr]
+        x, y = cx[u], cy[u]
+        cbx = int(np.floor((x - x0) / size))
+        cby = int(np.floor((y - y0) / size))
+        best = np.full(kmax, np.inf)
+        found = 0
+        for g in range(max_ring + 1):
+            for by in range(max(cby - g, 0), min(cby + g, ny - 1) + 1):
+                edge_row = by == cby - g or by == cby + g
+                step = 1 if edge_row else 2 * g
+                bx = cbx - g
+                while bx <= cbx + g:
+                    if 0 <= bx < nx:
+                        b = lr * nb + by * nx + bx
+                        for s in range(start[b], start[b + 1]):
+                            d2 = (px[s] - x) ** 2 + (py[s] - y) ** 2
+                            if d2 < best[k - 1]:
+                                j = k - 1
+                                while j > 0 and best[j - 1] > d2:
+                                    best[j] = best[j - 1]
+                                    j -= 1
+                                best[j] = d2
+                                found += 1
+                    bx += max(step, 1)
+            covered = min(x - (x0 + (cbx - g) * size), x0 + (cbx + g + 1) * size - x,
+                          y - (y0 + (cby - g) * size), y0 + (cby + g + 1) * size - y)
+            whole = cbx - g <= 0 and cbx + g >= nx - 1 and cby - g <= 0 and cby + g >= ny - 1
+            if found >= k and (whole or best[k - 1] <= covered * covered):
+                out[u] = np.sqrt(best[k - 1])
+                break
+            if whole:
+                break
+    return out
+
+
+@njit(cache=True)
+def _ring_sort(cx_, cy_, ci_, cd_, lo, hi, ring):
+    """Order list[lo:hi] by rings of width ``ring`` around the block centre (a stable counting sort) and
+    replace each distance by its ring's inner radius: a lower bound that never decreases along the list,
+    which is all the scan's stopping test needs (exact order within a ring does not matter: ties are
+    broken by point id)."""
+    m = hi - lo
+    dmin, dmax = np.inf, -np.inf
+    for a in range(lo, hi):
+        dmin = min(dmin, cd_[a])
+        dmax = max(dmax, cd_[a])
+    width = max(ring, (dmax - dmin) / (2 * m))
+    nbin = int((dmax - dmin) / width) + 1
+    cnt = np.zeros(nbin + 1, dtype=np.int64)
+    bins = np.empty(m, dtype=np.int64)
+    for a in range(m):
+        g = min(int((cd_[lo + a] - dmin) / width), nbin - 1)
+        bins[a] = g
+        cnt[g + 1] += 1
+    for g in range(nbin):
+        cnt[g + 1] += cnt[g]
+    tx, ty, ti = cx_[lo:hi].copy(), cy_[lo:hi].copy(), ci_[lo:hi].copy()
+    for a in range(m):
+        g = bins[a]
+        b = lo + cnt[g]
+        cnt[g] += 1
+        cx_[b] = tx[a]
+        cy_[b] = ty[a]
+        ci_[b] = ti[a]
+        cd_[b] = dmin + g * width
+
+
+@njit(parallel=True, cache=True)
+def _nearest_k_labelled(labels, lut, row_start, B, pair_start, pair_rank, pair_dk, k_of, px, py, pid,
+                        start, x0, y0, size, nx, ny, ox, oy, res, scale, ring, out_i, out_d):
+    """Bands of B raster rows in parallel; in a band, blocks left to right. Each (block, label) pair gets
+    the label's points within (k-th distance of the block centre + the block's diameter) of the centre,
+    sorted by distance to the centre (coordinates copied, so the scan reads memory in order); each cell
+    then scans its label's list and stops once no later point can be nearer (triangle inequality)."""
+    h, w = labels.shape
+    n_bands, nbx = (h + B - 1) // B, (w + B - 1) // B
+    n_labels = k_of.shape[0]
+    nb = nx * ny
+    half = (B - 1) * res / np.sqrt(2.0) + 1e-6   # a cell centre's largest distance to its block's centre
+    kmax = out_i.shape[0]
+    for band in prange(n_bands):
+        r0, r1 = band * B, min(h, band * B + B)
+        pos = np.empty(r1 - r0, dtype=np.int64)
+        for r in range(r0, r1):
+            pos[r - r0] = row_start[r]
+        cap = px.shape[0]   # a block's lists hold each point at most once (pages touched only as used)
+        cx_ = np.empty(cap)
+        cy_ = np.empty(cap)
+        ci_ = np.empty(cap, dtype=np.int64)
+        cd_ = np.empty(cap)
+        lo_of = np.full(n_labels, -1, dtype=np.int64)
+        hi_of = np.zeros(n_labels, dtype=np.int64)
+        best_d = np.empty(kmax)
+        best_i = np.empty(kmax, dtype=np.int64)
+        for j in range(nbx):
+            blk = band * nbx + j   # a block without pairs still advances its cells' positions
+            bcx = ox + (j * B + 0.5 * B) * res
+            bcy = oy - (band * B + 0.5 * B) * res
+            m = 0
+            for u in range(pair_start[blk], pair_start[blk + 1]):
+                lr = pair_rank[u]
+                dk = pair_dk[u]
+                lo_of[lr] = m
+                if np.isnan(dk):   # no point of this label
+                    hi_of[lr] = m
+                    continue
+                radius = dk + 2.0 * half if np.isfinite(dk) else np.inf
+                bx0, bx1, by0, by1 = 0, nx - 1, 0, ny - 1
+                if np.isfinite(radius):
+                    bx0 = max(int(np.floor((bcx - radius - x0) / size)), 0)
+                    bx1 = min(int(np.floor((bcx + radius - x0) / size)), nx - 1)
+                    by0 = max(int(np.floor((bcy - radius - y0) / size)), 0)
+                    by1 = min(int(np.floor((bcy + radius - y0) / size)), ny - 1)
+                if bx1 >= bx0:
+                    for by in range(by0, by1 + 1):
+                        base = lr * nb + by * nx
+                        for s in range(start[base + bx0], start[base + bx1 + 1]):
+                            d = np.sqrt((px[s] - bcx) ** 2 + (py[s] - bcy) ** 2)
+                            if d <= radius:
+                                cx_[m] = px[s]
+                                cy_[m] = py[s]
+                                ci_[m] = pid[s]
+                                cd_[m] = d
+                                m += 1
+                lo = lo_of[lr]
+                hi_of[lr] = m
+                if m - lo > 1:
+                    _ring_sort(cx_, cy_, ci_, cd_, lo, m, ring)
+            c0, c1 = j * B, min(w, j * B + B)
+            for r in range(r0, r1):
+                y = oy - (r + 0.5) * res
+                for c in range(c0, c1):
+                    v = labels[r, c]
+                    if v <= 0:
+                        continue
+                    q = pos[r - r0]
+                    pos[r - r0] = q + 1
+                    if v >= lut.shape[0] or lut[v] < 0:
+                        continue
+                    lr = lut[v]
+                    lo, hi = lo_of[lr], hi_of[lr]
+                    if lo < 0 or hi == lo:
+                        continue
+                    k = k_of[lr]
+                    x = ox + (c + 0.5) * res
+                    hq = np.sqrt((x - bcx) ** 2 + (y - bcy) ** 2) + 1e-6
+                    for t in range(k):
+                        best_d[t] = np.inf
+                        best_i[t] = -1
+                    for a in range(lo, hi):
+                        if best_i[k - 1] >= 0:
+                            lim = cd_[a] - hq
+                            if lim > 0.0 and lim * lim > best_d[k - 1] * (1.0 + 1e-12):
+                                break
+                        dx = cx_[a] - x
+                        dy = cy_[a] - y
+                        _insert(dx * dx + dy * dy, ci_[a], k, best_d, best_i)
+                    for t in range(k):
+                        if best_i[t] >= 0:
+                            out_i[t, q] = best_i[t]
+                            out_d[t, q] = np.float32(np.sqrt(best_d[t]) * scale)
+            for u in range(pair_start[blk], pair_start[blk + 1]):
+                lo_of[pair_rank[u]] = -1
+
+
+def land_cells(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of a label raster with a label > 0: rows, columns and labels, in ``numpy.nonzero`` order.
+
+    Parameters
+    ----------
+    labels
+        (height, width) integer raster (0: no label).
+
+    Returns
+    -------
+    rows, cols : ndarray (N,) int64
+    label : ndarray (N,) of the raster's dtype
+    """
+    labels = np.ascontiguousarray(labels)
+    counts = np.count_nonzero(labels > 0, axis=1)
+    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = int(row_start[-1])
+    rows, cols = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    lab = np.empty(n, dtype=labels.dtype)
+    _land_cells(labels, row_start, rows, cols, lab)
+    return rows, cols, lab
+
+
+def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_label: np.ndarray, k: int,
+                       out_index: np.ndarray, out_value: np.ndarray, *, ids: np.ndarray | None = None,
+                       scale: float = 1.0, block: int = 8, ring: float = 0.5) -> None:
+    """For every cell of a label raster with a label > 0, the ``k`` nearest points with the same label
+    (Euclidean, from the cell's centre), nearest first, written into the cell's column of ``out_index``
+    and ``out_value``: column i is the i-th labelled cell in ``numpy.nonzero`` order.
+
+    Exact: per label, the neighbours and distances of ``scipy.spatial.cKDTree(points).query(centres, k)``,
+    ties broken by the lower point position. A label with fewer than ``k`` points gets all of them, nearest
+    first, and the rest of its columns is untouched; so is every column of a label with no point. One pass
+    over the raster, all labels at once, on every core. Points go into a bucket grid per label; each
+    block of ``block`` × ``block`` cells gets one candidate list per label present in it (the points
+    within the k-th distance of the block's centre plus the block's diameter: a cell's own neighbours
+    cannot be farther), ordered by rings around the centre, and each cell scans its list until no later
+    point can be nearer.
+
+    Parameters
+    ----------
+    labels
+        (height, width) integer raster (0: no label), e.g. country labels of a grid.
+    transform
+        The raster's north-up affine transform (square cells).
+    points
+        (M, 2) coordinates in the raster's CRS.
+    point_label
+        (M,) label of each point (points labelled 0 or with a label absent from the raster are ignored).
+    k
+        Neighbours per cell (at most ``out_index.shape[0]``).
+    out_index
+        (≥ k, N) integer array, N the number of labelled cells: receives ``ids`` of the neighbours.
+    out_value
+        (≥ k, N) float32 array: receives distance × ``scale`` (e.g. minutes per metre).
+    ids
+        (M,) what to write for each point, increasing with its position (default: its position).
+    scale
+        Factor applied to the distances (computed in float64, stored as float32).
+    block
+        Side of the blocks of cells sharing one candidate list, in cells.
+    """
+    labels = np.ascontiguousarray(labels)
+    res, ox, oy = float(transform.a), float(transform.c), float(transform.f)
+    if abs(transform.e + res) > 1e-9 * res or transform.b or transform.d:
+        raise ValueError("nearest_k_labelled: the grid must be north-up with square cells")
+    if k > out_index.shape[0]:
+        raise ValueError("nearest_k_labelled: k is larger than the output's first dimension")
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    point_label = np.asarray(point_label, dtype=np.int64)
+    ids = np.arange(len(points), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+    counts = np.count_nonzero(labels > 0, axis=1)
+    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    keep = point_label > 0
+    ranks = np.unique(point_label[keep])
+    if row_start[-1] == 0 or ranks.size == 0:
+        return
+    if out_index.shape[1] != row_start[-1] or out_value.shape[1] != row_start[-1]:
+        raise ValueError("nearest_k_labelled: the outputs need one column per labelled cell")
+    lut = np.full(int(max(labels.max(), ranks.max())) + 1, -1, dtype=np.int64)
+    lut[ranks] = np.arange(len(ranks))
+    points, point_label, ids = points[keep], point_label[keep], ids[keep]
+    n_labels = len(ranks)
+    n_pts = np.bincount(lut[point_label], minlength=n_labels)
+    k_of = np.minimum(k, n_pts).astype(np.int64)
+    # points: a bucket grid per label (label-major counting sort, stable)
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    span = max(x1 - x0, y1 - y0, res)
+    bucket = max(np.sqrt(max((x1 - x0) * (y1 - y0), 1e-3 * span * span) / len(points) * 4.0), span / 4096)
+    nx, ny = int((x1 - x0) / bucket) + 1, int((y1 - y0) / bucket) + 1
+    bx = np.clip(((points[:, 0] - x0) / bucket).astype(np.int64), 0, nx - 1)
+    by = np.clip(((points[:, 1] - y0) / bucket).astype(np.int64), 0, ny - 1)
+    key = lut[point_label] * (nx * ny) + by * nx + bx
+    order = np.argsort(key, kind="stable")
+    start = np.searchsorted(key[order], np.arange(n_labels * nx * ny + 1))
+    px, py, pid = points[order, 0].copy(), points[order, 1].copy(), ids[order].copy()
+    # (block, label) pairs and the k-th distance of each block's centre to the label's points
+    h, w = labels.shape
+    n_bands, nbx = (h + block - 1) // block, (w + block - 1) // block
+    blk, rank = np.nonzero(_block_labels(labels, lut, int(block), n_labels))
+    pair_start = np.searchsorted(blk, np.arange(n_bands * nbx + 1))
+    centres = np.column_stack([ox + ((blk % nbx) * block + 0.5 * block) * res,
+                               oy - ((blk // nbx) * block + 0.5 * block) * res])
+    rank = rank.astype(np.int64)
+    dk = _block_kth(centres[:, 0].copy(), centres[:, 1].copy(), rank, k_of, px, py, start, float(x0), float(y0),
+                    float(bucket), nx, ny, 8)
+    for r in range(n_labels):   # far from the label's points: a k-d tree
+        at = np.flatnonzero((rank == r) & np.isnan(dk))
+        if at.size:
+            dk[at] = cKDTree(points[lut[point_label] == r]).query(centres[at], k=[int(k_of[r])])[0][:, 0]
+    _nearest_k_labelled(labels, lut, row_start, int(block), pair_start, rank.astype(np.int64), dk, k_of,
+                        px, py, pid, start, float(x0), float(y0), float(bucket), nx, ny, ox, oy, res,
+                        float(scale), float(ring) * res, out_index, out_value)

@@ -532,8 +532,7 @@ def people_near_crossings(cfg, stages, pop: np.ndarray, minutes: list[float], co
     road = p.lk.road
     ends = road.loc[road["class"] == CROSSING_CLASS, ["u", "v"]].to_numpy().ravel()
     hours = hours_to_nodes(p.lk, ends) if len(ends) else np.full(pop.shape, np.nan)
-    label = np.zeros(pop.shape, dtype=np.int64)
-    label[p.lk.cells.rows, p.lk.cells.cols] = p.lk.cells.label
+    label = p.lk.cells.raster
     segments = read_layer(stages.borders, "border_segments")
     wanted = [cfg.focus_country, *segments.loc[segments["segment_type"] == "land", "neighbour"]]
     rows = []

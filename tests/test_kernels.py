@@ -7,7 +7,7 @@ import pytest
 from affine import Affine
 from scipy.spatial import cKDTree
 
-from pipeline.kernels import best_of_k_on_grid, huff_accumulate, min_of_k, nearest_k_cells
+from pipeline.kernels import best_of_k_on_grid, huff_accumulate, land_cells, min_of_k, nearest_k_labelled
 
 RES = 1000.0
 T = Affine(RES, 0.0, 200_000.0, 0.0, -RES, 900_000.0)
@@ -32,38 +32,65 @@ def centres(rows, cols):
     return np.column_stack([T.c + (cols + 0.5) * RES, T.f - (rows + 0.5) * RES])
 
 
-@pytest.mark.parametrize("seed,n_points,k", [(1, 3000, 4), (2, 200, 4), (3, 40, 1), (4, 5, 4), (5, 3, 4)])
-def test_nearest_k_cells_gives_the_distances_of_a_kd_tree_exactly(seed, n_points, k):
+def kd_tree_per_label(pts, pt_label, labels, k):
+    """What nearest_k_labelled should give: per label, cKDTree.query of that label's points."""
+    rows, cols = np.nonzero(labels)
+    lab = labels[rows, cols]
+    d = np.full((k, len(rows)), np.inf)
+    j = np.full((k, len(rows)), -1)
+    for v in np.unique(lab):
+        mine = np.flatnonzero(pt_label == v)
+        at = np.flatnonzero(lab == v)
+        if mine.size == 0:
+            continue
+        kk = min(k, mine.size)
+        dd, jj = cKDTree(pts[mine]).query(centres(rows[at], cols[at]), k=kk)
+        d[:kk, at], j[:kk, at] = dd.reshape(len(at), kk).T, mine[jj.reshape(len(at), kk).T]
+    return rows, cols, d, j
+
+
+@pytest.mark.parametrize("seed,n_points,k,block", [(1, 3000, 4, 8), (2, 200, 4, 8), (3, 40, 1, 8), (4, 5, 4, 8),
+                                                   (5, 3, 4, 8), (6, 3000, 4, 3), (7, 600, 2, 16)])
+def test_nearest_k_labelled_gives_each_labels_kd_tree_distances_exactly(seed, n_points, k, block):
     pts, rows, cols = roads_and_cells(seed, n_points)
-    kk = min(k, len(pts))
-    idx = np.full((k, len(rows)), -1, dtype=np.int32)
-    val = np.full((k, len(rows)), np.inf, dtype=np.float32)
-    nearest_k_cells(pts, rows, cols, T, kk, idx, val, scale=0.003)
-    d, j = cKDTree(pts).query(centres(rows, cols), k=kk)
-    d, j = d.reshape(len(rows), kk), j.reshape(len(rows), kk)
-    assert np.array_equal(val[:kk].T, (d * 0.003).astype(np.float32))
-    # the same points, or points at exactly the same distance (ties)
-    same = idx[:kk].T == j
-    tied = np.isclose(np.hypot(*(pts[idx[:kk].T] - centres(rows, cols)[:, None, :]).transpose(2, 0, 1)), d,
-                      rtol=0, atol=1e-6)
-    assert (same | tied).all()
-    assert (idx[kk:] == -1).all() and np.isinf(val[kk:]).all()
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((300, 400), dtype=np.int32)
+    labels[rows, cols] = np.where(cols < 150, 1, np.where(rows < 120, 2, 5))   # 5: three labels, 0: sea
+    labels[rows[cols >= 390], cols[cols >= 390]] = 7                          # a label with no point
+    pt_label = rng.choice([1, 2, 5, 9], len(pts), p=[0.3, 0.3, 0.3, 0.1])      # 9: a label with no cell
+    if n_points <= 5:
+        pt_label[:] = 2                                                       # labels 1 and 5: no point
+    r, c, d, j = kd_tree_per_label(pts, pt_label, labels, k)
+    idx = np.full((k, len(r)), -1, dtype=np.int32)
+    val = np.full((k, len(r)), np.inf, dtype=np.float32)
+    nearest_k_labelled(labels, T, pts, pt_label, k, idx, val, scale=0.003, block=block)
+    assert np.array_equal(val, (d * 0.003).astype(np.float32))
+    got = np.where(idx >= 0, idx, 0)
+    dist = np.hypot(*(pts[got] - centres(r, c)[None]).transpose(2, 0, 1))
+    tied = np.isclose(dist, d, rtol=0, atol=1e-6)
+    assert ((idx == j) | ((idx >= 0) & tied)).all()                            # the same points, or tied ones
+    assert (idx[:, labels[r, c] == 7] == -1).all()
+    land = land_cells(labels)
+    assert all(np.array_equal(x, y) for x, y in zip(land, (r, c, labels[r, c])))
 
 
-def test_nearest_k_cells_writes_given_ids_into_given_columns():
-    pts = np.array([[T.c + 500.0, T.f - 500.0], [T.c + 10_500.0, T.f - 500.0]])
-    rows, cols = np.array([0, 0]), np.array([1, 9])
-    idx = np.full((1, 5), -1, dtype=np.int64)
-    val = np.full((1, 5), np.inf, dtype=np.float32)
-    nearest_k_cells(pts, rows, cols, T, 1, idx, val, ids=np.array([70, 71]), at=np.array([4, 2]), scale=1.0)
-    assert idx.tolist() == [[-1, -1, 71, -1, 70]]
-    assert val[0, 4] == 1000.0 and val[0, 2] == 1000.0
+def test_nearest_k_labelled_breaks_ties_by_the_lower_point_position_and_writes_ids():
+    # a cell centre exactly between two points of its label: the lower position wins, its id is written
+    labels = np.zeros((3, 3), dtype=np.int32)
+    labels[1, 1] = 4
+    centre = np.array([T.c + 1500.0, T.f - 1500.0])
+    pts = np.array([centre + [2000.0, 0.0], centre - [2000.0, 0.0], centre + [0.0, 700.0]])
+    idx = np.full((2, 1), -1, dtype=np.int64)
+    val = np.full((2, 1), np.inf, dtype=np.float32)
+    nearest_k_labelled(labels, T, pts, np.array([4, 4, 3]), 2, idx, val, ids=np.array([70, 71, 72]))
+    assert idx[:, 0].tolist() == [70, 71] and val[:, 0].tolist() == [2000.0, 2000.0]
 
 
-def test_nearest_k_cells_refuses_unsorted_cells():
-    with pytest.raises(ValueError, match="sorted by row"):
-        nearest_k_cells(np.zeros((3, 2)), np.array([2, 1]), np.array([0, 0]), T, 1,
-                        np.zeros((1, 2), dtype=np.int64), np.zeros((1, 2), dtype=np.float32))
+def test_nearest_k_labelled_refuses_outputs_of_the_wrong_size():
+    labels = np.ones((2, 2), dtype=np.int32)
+    with pytest.raises(ValueError, match="one column per labelled cell"):
+        nearest_k_labelled(labels, T, np.zeros((3, 2)), np.ones(3), 1,
+                           np.zeros((1, 3), dtype=np.int64), np.zeros((1, 3), dtype=np.float32))
 
 
 def test_best_of_k_on_grid_is_the_minimum_over_candidates_and_the_straight_leg():
