@@ -458,6 +458,15 @@ def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.G
     return Linked(road, base, n_nodes, pts, links, cells, poles_ea, pole_label, grid, off_kmh)
 
 
+def pole_point_minutes(lk: Linked, graph_edges: pd.DataFrame, pole: int) -> np.ndarray:
+    """(M,) minutes from one pole to every access point over a scenario's network (inf where unreachable):
+    one Dijkstra from the pole's own links."""
+    mine = lk.links[0] == pole
+    one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
+    t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)
+    return np.asarray(point_times(lk.base, lk.pts, t_node, pole_node, one)[0], dtype=np.float64)
+
+
 def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
                          poles: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """For each pole (all, or those listed), the minutes from every linked cell to it (inf where
@@ -467,14 +476,10 @@ def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
     per_min = minutes_per_metre(off_kmh)
     t, cells = lk.grid.transform, lk.cells
     for p in pole_ids:
-        mine = lk.links[0] == p
-        one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
-        t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)
-        t_pt, _ = point_times(lk.base, lk.pts, t_node, pole_node, one)
         # through an access point, or straight to the pole within its country
-        minutes = min_of_k(np.asarray(t_pt, dtype=np.float64), cells.point, cells.leg_min, cells.label, cells.rows,
-                           cells.cols, t.c, t.a, t.f, t.e, int(lk.pole_label[p]), float(lk.poles_ea[p, 0]),
-                           float(lk.poles_ea[p, 1]), per_min)
+        minutes = min_of_k(pole_point_minutes(lk, graph_edges, p), cells.point, cells.leg_min, cells.label,
+                           cells.rows, cells.cols, t.c, t.a, t.f, t.e, int(lk.pole_label[p]),
+                           float(lk.poles_ea[p, 0]), float(lk.poles_ea[p, 1]), per_min)
         yield int(p), minutes
 
 

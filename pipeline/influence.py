@@ -110,6 +110,64 @@ def huff_dominant_many(per_pole: Iterable[tuple[int, np.ndarray]], attractions: 
     return best, prob
 
 
+def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, attractions: np.ndarray, alpha: float,
+                        beta_per_h: float, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Streaming Huff over the linked cells: what :func:`huff_dominant_many` gives for
+    ``accessibility.minutes_to_each_pole(lk, scenario, off_kmh, poles)``, computed in batches of poles,
+    one pass over the cells per batch (the cells' minutes to each pole are never stored).
+
+    Parameters
+    ----------
+    lk : accessibility.Linked
+        The linked model.
+    scenario
+        Network scenario (``open``, ``current`` or ``closed``).
+    off_kmh
+        Off-network speed (km/h).
+    poles
+        Positions of the poles, in the order they are added (ties: the first pole keeps a place).
+    attractions
+        V × P attraction of every pole of ``lk`` under each of V variants (0 or NaN: not in that variant).
+    alpha, beta_per_h
+        Huff's exponent of attraction and distance decay (1/h).
+    batch
+        Poles per pass over the cells: memory is N × V × 20 bytes of totals plus M × ``batch`` × 8 bytes of
+        minutes to the access points, whatever the number of poles.
+
+    Returns
+    -------
+    best : ndarray (V × N, int32)
+        The dominant pole per variant and cell (−1 where no pole of the variant is reachable).
+    prob : ndarray (V × N)
+        Its probability (NaN where none).
+    """
+    from .accessibility import minutes_per_metre, pole_point_minutes
+    from .crossings import scenario_edges
+    from .kernels import huff_batch
+    from .progress import track
+
+    a = np.nan_to_num(np.asarray(attractions, dtype=float), nan=0.0)
+    c, t = lk.cells, lk.grid.transform
+    n, v = len(c.rows), a.shape[0]
+    total, best_w = np.zeros((v, n)), np.zeros((v, n))
+    best = np.full((v, n), -1, dtype=np.int32)
+    graph_edges = scenario_edges(lk.road, scenario)
+    poles = np.asarray(poles, dtype=np.int64)
+    for lo in track(range(0, len(poles), batch), "Huff: one Dijkstra per pole, one pass per batch of poles",
+                    total=-(-len(poles) // batch)):
+        ids = poles[lo:lo + batch]
+        t_point = np.empty((len(lk.pts.xy), len(ids)))
+        for b, p in enumerate(ids):
+            t_point[:, b] = pole_point_minutes(lk, graph_edges, int(p))
+        weight = np.where(a[:, ids] > 0, np.abs(a[:, ids]) ** alpha, 0.0).T.copy()   # A^α; 0: not in the variant
+        huff_batch(t_point, ids, lk.pole_label[ids].astype(np.int64), lk.poles_ea[ids, 0].copy(),
+                   lk.poles_ea[ids, 1].copy(), weight, beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows,
+                   c.cols, t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), total, best_w, best)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prob = np.where(total > 0, best_w / total, np.nan)
+    return best, prob
+
+
 def pole_grp_per_capita(poles: gpd.GeoDataFrame, vintages: dict[str, gpd.GeoDataFrame], tables, eco,
                         year: int) -> pd.DataFrame:
     """GRP per capita (USD) of the region each pole lies in: the first vintage of ``vintages`` whose
@@ -549,17 +607,13 @@ def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, attract
         pole (−1 none), GeoDataFrame in the grid CRS: one polygon per dominant pole, ``pole_id``,
         ``mean_probability``).
     """
-    from .accessibility import minutes_to_each_pole
-    from .progress import track
     from .rasters import zonal_means
 
     grid = lk.grid
     ids = poles.index[poles["tier"].isin(conf.tier_sets[conf.huff.tier_set])].to_numpy()
-    per_pole = track(minutes_to_each_pole(lk, conf.huff.scenario, off_kmh, ids), "Huff: one Dijkstra per pole",
-                     total=len(ids))
     names = list(attractions)
-    best, prob = huff_dominant_many(per_pole, np.vstack([attractions[k] for k in names]), conf.huff.alpha,
-                                    conf.huff.beta_per_hour, len(lk.cells.rows))
+    best, prob = huff_dominant_cells(lk, conf.huff.scenario, off_kmh, ids, np.vstack([attractions[k] for k in names]),
+                                     conf.huff.alpha, conf.huff.beta_per_hour)
     out = {}
     for k, name in enumerate(names):
         prob_grid = on_grid(lk, prob[k], np.nan)

@@ -480,3 +480,71 @@ def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_
     _nearest_k_labelled(labels, lut, row_start, int(block), pair_start, rank.astype(np.int64), dk, k_of,
                         px, py, pid, start, float(x0), float(y0), float(bucket), nx, ny, ox, oy, res,
                         float(scale), float(ring) * res, out_index, out_value)
+
+
+@njit(parallel=True, cache=True)
+def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min, point, leg_min, label, rows,
+               cols, ox, ax, oy, ey, per_min, total, best_w, best):
+    """Add a batch of poles to streaming Huff totals, in place: per cell, each pole's minutes (as
+    :func:`min_of_k`) and its weights (as :func:`huff_accumulate`, poles in batch order), in one pass
+    over the cells for the whole batch.
+
+    Parameters
+    ----------
+    t_point
+        (M, B) minutes from each of the batch's B poles to each access point (inf: unreachable).
+    pole_ids, pole_label, pole_x, pole_y
+        (B,) each pole's index (written into ``best``), country label and coordinates (grid CRS).
+    weight
+        (B, V) each pole's A^α per variant (0: not in that variant; must not be negative).
+    beta_per_min
+        Distance decay per minute.
+    point, leg_min
+        (k, N) candidate access points of each cell (−1: none) and the off-network minutes to them.
+    label, rows, cols
+        (N,) each cell's country label and raster position.
+    ox, ax, oy, ey
+        The grid's origin and cell size in x and y (``transform.c, .a, .f, .e``).
+    per_min
+        Off-network minutes per metre (the straight leg to a pole of the cell's own country).
+    total, best_w, best
+        (V, N) running sums, largest weights and their poles, as in :func:`huff_accumulate`.
+    """
+    n = point.shape[1]
+    nb = t_point.shape[1]
+    nv = weight.shape[1]
+    k = point.shape[0]
+    chunk = 4096
+    for c in prange((n + chunk - 1) // chunk):
+        mins = np.empty(nb)
+        decay = np.empty(nb)
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            for b in range(nb):
+                mins[b] = np.inf
+            for j in range(k):
+                p = point[j, i]
+                if p >= 0:
+                    leg = np.float64(leg_min[j, i])
+                    for b in range(nb):   # branch-free, so that it vectorises
+                        v = t_point[p, b] + leg
+                        mins[b] = v if v < mins[b] else mins[b]
+            x = ox + ax * (cols[i] + 0.5)
+            y = oy + ey * (rows[i] + 0.5)
+            for b in range(nb):
+                if label[i] == pole_label[b]:
+                    dx, dy = x - pole_x[b], y - pole_y[b]
+                    if max(abs(dx), abs(dy)) * per_min < mins[b]:   # a lower bound first: hypot is slow
+                        d = np.hypot(dx, dy) * per_min
+                        if d < mins[b]:
+                            mins[b] = d
+            for b in range(nb):   # unreachable: weight 0, which changes neither the sums nor the largest weights
+                decay[b] = np.exp(-beta_per_min * mins[b]) if mins[b] < np.inf else 0.0
+            for j in range(nv):
+                tot, bw, bp = total[j, i], best_w[j, i], best[j, i]
+                for b in range(nb):   # poles in batch order: the same sums as one pole at a time
+                    w = decay[b] * weight[b, j]
+                    tot += w
+                    if w > bw:
+                        bw = w
+                        bp = pole_ids[b]
+                total[j, i], best_w[j, i], best[j, i] = tot, bw, bp

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.accessibility import hours_per_scenario, link, minutes_to_each_pole
-from pipeline.influence import (beyond_mask, huff_changes, huff_dominant, huff_dominant_many,
+from pipeline.influence import (beyond_mask, huff_changes, huff_dominant, huff_dominant_cells, huff_dominant_many,
                                 huff_shares, route_legs)
 from pipeline.rasters import class_polygons
 
@@ -154,6 +154,18 @@ def test_huff_with_several_attractions_equals_one_run_per_attraction() -> None:
         np.testing.assert_allclose(prob[k], p1)
     # Poles with attraction 0 or NaN are out of the second model.
     assert not np.isin(best[1], [1, 3]).any()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 64])
+def test_huff_in_batches_of_poles_equals_streaming_one_pole_at_a_time(three_poles, batch) -> None:
+    lk, _, _ = three_poles
+    order = np.array([2, 0, 1])
+    a = np.array([[1e5, 2e5, 3e5], [1e5, 0.0, np.nan], [2e5, 2e5, 2e5]])   # variant 3: equal attractions
+    expect = huff_dominant_many(minutes_to_each_pole(lk, "open", OFF_KMH, order), a, 1.0, 0.5, len(lk.cells.rows))
+    got = huff_dominant_cells(lk, "open", OFF_KMH, order, a, 1.0, 0.5, batch=batch)
+    np.testing.assert_array_equal(got[0], expect[0])
+    np.testing.assert_array_equal(got[1], expect[1])   # bit for bit: the same sums in the same order
+    assert set(np.unique(got[0][1])) == {0} and set(np.unique(got[0][0])) == {0, 1, 2}
 
 
 def test_huff_changes_count_the_cells_whose_dominant_pole_differs() -> None:
