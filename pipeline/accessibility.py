@@ -359,10 +359,11 @@ def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...]) -> dict[str, tupl
         t_pt, pole_pt = point_times(lk.base, lk.pts, t_node, pole_node, lk.links)
         out[scenario] = cell_hours(lk.grid, lk.cells, t_pt, pole_pt)
         h = out[scenario][0]
-        reached = h[np.isfinite(h)]
-        median, p90 = np.percentile(reached, [50, 90], overwrite_input=True) if reached.size else (np.nan, np.nan)
-        log.info("  %s: median %.1f h, 90th percentile %.1f h, %d land cells unreachable", scenario,
-                 float(median), float(p90), int(n_land - reached.size))
+        reached = int(np.count_nonzero(np.isfinite(h)))
+        log.info("  %s: %d land cells reached, %d unreachable", scenario, reached, n_land - reached)
+        if log.isEnabledFor(logging.DEBUG) and reached:   # a sort of every cell: 0.1-0.5 s
+            median, p90 = np.percentile(h[np.isfinite(h)], [50, 90])
+            log.debug("  %s: median %.1f h, 90th percentile %.1f h", scenario, median, p90)
     return out
 
 
