@@ -210,3 +210,18 @@ def test_a_region_3_km_short_of_the_border_borders_it_only_from_a_5_km_tolerance
     assert by_tol == {1.0: {"Bee"}, 2.0: {"Bee"}, 5.0: {"Bee", "Near"}, 10.0: {"Bee", "Near"}}
     near = t[(t.name_en == "Near") & (t.tolerance_km == 5.0)].iloc[0]
     assert near.shared_border_km == pytest.approx(MERIDIAN_0_4_KM, rel=0.01)
+
+
+def test_geodesic_area_subtracts_holes_and_adds_parts_as_pyproj_does():
+    from pyproj import Geod
+
+    outer = [(60.0, 40.0), (70.0, 40.0), (70.0, 50.0), (60.0, 50.0)]
+    hole = [(62.0, 42.0), (64.0, 42.0), (64.0, 44.0), (62.0, 44.0)]
+    holed = shapely.Polygon(outer, [hole])
+    multi = shapely.MultiPolygon([holed, shapely.box(75.0, 45.0, 76.0, 46.0)])
+    got = area_km2([holed, multi, shapely.Polygon(hole), None])
+    g = Geod(ellps="WGS84")
+    expect = [abs(g.geometry_area_perimeter(shapely.orient_polygons(x))[0]) / 1e6 for x in (holed, multi)]
+    assert got[:2].tolist() == expect   # the same sums in the same order: equal to the last bit
+    assert got[0] == pytest.approx(area_km2([shapely.Polygon(outer)])[0] - got[2], rel=1e-12)
+    assert got[3] == 0.0
