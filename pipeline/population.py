@@ -451,10 +451,12 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     flat = labels.ravel()
     unit_pop = np.bincount(flat, weights=pop.ravel(), minlength=len(units) + 1)[1:]
     for i, g in enumerate(track(belts_ea.values, "people in the belts")):
-        mask = features.rasterize([(g, 1)], out_shape=labels.shape, transform=grid.transform, fill=0, dtype="uint8")
-        sel = mask.ravel() > 0
-        belt_pop.append(float(pop.ravel()[sel].sum()))
-        inside_pop = np.bincount(flat[sel], weights=pop.ravel()[sel], minlength=len(units) + 1)[1:]
+        win, transform = _window(g, grid)   # the belt's box only: the same cells in the same order
+        p, lab = pop[win], labels[win]
+        sel = (features.rasterize([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
+               if p.size else np.zeros(p.shape, dtype=bool))
+        belt_pop.append(float(p[sel].sum()))
+        inside_pop = np.bincount(lab[sel], weights=p[sel], minlength=len(units) + 1)[1:]
         hit = np.flatnonzero(inside_pop > 0)
         b = belts.iloc[i]
         per_region.append(pd.DataFrame({"segment_id": b["segment_id"], "side": b["side"], "distance_km": b["distance_km"],

