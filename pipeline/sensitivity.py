@@ -69,14 +69,15 @@ def scaled_links(lk, *, speed: float = 1.0, off_kmh: float | None = None, delay:
     """
     r = 1.0 if off_kmh is None else lk.off_kmh / off_kmh
     pole, j, access = lk.links
-    cells = replace(lk.cells, leg_min=lk.cells.leg_min * np.float32(r), pole_min=lk.cells.pole_min * np.float32(r))
+    cells = lk.cells if r == 1.0 else replace(lk.cells, leg_min=lk.cells.leg_min * np.float32(r),
+                                              pole_min=lk.cells.pole_min * np.float32(r))
     return replace(lk, road=scaled_edges(lk.road, speed=speed, delay=delay),
                    base=lk.base.assign(minutes=lk.base["minutes"].to_numpy(dtype=float) / speed),
                    links=(pole, j, access * r), cells=cells, off_kmh=lk.off_kmh if off_kmh is None else off_kmh)
 
 
 def headline(hours: dict[str, tuple[np.ndarray, np.ndarray]], focus_cells: np.ndarray, pole_abroad: np.ndarray,
-             zones_ea: gpd.GeoSeries, transform, threshold_h: float) -> dict[str, float]:
+             zones_ea: gpd.GeoSeries, transform, threshold_h: float, masks: list | None = None) -> dict[str, float]:
     """The headline figures of one variant.
 
     Parameters
@@ -93,6 +94,8 @@ def headline(hours: dict[str, tuple[np.ndarray, np.ndarray]], focus_cells: np.nd
         Grid transform.
     threshold_h
         Threshold of "beyond influence" (h).
+    masks
+        ``rasters.zone_masks`` of ``zones_ea`` (made once for all variants); None: made here.
 
     Returns
     -------
@@ -101,14 +104,15 @@ def headline(hours: dict[str, tuple[np.ndarray, np.ndarray]], focus_cells: np.nd
         cells), ``barrier_h|<zone_id>`` (area-weighted mean of current − open hours per belt).
     """
     from .influence import beyond_mask
-    from .rasters import zonal_means
+    from .rasters import means_in_zones, zone_masks
 
     h_cur, which = hours["current"]
     n = focus_cells.sum()
     out = {"beyond_share_pct": 100 * float(beyond_mask(h_cur, focus_cells, threshold_h).sum()) / n}
     abroad = focus_cells & (which >= 0) & np.append(pole_abroad, False)[np.where(which >= 0, which, -1)]
     out["pole_abroad_share_pct"] = 100 * float(abroad.sum()) / n
-    barrier = zonal_means(h_cur - hours["open"][0], zones_ea, transform)
+    masks = zone_masks(zones_ea, transform, h_cur.shape) if masks is None else masks
+    barrier = means_in_zones(h_cur - hours["open"][0], masks)
     out |= {f"barrier_h|{z}": float(b) for z, b in zip(zones_ea.index, barrier)}
     return out
 

@@ -225,3 +225,21 @@ def test_geodesic_area_subtracts_holes_and_adds_parts_as_pyproj_does():
     assert got[:2].tolist() == expect   # the same sums in the same order: equal to the last bit
     assert got[0] == pytest.approx(area_km2([shapely.Polygon(outer)])[0] - got[2], rel=1e-12)
     assert got[3] == 0.0
+
+
+def test_local_azimuthal_projection_is_the_one_pyproj_finds_for_the_crs():
+    from pyproj import CRS, Transformer
+
+    from pipeline.geodesy import _aeqd
+
+    fwd, inv = _aeqd(68.654321, 47.123456, "WGS84")
+    crs = CRS.from_proj4("+proj=aeqd +lat_0=47.123456 +lon_0=68.654321 +ellps=WGS84 +units=m +no_defs")
+    ref_fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    ref_inv = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    rng = np.random.default_rng(0)
+    lon, lat = rng.uniform(50, 90, 1000), rng.uniform(35, 60, 1000)
+    xy = fwd.transform(lon, lat)
+    assert np.array_equal(xy, ref_fwd.transform(lon, lat))          # bit for bit
+    assert np.array_equal(inv.transform(*xy), ref_inv.transform(*xy))
+    _, _, d = GEOD.inv(np.full(1000, 68.654321), np.full(1000, 47.123456), lon, lat)
+    assert np.allclose(np.hypot(*xy), d, rtol=1e-9)                   # equidistant from the centre
