@@ -163,8 +163,9 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
         huff_batch(t_point, ids, lk.pole_label[ids].astype(np.int64), lk.poles_ea[ids, 0].copy(),
                    lk.poles_ea[ids, 1].copy(), weight, beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows,
                    c.cols, t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), total, best_w, best)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prob = np.where(total > 0, best_w / total, np.nan)
+    reached = total > 0
+    prob = np.divide(best_w, total, out=best_w, where=reached)   # in place: one (V, N) array less at the peak
+    prob[~reached] = np.nan
     return best, prob
 
 
@@ -1014,6 +1015,7 @@ def run(cfg, stages, out, rasters) -> None:
     changes = huff_changes({k: b for k, (_, b, _) in variants.items()}, focus_cells, cell_km2,
                            [("population", "population_grp_poles"), ("population_grp_poles", "grp"),
                             ("population", "grp")])
+    variants = prob_grid = huff_areas = None   # the variants' grids (some 300 MB) are no longer needed
 
     regions = read_layer(stages.border_regions, "border_regions")
     cols = ["kind", "name", "segment_id", "country", "geometry"]
@@ -1024,6 +1026,7 @@ def run(cfg, stages, out, rasters) -> None:
         geometry="geometry", crs=cfg.output_crs)
     cross = cross_border_influence(lk, fastest, targets, list(p.countries_ea["country"]),
                                    settlements.to_crs(grid.crs))
+    fastest = beyond_rasters = None
 
     stops_at = {n: (float(g.x), float(g.y)) for n, g in zip(poles["name"], poles.geometry)}
     cps = load_checkpoints(cfg.layers_dir / "checkpoints.yaml")
@@ -1052,6 +1055,7 @@ def run(cfg, stages, out, rasters) -> None:
     edge["focus_km2"] = float(flag[focus_cells].sum()) * abs(grid.transform.a * grid.transform.e) / 1e6
     share = zonal_means(flag.astype(np.float32), targets.geometry.to_crs(grid.crs), grid.transform)
     cross["edge_flag_share"] = np.tile(share, len(cross) // len(targets))   # targets repeat per scenario
+    h_edge = land = flag = None
     sens = sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, set(cps["name"]),
                             zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
     land = shapely.union_all(p.countries.geometry.values)
