@@ -393,11 +393,29 @@ def main() -> int:
         else:
             lines += ["## 6. Scale-out on dask.distributed", "",
                       "Not run: dask is not installed (`pip install -e '.[scale]'`).", ""]
+    lines += osm_section(args.json)
     text = "\n".join(lines)
     print(text)
     write_atomic(args.out, text + "\n")
     write_json(args.json)
     return 0
+
+
+def osm_section(json_path: Path) -> list[str]:
+    """Section 7 from the ``osm_synthetic`` key that `make bench-osm` (bench/osm_scale.py) writes: too long
+    to run within `make bench`, so shown with the date it was measured."""
+    head = ["## 7. OpenStreetMap at country scale (synthetic extract)", ""]
+    old = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {}
+    osm = old.get("osm_synthetic")
+    if not osm:
+        return head + ["Not measured yet: run `make bench-osm`.", ""]
+    rows = [(name, f"{s['seconds']:.0f}", f"{s['peak_mb']:,}", str(s["exit"])) for name, s in osm["stages"].items()]
+    return head + [
+        f"`make bench-osm`, measured {osm.get('measured', '?')}: a synthetic OSM PBF over the study window "
+        f"({osm['ways']:,} ways, {osm['nodes']:,} nodes, {osm['pbf_mb']:.0f} MB; bench/synthetic_osm.py) replaces "
+        f"the road network; Make runs network → crossings → accessibility → influence on it (exit "
+        f"{osm['make_exit']}, {osm['seconds_all']:.0f} s in all with Make and Python start-up).", "",
+        *table(["stage", "seconds", "peak memory (MB)", "exit"], rows, "lrrr"), ""]
 
 
 def write_atomic(path: Path, text: str) -> None:
