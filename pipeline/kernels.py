@@ -455,13 +455,14 @@ def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_
     x0, y0 = points.min(axis=0)
     x1, y1 = points.max(axis=0)
     span = max(x1 - x0, y1 - y0, res)
-    bucket = max(np.sqrt(max((x1 - x0) * (y1 - y0), 1e-3 * span * span) / len(points) * 4.0), span / 4096)
+    bucket = max(np.sqrt(max((x1 - x0) * (y1 - y0), 1e-3 * span * span) / len(points) * 16.0), span / 4096)
     nx, ny = int((x1 - x0) / bucket) + 1, int((y1 - y0) / bucket) + 1
     bx = np.clip(((points[:, 0] - x0) / bucket).astype(np.int64), 0, nx - 1)
     by = np.clip(((points[:, 1] - y0) / bucket).astype(np.int64), 0, ny - 1)
-    key = lut[point_label] * (nx * ny) + by * nx + bx
+    key = lut[point_label] * (nx * ny) + by * nx + bx   # label-major: about 16 points a bucket over all labels
     order = np.argsort(key, kind="stable")
-    start = np.searchsorted(key[order], np.arange(n_labels * nx * ny + 1))
+    start = np.zeros(n_labels * nx * ny + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key, minlength=n_labels * nx * ny), out=start[1:])
     px, py, pid = points[order, 0].copy(), points[order, 1].copy(), ids[order].copy()
     # (block, label) pairs and the k-th distance of each block's centre to the label's points
     h, w = labels.shape
