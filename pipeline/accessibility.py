@@ -460,8 +460,23 @@ def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.G
 
 
 def pole_point_minutes(lk: Linked, graph_edges: pd.DataFrame, pole: int) -> np.ndarray:
-    """(M,) minutes from one pole to every access point over a scenario's network (inf where unreachable):
-    one Dijkstra from the pole's own links."""
+    """Minutes from one pole to every access point over a scenario's network: one Dijkstra from the
+    pole's own links.
+
+    Parameters
+    ----------
+    lk
+        The linked model.
+    graph_edges
+        The scenario's network (``crossings.scenario_edges``).
+    pole
+        The pole's position in ``lk.poles_ea``.
+
+    Returns
+    -------
+    ndarray (M,) float64
+        Minutes to each access point (inf where unreachable).
+    """
     mine = lk.links[0] == pole
     one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
     t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)

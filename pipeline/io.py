@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -153,11 +154,44 @@ def to_crs(gdf: gpd.GeoDataFrame, crs: CRS, name: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(crs)
 
 
+def remove_stale_temporaries(target: Path, suffix: str) -> list[Path]:
+    """Delete the temporaries of ``target`` that a killed run left beside it (``.<stem>.<8 random
+    characters><suffix>``, with a GeoPackage's SQLite side files), except those this process is writing.
+
+    Safe because a stage holds its lock (:func:`stage_lock`) while it writes: no other process writes
+    the same target at the same time. A SIGKILL leaves no chance to clean up, so the next run does.
+
+    Parameters
+    ----------
+    target
+        The output about to be written.
+    suffix
+        Its temporaries' suffix (e.g. ``.tif``).
+
+    Returns
+    -------
+    list of Path
+        The files deleted.
+    """
+    pattern = re.compile(re.escape(f".{target.stem}.") + r"[a-z0-9_]{8}" + re.escape(suffix)
+                         + r"(-journal|-wal|-shm)?")
+    gone = []
+    for p in target.parent.iterdir() if target.parent.is_dir() else []:
+        if pattern.fullmatch(p.name) and Path(re.sub(r"-(journal|wal|shm)$", "", str(p))) not in _ACTIVE:
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    if gone:
+        log.info("removed %d temporary file(s) of %s left by an interrupted run", len(gone), target.name)
+    return gone
+
+
 @contextmanager
 def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success (first
+    removing the temporaries of ``target`` an interrupted run left)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target, suffix or target.suffix)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix or target.suffix,
                                     dir=target.parent)
     os.close(fd)

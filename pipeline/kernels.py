@@ -10,9 +10,11 @@ core (``prange``).
   raster; blocks of cells share one candidate list. :func:`land_cells` lists the same cells.
 - :func:`best_of_k_on_grid`: the fastest of each cell's candidate access points (travel time there + the
   cell's off-network leg) or the straight leg to a pole, written into the hours and pole rasters.
-- :func:`min_of_k`: the same minimum for one pole at a time (Huff: every cell's minutes to every pole).
+- :func:`min_of_k`: the same minimum for one pole at a time (every cell's minutes to one pole).
 - :func:`huff_accumulate`: one pole's Huff weights A^α·exp(−β·t) added to the running totals and the
   dominant pole of several attraction variants, in one pass.
+- :func:`huff_batch`: both of the last two for a batch of poles, in one pass over the cells (what the
+  influence stage runs: the cells' minutes to each pole are never stored).
 """
 
 from __future__ import annotations

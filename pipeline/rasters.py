@@ -183,8 +183,21 @@ def zone_masks(polygons: gpd.GeoSeries, transform: Affine, shape: tuple[int, int
 
 
 def means_in_zones(values: np.ndarray, zones: list[tuple[tuple[slice, slice], np.ndarray] | None]) -> np.ndarray:
-    """Mean of the finite cells of each zone of :func:`zone_masks` (NaN where none): the masks are made
-    once for rasters that share a grid (e.g. one per sensitivity variant)."""
+    """Mean of the finite cells of each zone: the masks are made once for rasters that share a grid
+    (e.g. one per sensitivity variant).
+
+    Parameters
+    ----------
+    values
+        The raster (the grid of the masks).
+    zones
+        :func:`zone_masks` of the polygons.
+
+    Returns
+    -------
+    ndarray (len(zones),)
+        The means (NaN where a zone has no finite cell).
+    """
     out = np.full(len(zones), np.nan)
     for i, zone in enumerate(zones):
         if zone is None:

@@ -78,7 +78,7 @@ def check_zone_overlaps(zones: gpd.GeoDataFrame, segments: gpd.GeoDataFrame
 def validate(outputs: Path) -> tuple[list[str], str]:
     """All checks; (problems, Markdown report)."""
     # Dot files are temporaries being written (pipeline.io.atomic_path), never outputs.
-    paths = [p for p in sorted(outputs.glob("*.gpkg")) + sorted((outputs / "stages").glob("*.gpkg"))
+    paths = [p for p in sorted(outputs.glob("[!.]*.gpkg")) + sorted((outputs / "stages").glob("[!.]*.gpkg"))
              if not p.name.startswith(".")]
     problems, layer_lines = check_layers(paths, outputs)
     zp, zone_lines = check_zone_overlaps(gpd.read_file(outputs / "borders.gpkg", layer="zones"),

@@ -464,3 +464,27 @@ def test_files_written_by_worker_processes_are_renamed_with_the_stage_all_or_not
     pool.shutdown()
     assert a.read_text() == "new" and b.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_a_killed_runs_temporaries_are_removed_when_the_output_is_written_again(tmp_path: Path) -> None:
+    from pipeline import io
+
+    target = tmp_path / "huff_probability.tif"
+    stale = [tmp_path / ".huff_probability.gbebhmwo.tif", tmp_path / ".huff_probability.w_hn66k_.tif"]
+    kept = [tmp_path / ".huff_probability.gbebhmwo.qml",        # another output's temporary (publish's)
+            tmp_path / ".access_open.abcdefgh.tif",             # another output
+            tmp_path / ".huff_probability.tif.bak"]             # not a temporary's name
+    for p in stale + kept:
+        p.write_text("x")
+    with io.atomic_path(target) as tmp:
+        tmp.write_text("new")
+        assert tmp.exists() and not any(p.exists() for p in stale)
+        assert io.remove_stale_temporaries(target, ".tif") == []   # its own, still being written, stays
+        assert tmp.exists()
+    assert target.read_text() == "new" and all(p.exists() for p in kept)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name] + [p.name for p in kept])
+    gpkg = tmp_path / "influence.gpkg"
+    side = [tmp_path / ".influence.abcd1234.gpkg", tmp_path / ".influence.abcd1234.gpkg-journal"]
+    for p in side:
+        p.write_text("x")
+    assert sorted(io.remove_stale_temporaries(gpkg, ".gpkg")) == sorted(side)
