@@ -96,18 +96,30 @@ def huff_dominant_many(per_pole: Iterable[tuple[int, np.ndarray]], attractions: 
     prob : ndarray (V × N)
         Its probability (NaN where none).
     """
+    weights, total, best_w, best = _huff_start(attractions, alpha, n)
+    for pole, minutes in per_pole:
+        huff_accumulate(np.asarray(minutes, dtype=np.float64), weights[:, pole], beta_per_h / 60.0, int(pole), total,
+                        best_w, best)
+    return best, _huff_probability(total, best_w)
+
+
+def _huff_start(attractions: np.ndarray, alpha: float, n: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The V × P weights A^α (0 where a pole is not in a variant: attraction 0 or NaN) and empty running
+    totals, largest weights and dominant poles for V variants and n places."""
     a = np.nan_to_num(np.asarray(attractions, dtype=float), nan=0.0)
     v = a.shape[0]
-    total = np.zeros((v, n))
-    best_w = np.zeros((v, n))
-    best = np.full((v, n), -1, dtype=np.int32)
-    for pole, minutes in per_pole:
-        weight = np.where(a[:, pole] > 0, np.abs(a[:, pole]) ** alpha, 0.0)   # A^α; 0: not in the variant
-        huff_accumulate(np.asarray(minutes, dtype=np.float64), weight, beta_per_h / 60.0, int(pole), total, best_w,
-                        best)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prob = np.where(total > 0, best_w / total, np.nan)
-    return best, prob
+    weights = np.where(a > 0, np.abs(a) ** alpha, 0.0)
+    return weights, np.zeros((v, n)), np.zeros((v, n)), np.full((v, n), -1, dtype=np.int32)
+
+
+def _huff_probability(total: np.ndarray, best_w: np.ndarray) -> np.ndarray:
+    """The dominant pole's probability (largest weight / sum of weights; NaN where no pole is reachable),
+    divided in place in ``best_w``: one (V, N) array less at the peak."""
+    reached = total > 0
+    prob = np.divide(best_w, total, out=best_w, where=reached)
+    prob[~reached] = np.nan
+    return prob
 
 
 HUFF_BATCH_BYTES = 128e6   # minutes from a batch of poles to every access point (float64) held at once
@@ -151,11 +163,8 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
     from .kernels import huff_batch
     from .progress import track
 
-    a = np.nan_to_num(np.asarray(attractions, dtype=float), nan=0.0)
     c, t = lk.cells, lk.grid.transform
-    n, v = len(c.rows), a.shape[0]
-    total, best_w = np.zeros((v, n)), np.zeros((v, n))
-    best = np.full((v, n), -1, dtype=np.int32)
+    weights, total, best_w, best = _huff_start(attractions, alpha, len(c.rows))
     graph_edges = scenario_edges(lk.road, scenario)
     poles = np.asarray(poles, dtype=np.int64)
     if batch is None:
@@ -166,14 +175,10 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
         t_point = np.empty((len(lk.pts.xy), len(ids)))
         for b, p in enumerate(ids):
             t_point[:, b] = pole_point_minutes(lk, graph_edges, int(p))
-        weight = np.where(a[:, ids] > 0, np.abs(a[:, ids]) ** alpha, 0.0).T.copy()   # A^α; 0: not in the variant
         huff_batch(t_point, ids, lk.pole_label[ids].astype(np.int64), lk.poles_ea[ids, 0].copy(),
-                   lk.poles_ea[ids, 1].copy(), weight, beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows,
+                   lk.poles_ea[ids, 1].copy(), weights[:, ids].T.copy(), beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows,
                    c.cols, t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), total, best_w, best)
-    reached = total > 0
-    prob = np.divide(best_w, total, out=best_w, where=reached)   # in place: one (V, N) array less at the peak
-    prob[~reached] = np.nan
-    return best, prob
+    return best, _huff_probability(total, best_w)
 
 
 def pole_grp_per_capita(poles: gpd.GeoDataFrame, vintages: dict[str, gpd.GeoDataFrame], tables, eco,
@@ -279,13 +284,12 @@ def cross_border_shares(polygons: gpd.GeoSeries, own_country: np.ndarray, pole_c
     pops_all = settlements["population"].to_numpy()
     for own in np.unique(own_country):
         which = np.flatnonzero(own_country == own)
-        for i in which:   # the mean of a 0/1 float32 raster over the cells a pole reaches, on its window only
-            if masks[i] is not None:
+        for i in which:
+            if masks[i] is not None:   # the mean of a 0/1 float32 raster over the cells a pole reaches
                 cells = pole_country[masks[i][0]][masks[i][1]]
                 cells = (cells != own).astype(np.float32)[cells >= 0]
                 if cells.size:
                     area_share[i] = float(cells.mean())
-        for i in which:
             inside = shapely.contains_xy(polygons.values[i], sx, sy) if len(sx) else np.zeros(0, bool)
             pops = pops_all[inside]
             if pops.sum() > 0:

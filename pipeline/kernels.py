@@ -226,7 +226,7 @@ def _block_kth(cx, cy, rank, k_of, px, py, start, x0, y0, size, nx, ny, max_ring
                                     j -= 1
                                 best[j] = d2
                                 found += 1
-                    bx += max(step, 1)
+                    bx += step
             covered = min(x - (x0 + (cbx - g) * size), x0 + (cbx + g + 1) * size - x,
                           y - (y0 + (cby - g) * size), y0 + (cby + g + 1) * size - y)
             whole = cbx - g <= 0 and cbx + g >= nx - 1 and cby - g <= 0 and cby + g >= ny - 1
@@ -304,18 +304,12 @@ def _nearest_k_labelled(labels, lut, row_start, B, pair_start, pair_rank, pair_d
             m = 0
             for u in range(pair_start[blk], pair_start[blk + 1]):
                 lr = pair_rank[u]
-                dk = pair_dk[u]
                 lo_of[lr] = m
-                if np.isnan(dk):   # no point of this label
-                    hi_of[lr] = m
-                    continue
-                radius = dk + 2.0 * half if np.isfinite(dk) else np.inf
-                bx0, bx1, by0, by1 = 0, nx - 1, 0, ny - 1
-                if np.isfinite(radius):
-                    bx0 = max(int(np.floor((bcx - radius - x0) / size)), 0)
-                    bx1 = min(int(np.floor((bcx + radius - x0) / size)), nx - 1)
-                    by0 = max(int(np.floor((bcy - radius - y0) / size)), 0)
-                    by1 = min(int(np.floor((bcy + radius - y0) / size)), ny - 1)
+                radius = pair_dk[u] + 2.0 * half   # finite: every label here has at least one point
+                bx0 = max(int(np.floor((bcx - radius - x0) / size)), 0)
+                bx1 = min(int(np.floor((bcx + radius - x0) / size)), nx - 1)
+                by0 = max(int(np.floor((bcy - radius - y0) / size)), 0)
+                by1 = min(int(np.floor((bcy + radius - y0) / size)), ny - 1)
                 if bx1 >= bx0:
                     for by in range(by0, by1 + 1):
                         base = lr * nb + by * nx
@@ -368,6 +362,11 @@ def _nearest_k_labelled(labels, lut, row_start, B, pair_start, pair_rank, pair_d
                 lo_of[pair_rank[u]] = -1
 
 
+def _row_start(labels: np.ndarray) -> np.ndarray:
+    """(height + 1,) position of each row's first labelled cell (label > 0) in ``numpy.nonzero`` order."""
+    return np.concatenate([[0], np.cumsum(np.count_nonzero(labels > 0, axis=1))]).astype(np.int64)
+
+
 def land_cells(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cells of a label raster with a label > 0: rows, columns and labels, in ``numpy.nonzero`` order.
 
@@ -382,8 +381,7 @@ def land_cells(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     label : ndarray (N,) of the raster's dtype
     """
     labels = np.ascontiguousarray(labels)
-    counts = np.count_nonzero(labels > 0, axis=1)
-    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    row_start = _row_start(labels)
     n = int(row_start[-1])
     rows, cols = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     lab = np.empty(n, dtype=labels.dtype)
@@ -439,8 +437,7 @@ def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     point_label = np.asarray(point_label, dtype=np.int64)
     ids = np.arange(len(points), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
-    counts = np.count_nonzero(labels > 0, axis=1)
-    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    row_start = _row_start(labels)
     keep = point_label > 0
     ranks = np.unique(point_label[keep])
     if row_start[-1] == 0 or ranks.size == 0:
@@ -451,7 +448,8 @@ def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_
     lut[ranks] = np.arange(len(ranks))
     points, point_label, ids = points[keep], point_label[keep], ids[keep]
     n_labels = len(ranks)
-    n_pts = np.bincount(lut[point_label], minlength=n_labels)
+    point_rank = lut[point_label]
+    n_pts = np.bincount(point_rank, minlength=n_labels)
     k_of = np.minimum(k, n_pts).astype(np.int64)
     # points: a bucket grid per label (label-major counting sort, stable)
     x0, y0 = points.min(axis=0)
@@ -461,7 +459,7 @@ def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_
     nx, ny = int((x1 - x0) / bucket) + 1, int((y1 - y0) / bucket) + 1
     bx = np.clip(((points[:, 0] - x0) / bucket).astype(np.int64), 0, nx - 1)
     by = np.clip(((points[:, 1] - y0) / bucket).astype(np.int64), 0, ny - 1)
-    key = lut[point_label] * (nx * ny) + by * nx + bx   # label-major: about 16 points a bucket over all labels
+    key = point_rank * (nx * ny) + by * nx + bx   # label-major: about 16 points a bucket over all labels
     order = np.argsort(key, kind="stable")
     start = np.zeros(n_labels * nx * ny + 1, dtype=np.int64)
     np.cumsum(np.bincount(key, minlength=n_labels * nx * ny), out=start[1:])
@@ -479,8 +477,8 @@ def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_
     for r in range(n_labels):   # far from the label's points: a k-d tree
         at = np.flatnonzero((rank == r) & np.isnan(dk))
         if at.size:
-            dk[at] = cKDTree(points[lut[point_label] == r]).query(centres[at], k=[int(k_of[r])])[0][:, 0]
-    _nearest_k_labelled(labels, lut, row_start, int(block), pair_start, rank.astype(np.int64), dk, k_of,
+            dk[at] = cKDTree(points[point_rank == r]).query(centres[at], k=[int(k_of[r])])[0][:, 0]
+    _nearest_k_labelled(labels, lut, row_start, int(block), pair_start, rank, dk, k_of,
                         px, py, pid, start, float(x0), float(y0), float(bucket), nx, ny, ox, oy, res,
                         float(scale), float(ring) * res, out_index, out_value)
 

@@ -38,7 +38,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from affine import Affine
 from rasterio import features
 
 from .progress import track
@@ -375,7 +374,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     from .config import load_accessibility, load_economy, load_population
     from .io import read_layer
     from .outputs import write_stage
-    from .rasters import write_geotiff
+    from .rasters import grid_window, write_geotiff
     from .statistics import load_tables
     from .zones import cross_border_zones
 
@@ -451,7 +450,8 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     flat = labels.ravel()
     unit_pop = np.bincount(flat, weights=pop.ravel(), minlength=len(units) + 1)[1:]
     for i, g in enumerate(track(belts_ea.values, "people in the belts")):
-        win, transform = _window(g, grid)   # the belt's box only: the same cells in the same order
+        # the belt's box only: the same cells in the same order
+        win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
         p, lab = pop[win], labels[win]
         sel = (features.rasterize([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
                if p.size else np.zeros(p.shape, dtype=bool))
@@ -571,6 +571,7 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
     import rasterio
 
     from .io import read_layer
+    from .rasters import grid_window
 
     hours = {}
     for scenario in ("open", "current", "closed"):
@@ -597,7 +598,8 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
     across = _fastest_pole_abroad(cfg, stages, pop.shape, grid, countries_ea, own)
     rows = []
     for g in track(targets.geometry.to_crs(grid.crs).values, "people-weighted hours per belt and region"):
-        win, transform = _window(g, grid)   # only the cells of the target's box: the same cells, far less work
+        # only the cells of the target's box: the same cells, far less work
+        win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
         p = pop[win]
         mask = (features.rasterize([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
                 if p.size else np.zeros(p.shape, dtype=bool))
@@ -629,18 +631,6 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
                                "people_fastest_pole_abroad": [float(pop[across["open"] & in_focus].sum()),
                                                               float(pop[across["open"] & ~in_focus].sum())]})
     return access, pd.DataFrame(out), abroad
-
-
-def _window(geom, grid) -> tuple[tuple[slice, slice], Affine]:
-    """The rows and columns of the grid that a geometry's bounding box covers (widened to whole cells, clipped
-    to the grid), and that window's transform."""
-    t = grid.transform
-    minx, miny, maxx, maxy = geom.bounds
-    c0 = int(np.clip(np.floor((minx - t.c) / t.a), 0, grid.width))
-    c1 = int(np.clip(np.ceil((maxx - t.c) / t.a), 0, grid.width))
-    r0 = int(np.clip(np.floor((maxy - t.f) / t.e), 0, grid.height))
-    r1 = int(np.clip(np.ceil((miny - t.f) / t.e), 0, grid.height))
-    return (slice(r0, max(r1, r0)), slice(c0, max(c1, c0))), t * Affine.translation(c0, r0)
 
 
 def _fastest_pole_abroad(cfg, stages, shape, grid, countries_ea, own: np.ndarray) -> dict[str, np.ndarray]:

@@ -60,7 +60,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
         return Path(os.path.relpath(p.resolve(), base)).as_posix()
 
     # not hidden files: a killed stage's temporaries (.name.xxxxxxxx.tif) are no outputs
-    tifs = sorted(t for t in rasters.glob("*.tif") if not t.name.startswith(".")) if rasters.is_dir() else []
+    tifs = sorted(rasters.glob("[!.]*.tif")) if rasters.is_dir() else []
     for tif in tifs:
         write_text(tif.with_suffix(".qml"), raster_qml(tif.stem))
         write_text(tif.with_suffix(".qmd"), qmd(raster_metadata(geotiff_tags(tif), tif.stem), cfg.equal_area_crs))

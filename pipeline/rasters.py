@@ -140,6 +140,32 @@ def bands_to_polygons(hours: np.ndarray, limits: list[float], transform: Affine,
     return frame
 
 
+def grid_window(geom, transform: Affine, shape: tuple[int, int]) -> tuple[tuple[slice, slice], Affine]:
+    """The rows and columns of a grid that a geometry's bounding box covers (widened to whole cells,
+    clipped to the grid; empty slices where it misses the grid), and that window's transform.
+
+    Parameters
+    ----------
+    geom
+        A geometry in the grid's CRS.
+    transform
+        The grid's north-up transform.
+    shape
+        (height, width) of the grid.
+
+    Returns
+    -------
+    (rows, cols) slices, Affine
+    """
+    height, width = shape
+    minx, miny, maxx, maxy = geom.bounds
+    c0 = int(np.clip(np.floor((minx - transform.c) / transform.a), 0, width))
+    c1 = int(np.clip(np.ceil((maxx - transform.c) / transform.a), 0, width))
+    r0 = int(np.clip(np.floor((maxy - transform.f) / transform.e), 0, height))
+    r1 = int(np.clip(np.ceil((miny - transform.f) / transform.e), 0, height))
+    return (slice(r0, max(r1, r0)), slice(c0, max(c1, c0))), transform @ Affine.translation(c0, r0)
+
+
 def zone_masks(polygons: gpd.GeoSeries, transform: Affine, shape: tuple[int, int]
                ) -> list[tuple[tuple[slice, slice], np.ndarray] | None]:
     """For each polygon, the window of the grid its box covers and the cells of the window whose centre
@@ -159,26 +185,19 @@ def zone_masks(polygons: gpd.GeoSeries, transform: Affine, shape: tuple[int, int
     list
         Per polygon, ((rows, cols) slices, boolean mask of the window) or None.
     """
-    height, width = shape
-    res = transform.a
     out: list[tuple[tuple[slice, slice], np.ndarray] | None] = []
     for poly in polygons.values:
         if poly is None or poly.is_empty:
             out.append(None)
             continue
-        minx, miny, maxx, maxy = poly.bounds
-        c0 = max(int(np.floor((minx - transform.c) / res)), 0)
-        c1 = min(int(np.ceil((maxx - transform.c) / res)), width)
-        r0 = max(int(np.floor((transform.f - maxy) / res)), 0)
-        r1 = min(int(np.ceil((transform.f - miny) / res)), height)
-        if c0 >= c1 or r0 >= r1:
+        window, window_transform = grid_window(poly, transform, shape)
+        rows, cols = window
+        if rows.start >= rows.stop or cols.start >= cols.stop:
             out.append(None)
             continue
-        window_transform = Affine(res, 0.0, transform.c + c0 * res, 0.0, transform.e,
-                                  transform.f + r0 * transform.e)
-        inside = features.geometry_mask([poly], out_shape=(r1 - r0, c1 - c0),
+        inside = features.geometry_mask([poly], out_shape=(rows.stop - rows.start, cols.stop - cols.start),
                                         transform=window_transform, invert=True)
-        out.append(((slice(r0, r1), slice(c0, c1)), inside))
+        out.append((window, inside))
     return out
 
 
