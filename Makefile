@@ -35,6 +35,15 @@ endif
 # SCOPE=borders stops after the border zones and regions (no network, accessibility, influence, maps).
 SCOPE ?= full
 
+# Stages that do not depend on each other run at once, one per core (accessibility, influence and economy;
+# the maps beside publish and validation): JOBS=1 or `make -j1` runs one at a time (less memory: two
+# stages at once add up, docs/benchmarks.md). Set only by the top-level make; a sub-make (`studies`)
+# shares its parent's job slots.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS += -j$(JOBS)
+endif
+
 VENV   ?= .venv
 PYTHON ?= $(VENV)/bin/python
 # The virtualenv is set up on demand when PYTHON is the venv's interpreter.
@@ -71,9 +80,11 @@ all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/VALIDATION.md
 RESULTS :=
 else
 all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/border_regions.qgs $(OUT)/accessibility.gpkg \
-	$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg $(MAP_FILES) $(OUT)/VALIDATION.md
+	$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg $(OUT)/people_influence.gpkg $(MAP_FILES) \
+	$(OUT)/VALIDATION.md
 # Outputs of the network, economy and population stages that publishing and validation read.
-RESULTS := $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg
+RESULTS := $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg \
+           $(OUT)/people_influence.gpkg
 endif
 
 maps: $(MAP_FILES)
@@ -165,13 +176,22 @@ $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zone
 		$(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) economy --stages $(STAGES) --out $@
 
-$(OUT)/population.gpkg $(OUT)/rasters/population.tif $(OUT)/rasters/person_hours_lost_current.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
+# Not after the influence stage: the two run at once (the people in the areas of influence are stage 5c's).
+$(OUT)/population.gpkg $(OUT)/rasters/population.tif $(OUT)/rasters/person_hours_lost_current.tif \
+		$(STAGES)/population_surface.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
 		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(STAGES)/network.gpkg $(ACCESS_TIFS) \
-		$(STAGES)/crossings.gpkg $(OUT)/influence.gpkg pipeline/population.py pipeline/statistics.py \
+		$(STAGES)/crossings.gpkg pipeline/population.py pipeline/statistics.py \
 		pipeline/zones.py pipeline/borders.py pipeline/network.py pipeline/accessibility.py pipeline/crossings.py \
 		$(CORE) $(CONFIG) $(CONF_ECONOMY) \
 		$(CONF_POPULATION) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
 	$(PIPE) population --stages $(STAGES) --out $(OUT)/population.gpkg --rasters $(OUT)/rasters
+
+$(OUT)/people_influence.gpkg: $(STAGES)/population_surface.tif $(OUT)/influence.gpkg $(STAGES)/ingest.gpkg \
+		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/people_influence.py pipeline/population.py \
+		pipeline/statistics.py pipeline/zones.py pipeline/borders.py pipeline/accessibility.py pipeline/network.py \
+		pipeline/crossings.py $(CORE) $(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) $(CONF_ECONOMY) $(CONF_POPULATION) \
+		| $(SETUP) $(CHECKED)
+	$(PIPE) people-influence --stages $(STAGES) --out $@
 
 PUBLISHED := $(OUT)/borders.gpkg $(OUT)/REPORT.md $(if $(RESULTS),$(OUT)/border_regions.qgs)
 $(PUBLISHED) &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg \
@@ -214,7 +234,10 @@ test: | $(SETUP)
 test-fast: | $(SETUP)
 	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-$(MAP_FILES) &: $(OUT)/borders.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg \
+# The border layers are read from the stage files (publish copies them into borders.gpkg): the maps are
+# drawn while publish writes the report and the project.
+$(MAP_FILES) &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg \
+		$(STAGES)/crossings.gpkg $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg \
 		$(OUT)/population.gpkg \
 		pipeline/maps.py $(CORE) $(CONFIG) pipeline/config/influence.py layers/influence.yaml | $(SETUP) $(CHECKED)
 	$(PIPE) maps --outputs $(OUT) --out $(OUT)/maps
@@ -252,6 +275,7 @@ clean:
 	  echo "error: OUT=$(OUT) is outside this checkout ($(CURDIR)); make clean FORCE=1 OUT=$(OUT) to clean it" >&2; \
 	  exit 2; fi;; esac
 	rm -rf $(STAGES) $(OUT)/studies $(OUT)/rasters $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/accessibility.gpkg \
-		$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg $(OUT)/border_regions.qgs $(OUT)/maps \
+		$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg $(OUT)/people_influence.gpkg \
+		$(OUT)/border_regions.qgs $(OUT)/maps \
 		$(OUT)/VALIDATION.md
 	rm -f $(OUT)/.[!.]*.*  # temporaries of a killed run (stages/, rasters/, maps/ go with the lines above)

@@ -3,7 +3,8 @@
 Sections, all measured in the same run on this machine (wall-clock seconds):
 
 1. End to end: a cold `make all` in a fresh copy of the code and configuration (same data directory),
-   then a no-op `make all`; each stage's seconds and peak resident memory (from $PIPELINE_STAGE_LOG).
+   then a no-op `make all`, then a cold `make -j1 all`; each stage's seconds and peak resident memory (from
+   $PIPELINE_STAGE_LOG), and the memory of everything running at once (sampled).
 2. Scale-out: `make studies` (one border study per focus country) serially and with `make -j<cores>`.
 3. The accessibility raster at each BENCH_RES cell size against scikit-image MCP_Geometric and
    GRASS r.cost on the same friction surface (ratio = peer seconds / pipeline seconds).
@@ -19,8 +20,10 @@ Besides the Markdown, the figures go to docs/benchmarks.json (merged: a quick ru
 measures; each key carries the date it was measured). Keys:
 
 - ``machine``: ``cpu``, ``cores``, ``memory_gib``, ``python``.
-- ``make_all``: ``cold_seconds``, ``noop_seconds``, ``peak_mb`` (largest stage), ``stages``
-  (stage → ``seconds``, ``peak_mb``).
+- ``make_all``: ``jobs`` (make's parallel jobs, one per core), ``cold_seconds``, ``noop_seconds``,
+  ``peak_mb`` (largest stage process), ``peak_concurrent_mb`` (make's whole process tree, sampled),
+  ``cold_seconds_j1`` and ``peak_concurrent_mb_j1`` (``make -j1 all``: one stage at a time), ``stages``
+  (stage → ``seconds``, ``peak_mb``, from the parallel run).
 - ``access_<cell>m`` (e.g. ``access_1000m``, ``access_500m``): ``cells``, ``seconds`` (pipeline, one
   scenario, linking included), ``seconds_3_scenarios``, ``mcp_seconds``, ``rcost_seconds`` (r.cost itself,
   null without GRASS), ``rcost_seconds_with_io``, ``ratio_vs_mcp`` and ``ratio_vs_rcost`` (peer seconds /
@@ -98,37 +101,79 @@ def copy_tree(dest: Path) -> Path:
     return dest
 
 
-def run_make(tree: Path, data_dir: Path, *args: str, log: Path | None = None) -> float:
-    env = {**os.environ, **({"PIPELINE_STAGE_LOG": str(log)} if log else {})}
-    t0 = time.perf_counter()
-    res = subprocess.run(["make", f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}", *args], cwd=tree,
-                         env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if res.returncode != 0:
-        sys.exit(f"bench: make {' '.join(args)} failed:\n{res.stderr[-2000:]}")
-    return seconds
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (MB; pages shared after a fork count in each)."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 2**20
+
+
+def run_make(tree: Path, data_dir: Path, *args: str, log: Path | None = None,
+             sample: bool = False) -> tuple[float, float]:
+    """Run make in ``tree``; (wall seconds, peak resident memory of make and everything it runs at once, MB,
+    sampled every 50 ms when ``sample``, else 0)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # a top-level make
+    env.update({"PIPELINE_STAGE_LOG": str(log)} if log else {})
+    peak = 0.0
+    with tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(["make", f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}", *args], cwd=tree,
+                                env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        while proc.poll() is None:
+            if sample:
+                peak = max(peak, tree_rss_mb(proc.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.exit(f"bench: make {' '.join(args)} failed:\n{err.read()[-2000:]}")
+    return seconds, peak
 
 
 def end_to_end(tree: Path, data_dir: Path) -> list[str]:
-    log = tree / "stages.jsonl"
-    cold = run_make(tree, data_dir, "all", log=log)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    noop = run_make(tree, data_dir, "all")
-    stages = [json.loads(line) for line in log.read_text().splitlines()]
-    stages = [s for s in stages if s["stage"] not in ("sources", "studies")]  # Make's parse-time queries
-    RESULTS["make_all"] = {"cold_seconds": round(cold, 2), "noop_seconds": round(noop, 2), "peak_mb": round(peak),
+    log, log1 = tree / "stages.jsonl", tree / "stages_j1.jsonl"
+    jobs = os.cpu_count() or 1
+    cold, together = run_make(tree, data_dir, "all", log=log, sample=True)
+    noop, _ = run_make(tree, data_dir, "all")
+    cold1, together1 = run_make(tree, data_dir, "-j1", "OUT=outputs_j1", "all", log=log1, sample=True)
+
+    def read(path: Path) -> list[dict]:
+        stages = [json.loads(line) for line in path.read_text().splitlines()]
+        return [s for s in stages if s["stage"] not in ("sources", "studies")]  # Make's parse-time queries
+
+    stages = read(log)
+    largest = max(s["peak_rss_mb"] for s in stages)
+    RESULTS["make_all"] = {"jobs": jobs, "cold_seconds": round(cold, 2), "noop_seconds": round(noop, 2),
+                           "peak_mb": round(largest), "peak_concurrent_mb": round(together),
+                           "cold_seconds_j1": round(cold1, 2), "peak_concurrent_mb_j1": round(together1),
                            "stages": {s["stage"]: {"seconds": round(s["seconds"], 2), "peak_mb": round(s["peak_rss_mb"])}
                                       for s in stages}}
     rows = [(s["stage"], f"{s['seconds']:.1f}", f"{s['peak_rss_mb']:,.0f}") for s in stages]
     rows.append(("**sum of stages**", f"**{sum(s['seconds'] for s in stages):.1f}**",
-                 f"**{max(s['peak_rss_mb'] for s in stages):,.0f}** (largest)"))
+                 f"**{largest:,.0f}** (largest)"))
     return ["## 1. End to end: `make all`", "",
-            f"Cold `make all` (every stage, from the data pack; Python start-up included): **{cold:.1f} s**, "
-            f"peak memory of the largest stage **{peak:,.0f} MB**. No-op `make all` (nothing changed): "
+            f"Cold `make all` (every stage, from the data pack; Python start-up included; stages that do not "
+            f"depend on each other run at once, the Makefile's default of one job per core, here {jobs}): "
+            f"**{cold:.1f} s**; the largest stage process **{largest:,.0f} MB**, everything running at once at "
+            f"most **{together:,.0f} MB** (resident memory of make's process tree, sampled every 50 ms; pages a "
+            f"forked worker shares count twice). One stage at a time (`make -j1 all`): {cold1:.1f} s, at most "
+            f"{together1:,.0f} MB. No-op `make all` (nothing changed): "
             f"**{noop:.2f} s** (Make only checks file times; no Python starts: the source lists Make needs "
             "are cached in outputs/stages/sources.mk).", "",
             *table(["stage", "seconds", "peak memory (MB)"], rows, "lrr"), "",
-            "A stage's seconds are measured inside its process (imports of its libraries included).", ""]
+            "A stage's seconds are measured inside its process (imports of its libraries included), in the "
+            "parallel run: two stages at once share the 2 cores.", ""]
 
 
 # --- 2. scale-out -------------------------------------------------------------------------------
@@ -140,7 +185,7 @@ def scale_out(tree: Path, data_dir: Path) -> list[str]:
     rows = []
     for jobs in sorted({1, cores}):
         shutil.rmtree(tree / "outputs" / "studies", ignore_errors=True)
-        t = run_make(tree, data_dir, f"-j{jobs}", "studies")
+        t, _ = run_make(tree, data_dir, f"-j{jobs}", "studies")
         rows.append((f"make -j{jobs} studies", str(len(studies)), f"{t:.1f}", f"{t / len(studies):.1f}"))
     serial = float(rows[0][2])
     rows = [(*r, f"{serial / float(r[2]):.2f}") for r in rows]

@@ -58,10 +58,28 @@ def _config(ctx: typer.Context) -> Config:
     return load_config(ctx.obj["layers"], ctx.obj["data_dir"], ctx.obj["focus"])
 
 
+class _Prefix(logging.Filter):
+    """Prefix every log record with the stage's command (``influence: wrote …``)."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__()
+        self.command = command
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_prefixed", False):
+            record.msg, record._prefixed = f"{self.command}: {record.msg}", True
+        return True
+
+
 @contextmanager
 def _stage(command: str) -> Iterator[None]:
+    from .progress import in_parallel_make
+
     t0 = time.perf_counter()
     s = stage(command)
+    if in_parallel_make():   # lines of two stages interleave: each says whose it is
+        for h in logging.getLogger().handlers:
+            h.addFilter(_Prefix(command))
     log.info("[bold]%s %s[/bold] …", s.number, command, extra={"markup": True})
     yield
     log.info("%s done in %.1f s", command, time.perf_counter() - t0)
@@ -156,6 +174,12 @@ def population(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = 
                rasters: Folder = DEFAULT.rasters) -> None:
     """5b population: population surface, people in the belts, people-weighted accessibility."""
     _go(ctx, "population", _stages_at(stages, out), out, rasters)
+
+
+@app.command("people-influence")
+def people_influence(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.people_influence) -> None:
+    """5c people-influence: people in the catchments and market areas, people whose fastest pole is abroad."""
+    _go(ctx, "people-influence", _stages_at(stages, out), out)
 
 
 @app.command()

@@ -1,6 +1,8 @@
 """Stage 6b, maps (publication maps): ``outputs/maps/<name>.png`` (300 dpi) and ``.pdf`` (vector).
 
-Reads the output GeoPackages and GeoTIFFs. Every map is drawn in the equal-area conic of
+Reads the output GeoPackages and GeoTIFFs; the border layers (countries, border segments, belts, border
+regions) from the stage files that ``borders.gpkg`` copies (``outputs/stages/``), so that the maps are
+drawn while publish writes it. Every map is drawn in the equal-area conic of
 ``layers/study.yaml`` with a graticule (10°), a legend, a scale bar (true at the projection's
 standard parallels; the Albers scale error across Kazakhstan is under 2 %), and the source credits.
 Every map labels the countries and the growth poles and has a locator globe. Maps: cross-border zones
@@ -139,6 +141,10 @@ class Frame:
                       "standard parallels.", fontsize=6.2, color="#555555")
         self.fig.text(0.01, 0.01, CREDIT, fontsize=6.2, color="#444444")
         self.fig.tight_layout(rect=(0, 0.05, 1, 0.975))  # room for the title above the frame
+        # Laid out once, here: tight_layout leaves a placeholder layout engine behind, and with any engine
+        # savefig draws the whole figure once more before drawing it into the file (twice per map's
+        # rasters, a third of the stage's time).
+        self.fig.set_layout_engine(None)
         renderer = self.fig.canvas.get_renderer()
         to_data = ax.transData.inverted()
         boxes = [shapely.box(*b[0], *b[1]) for b in (to_data.transform(a.get_window_extent(renderer))
@@ -345,6 +351,29 @@ class Frame:
             self._pole_names += [(g.x, g.y, n) for g, n in zip(inside.geometry, inside["name"])]
 
 
+def border_layer(outputs: Path, layer: str) -> gpd.GeoDataFrame:
+    """A layer of ``borders.gpkg`` read from the stage file publish copies it from (the same features).
+
+    Parameters
+    ----------
+    outputs
+        The output folder (its ``stages/`` holds the stage files).
+    layer
+        ``countries`` (ingest), ``border_segments`` (borders), ``zones`` (zones) or ``border_regions``.
+
+    Returns
+    -------
+    GeoDataFrame
+        The layer, in the CRS it was written in.
+    """
+    from .paths import Paths
+
+    p = Paths(out=outputs)
+    source = {"countries": p.ingest, "border_segments": p.borders, "zones": p.zones,
+              "border_regions": p.border_regions}[layer]
+    return gpd.read_file(source, layer=layer)
+
+
 def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tuple[float, ...],
               names: tuple[str, ...] = MAPS, scenario: str = "current", workers: int | None = None) -> list[Path]:
     """Draw the publication maps.
@@ -352,7 +381,7 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
     Parameters
     ----------
     outputs
-        The output folder (GeoPackages, ``rasters/``, ``stages/crossings.gpkg``).
+        The output folder (GeoPackages, ``rasters/``, ``stages/``: the border layers and the crossings).
     out_dir
         Folder of the PNG and PDF files.
     focus, crs
@@ -391,14 +420,14 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
                 adopt(pairs)
                 written += files
         return sorted(written)
-    borders, influence = outputs / "borders.gpkg", outputs / "influence.gpkg"
-    countries = gpd.read_file(borders, layer="countries")
+    influence = outputs / "influence.gpkg"
+    countries = border_layer(outputs, "countries")
     poles = gpd.read_file(influence, layer="poles")
     written: list[Path] = []
     for name in track(names, "maps") if len(names) > 1 else names:
         if name == "zones":
             fr = Frame("Cross-border belts and border regions", countries, focus, crs, poles)
-            zones = gpd.read_file(borders, layer="zones").to_crs(crs)
+            zones = border_layer(outputs, "zones").to_crs(crs)
             shades = {"focus": ["#fdae61", "#fee08b"], "neighbour": ["#74add1", "#abd9e9"]}
             for i, d in enumerate(sorted(distances, reverse=True)):
                 for side in ("focus", "neighbour"):
@@ -406,13 +435,13 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
                     color = shades[side][1] if i == 0 else shades[side][0]  # the wider belt lighter
                     sel.plot(ax=fr.ax, color=color, alpha=0.55 if i == 0 else 0.9, edgecolor="none", zorder=2)
                     fr.handles.append(Patch(facecolor=color, label=f"{side} side, within {d:g} km"))
-            br = gpd.read_file(borders, layer="border_regions")
+            br = border_layer(outputs, "border_regions")
             br = br[(br["vintage"] == "naturalearth") & br["borders"]]
             br = br.drop_duplicates("region_id").to_crs(crs)
             br.boundary.plot(ax=fr.ax, color="#7f3b08", linewidth=0.5, zorder=4)
             fr.handles.append(Line2D([], [], color="#7f3b08", linewidth=0.8,
                                      label="region bordering a neighbour"))
-            segs = gpd.read_file(borders, layer="border_segments").to_crs(crs)
+            segs = border_layer(outputs, "border_segments").to_crs(crs)
             segs[segs["segment_type"] == "land"].plot(ax=fr.ax, color="#d73027", linewidth=1.4, zorder=7)
             segs[segs["segment_type"] == "maritime"].plot(ax=fr.ax, color="#4575b4", linewidth=1.2,
                                                           linestyle="--", zorder=7)
@@ -586,7 +615,7 @@ def population_map(outputs: Path, countries: gpd.GeoDataFrame, focus: str, crs: 
     no_total.plot(ax=fr.ax, facecolor="none", edgecolor="#777777", hatch="////", linewidth=0.2, zorder=3)
     fr.handles.append(Patch(facecolor="none", edgecolor="#777777", hatch="////",
                             label="no official regional totals: settlements only"))
-    segs = gpd.read_file(outputs / "borders.gpkg", layer="border_segments").to_crs(crs)
+    segs = border_layer(outputs, "border_segments").to_crs(crs)
     # Near-black: a green line turns olive under deuteranopia and vanishes into the 1–10 class.
     segs[segs["segment_type"] == "land"].plot(ax=fr.ax, color="#111111", linewidth=1.2, zorder=7)
     fr.handles.append(Line2D([], [], color="#111111", linewidth=1.2, label="land border"))
@@ -723,7 +752,8 @@ def run(cfg, outputs: Path, out_dir: Path) -> None:
     cfg : Config
         Focus country, equal-area CRS, belt distances.
     outputs
-        The output folder (``borders.gpkg``, ``accessibility.gpkg``, ``influence.gpkg``, ``rasters/``).
+        The output folder (``stages/``, ``accessibility.gpkg``, ``influence.gpkg``, ``economy.gpkg``,
+        ``population.gpkg``, ``rasters/``).
     out_dir
         Folder of the PNG and PDF files.
     """

@@ -14,7 +14,8 @@ All paths are relative to the output folder ``OUT`` (Make variable, default ``ou
     3c accessibility   → accessibility.gpkg, rasters/access_*.tif, rasters/barrier_*.tif
     4  influence       → influence.gpkg, rasters/huff_probability.tif
     5a economy         → economy.gpkg
-    5b population      → population.gpkg, rasters/population.tif
+    5b population      → population.gpkg, rasters/population.tif, stages/population_surface.tif
+    5c people-influence → people_influence.gpkg
     6a publish         → borders.gpkg, REPORT.md, border_regions.qgs
     6b maps            → maps/*.png, maps/*.pdf
     6c validate        → VALIDATION.md
@@ -54,6 +55,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("5b", "population", "population", ("population.yaml", "economy.yaml", "accessibility.yaml",
                                               "network.yaml", "poles.yaml"),
           "population surface; people in the belts; people-weighted accessibility"),
+    Stage("5c", "people-influence", "people_influence", ("influence.yaml", "accessibility.yaml"),
+          "people in the catchments and market areas; people whose fastest pole is abroad"),
     Stage("6a", "publish", "publish", ("official_borders.yaml", "influence.yaml", "economy.yaml"),
           "borders.gpkg, REPORT.md and the QGIS project"),
     Stage("6b", "maps", "maps", (), "publication maps (PNG and PDF)"),
@@ -125,6 +128,14 @@ class Paths:
     @property
     def population(self) -> Path:
         return self.out / "population.gpkg"
+
+    @property
+    def population_surface(self) -> Path:
+        return self.stages / "population_surface.tif"
+
+    @property
+    def people_influence(self) -> Path:
+        return self.out / "people_influence.gpkg"
 
     @property
     def rasters(self) -> Path:

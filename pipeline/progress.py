@@ -1,6 +1,7 @@
 """Progress on long loops: a bar with an estimate of the time left on a terminal, nothing in logs.
 
-Shown only when standard error is a terminal and ``CI`` is not set, so CI logs and files stay quiet.
+Shown only when standard error is a terminal, ``CI`` is not set and no other stage of a parallel make may
+share the terminal, so CI logs and files stay quiet.
 """
 
 from __future__ import annotations
@@ -42,7 +43,20 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 
 
 def _interactive() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("CI")
+    return sys.stderr.isatty() and not os.environ.get("CI") and not in_parallel_make()
+
+
+def in_parallel_make() -> bool:
+    """Whether this process is a recipe of a make running several jobs at once (``make -j``, the Makefile's
+    default): another stage may then write to the same terminal, so progress bars (which redraw their
+    lines) are off and log lines name their stage.
+
+    Returns
+    -------
+    bool
+        True when ``MAKEFLAGS`` carries a job server (GNU make sets it for parallel runs only).
+    """
+    return "--jobserver" in os.environ.get("MAKEFLAGS", "")
 
 
 @contextmanager

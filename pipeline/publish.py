@@ -113,6 +113,7 @@ def write_project(cfg: Config, project: Path, borders: Path, stages: Paths, rast
            if economy is not None else []),
         "People": [(rel(stages.population), n, False) for n in ("district_typology", "belt_population",
                                                                  "access_by_people")]
+        + [(rel(stages.people_influence), "people_across", False)]
         + [raster("population"), raster("person_hours_lost_current")],
         "Base": [(rel(borders), "countries", True)],
     }
@@ -222,7 +223,7 @@ def run(cfg: Config, stages: Paths, out: Path, report: Path, *, full: bool, proj
         if stages.population.is_file():
             from .population_report import render
 
-            sections.append(render(cfg, stages.population))
+            sections.append(render(cfg, stages.population, stages.people_influence))
     for section in sections:
         text = text.replace("## Provenance", section + "\n## Provenance")
     write_text(report, text)

@@ -246,6 +246,12 @@ def styles_for(distances: Sequence[float]) -> dict[str, str]:
             ("other", "other district", Sym("fill", "0,0,0,0", "150,150,150,255", 0.15))])),
         "access_by_people": qml(graduated("mean_h_current", outlined([
             (lo, hi, lab, c) for lo, hi, lab, c in HOURS[:5]]))),
+        # cividis-like blue to yellow: one lightness ramp, read alike under every colour-blindness
+        "people_across": qml(graduated("people_share_across_current_pct", outlined([
+            (0, 10, "under 10 % of its people: fastest pole abroad", "0,34,78,140"),
+            (10, 25, "10–25 %", "87,92,109,170"),
+            (25, 50, "25–50 %", "162,148,117,200"),
+            (50, 101, "50 % and more", "253,234,69,220")]))),
         # The axes' Okabe–Ito colours, translucent (they were red, green and blue: two alike under deuteranopia).
         "axis_corridors": qml(categorized("axis", [
             (axis, f"{axis} corridor", Sym("fill", color.rsplit(",", 1)[0] + ",60", color, 0.2))

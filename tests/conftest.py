@@ -20,6 +20,12 @@ from pipeline.zones import cross_border_zones
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The tests run `make` as a user would, at the top level. Under `make test` the outer make's variables
+# would reach them: its job server, whose descriptors their subprocesses do not inherit (make would
+# fall back to one job with a warning), and MAKELEVEL (the Makefile's default -j is for the top level).
+for _var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+    os.environ.pop(_var, None)
+
 
 def _data_dir() -> Path:
     env = os.environ.get(DATA_DIR_ENV)

