@@ -58,28 +58,13 @@ def _config(ctx: typer.Context) -> Config:
     return load_config(ctx.obj["layers"], ctx.obj["data_dir"], ctx.obj["focus"])
 
 
-class _Prefix(logging.Filter):
-    """Prefix every log record with the stage's command (``influence: wrote …``)."""
-
-    def __init__(self, command: str) -> None:
-        super().__init__()
-        self.command = command
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(record, "_prefixed", False):
-            record.msg, record._prefixed = f"{self.command}: {record.msg}", True
-        return True
-
-
 @contextmanager
 def _stage(command: str) -> Iterator[None]:
-    from .progress import in_parallel_make
+    from .progress import name_log_lines
 
     t0 = time.perf_counter()
     s = stage(command)
-    if in_parallel_make():   # lines of two stages interleave: each says whose it is
-        for h in logging.getLogger().handlers:
-            h.addFilter(_Prefix(command))
+    name_log_lines(command)
     log.info("[bold]%s %s[/bold] …", s.number, command, extra={"markup": True})
     yield
     log.info("%s done in %.1f s", command, time.perf_counter() - t0)
@@ -280,26 +265,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     import os
-    import signal
 
     # No GDAL .aux.xml sidecars next to the outputs: metadata lives inside the GeoPackages/GeoTIFFs.
     os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
 
-    def terminated(signum: int, _frame: object) -> None:
-        # Leave at once (unwinding through native worker threads can crash): remove what is being
-        # written; finished outputs were renamed into place and are kept, the rest is untouched.
-        import multiprocessing
+    from .io import leave_on_sigterm
 
-        from .io import remove_active_temporaries
-
-        for child in multiprocessing.active_children():   # a stage's workers remove their own temporaries
-            child.terminate()
-            child.join(5)
-        remove_active_temporaries()
-        err_console.print(f"interrupted (signal {signum}): previous outputs are left as they were")
-        os._exit(130)
-
-    signal.signal(signal.SIGTERM, terminated)
+    leave_on_sigterm(err_console.print)
     try:
         app(args=argv, standalone_mode=False)
     except PipelineError as exc:

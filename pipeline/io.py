@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -370,6 +370,30 @@ def check_writable(command: str, paths: list[Path]) -> None:
         raise WriteError(f"{command}: cannot write its outputs — " + "; ".join(dict.fromkeys(problems))
                          + ". Choose a writable OUT (make all OUT=...) or fix the folder's permissions; nothing "
                          "was changed")
+
+
+def leave_on_sigterm(say: Callable[[str], object]) -> None:
+    """On SIGTERM, leave at once (unwinding through native worker threads can crash): stop the stage's
+    workers (they remove their own temporaries), remove what this process is writing, say so, exit 130.
+    Finished outputs were renamed into place and are kept; the rest is untouched.
+
+    Parameters
+    ----------
+    say
+        Prints the one-line message (e.g. a rich console's ``print``).
+    """
+    import multiprocessing
+    import signal
+
+    def terminated(signum: int, _frame: object) -> None:
+        for child in multiprocessing.active_children():
+            child.terminate()
+            child.join(5)
+        remove_active_temporaries()
+        say(f"interrupted (signal {signum}): previous outputs are left as they were")
+        os._exit(130)
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 @contextmanager

@@ -87,6 +87,29 @@ def byte_bar(description: str, total: int | None) -> Iterator[Callable[[int], No
         yield lambda n: bar.advance(task, n)
 
 
+def name_log_lines(command: str) -> None:
+    """In a parallel make, prefix every log line with the stage's command (``influence: wrote …``): the
+    lines of two stages interleave on the terminal.
+
+    Parameters
+    ----------
+    command
+        The stage's command, e.g. ``influence``.
+    """
+    import logging
+
+    if not in_parallel_make():
+        return
+
+    def prefix(record: logging.LogRecord) -> bool:
+        if not getattr(record, "_stage_named", False):
+            record.msg, record._stage_named = f"{command}: {record.msg}", True
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(prefix)
+
+
 STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"
 
 
