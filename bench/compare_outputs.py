@@ -25,8 +25,12 @@ def compare(old: Path, new: Path) -> list[str]:
         if not b.is_file():
             problems.append(f"{b}: missing")
             continue
+        layers_b = set(pyogrio.list_layers(b)[:, 0])
         for layer in pyogrio.list_layers(a)[:, 0]:
             if layer == "layer_styles":
+                continue
+            if layer not in layers_b:
+                problems.append(f"{a.name}:{layer}: missing")
                 continue
             fa = pyogrio.read_dataframe(a, layer=layer)
             fb = pyogrio.read_dataframe(b, layer=layer)
@@ -42,7 +46,12 @@ def compare(old: Path, new: Path) -> list[str]:
             if "geometry" in fa and not (fa.geometry.to_wkb() == fb.geometry.to_wkb()).all():
                 problems.append(f"{a.name}:{layer}: geometries differ")
     for a in sorted(old.rglob("*.tif")):
+        if a.name.startswith("."):
+            continue
         b = new / a.relative_to(old)
+        if not b.is_file():
+            problems.append(f"{b}: missing")
+            continue
         with rasterio.open(a) as ra, rasterio.open(b) as rb:
             checked += 1
             if ra.crs != rb.crs or ra.transform != rb.transform or \

@@ -260,7 +260,10 @@ def settlement_population(polygons: gpd.GeoDataFrame, settlements: gpd.GeoDataFr
     """Sum of settlement populations inside each polygon (same CRS)."""
     if polygons.empty or settlements.empty:
         return np.zeros(len(polygons), dtype=np.int64)
-    hit_pt, hit_poly = polygons.sindex.query(settlements.geometry.values, predicate="within")
+    # each polygon prepared once, tested against the points its box holds (a point within a polygon is the
+    # polygon containing the point; sums of whole numbers: the order of the hits does not matter)
+    hit_poly, hit_pt = shapely.STRtree(settlements.geometry.values).query(polygons.geometry.values,
+                                                                           predicate="contains")
     pops = settlements["population"].to_numpy()[hit_pt]
     return np.bincount(hit_poly, weights=pops, minlength=len(polygons)).astype(np.int64)
 
@@ -797,7 +800,10 @@ def edge_flags(hours: np.ndarray, land: np.ndarray, grid, vmax_kmh: float, outsi
     # transforms (7.6 million land cells at 1 km).
     b = EDGE_BLOCK
     block = (rows // b) * (hours.shape[1] // b + 1) + cols // b
-    used, inverse = np.unique(block, return_inverse=True)
+    used = np.flatnonzero(np.bincount(block))   # np.unique without its sort of every land cell
+    inverse = np.zeros(int(used[-1]) + 1 if len(used) else 0, dtype=np.int64)
+    inverse[used] = np.arange(len(used))
+    inverse = inverse[block]
     nbx = hours.shape[1] // b + 1
     centre = grid.centres((used // nbx) * b + (b - 1) / 2, (used % nbx) * b + (b - 1) / 2)
     lon, lat = to_lonlat.transform(centre[:, 0], centre[:, 1])

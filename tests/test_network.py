@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 import yaml
@@ -165,3 +166,29 @@ def test_a_gap_between_two_dead_ends_is_bridged_only_inside_one_country() -> Non
     short, rep = build_mode(roads, Mode("road", "roads", "type", 1.0, speeds, bridge_gaps_m=5_000), EQUAL_AREA,
                             countries=one)
     assert rep.bridges == 0
+
+
+def test_graph_matrix_keeps_the_fastest_of_parallel_edges_in_the_order_pairs_first_appear() -> None:
+    """Against pandas' groupby(sort=False).min() on random multigraphs with ties, loops and zero weights:
+    the same CSR arrays (indptr, indices, data), so that Dijkstra breaks ties between equal routes alike."""
+    from scipy.sparse import coo_matrix
+
+    from pipeline.network import graph_matrix
+
+    def oracle(edges: pd.DataFrame, n: int):
+        u, v = edges["u"].to_numpy(), edges["v"].to_numpy()
+        f = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v), "w": np.maximum(edges["minutes"], 1e-9)})
+        f = f.groupby(["a", "b"], sort=False)["w"].min().reset_index()
+        a, b, w = f["a"].to_numpy(), f["b"].to_numpy(), f["w"].to_numpy()
+        return coo_matrix((np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(n, n)).tocsr()
+
+    rng = np.random.default_rng(16)
+    for _ in range(300):
+        m, n = int(rng.integers(0, 60)), int(rng.integers(2, 20))
+        e = pd.DataFrame({"u": rng.integers(0, n, m), "v": rng.integers(0, n, m),
+                          "minutes": rng.choice([0.0, 1.0, 2.0, 3.5], m)})
+        got, want = graph_matrix(e, n), oracle(e, n)
+        assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+        assert np.array_equal(got.data, want.data)
+    two = graph_matrix(pd.DataFrame({"u": [0, 1, 0], "v": [1, 0, 2], "minutes": [5.0, 3.0, 0.0]}), 3)
+    assert two[0, 1] == two[1, 0] == 3.0 and two[0, 2] == 1e-9   # the faster of 0–1, 1–0; a zero floored
