@@ -356,7 +356,8 @@ def _part(line: shapely.LineString, a: float, b: float) -> np.ndarray:
 def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n_nodes: int, *,
                off_kmh: float, crs_ea, ellps: str = "WGS84", stop_edges: list[np.ndarray | None] | None = None,
                home_edges: np.ndarray | None = None, stop_home: list[bool] | None = None,
-               home: shapely.Geometry | None = None, edges_ea: gpd.GeoSeries | None = None) -> gpd.GeoDataFrame:
+               home: shapely.Geometry | None = None, edges_ea: gpd.GeoSeries | None = None,
+               cache: dict | None = None) -> gpd.GeoDataFrame:
     """Fastest route between each pair of consecutive stops, each stop joining the network at the nearest
     point on an edge with its access leg (straight, at the off-network speed) counted in time and length.
 
@@ -386,6 +387,9 @@ def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n
         checkpoint on a generalised border may sit just across it).
     edges_ea
         The edges' geometries already in ``crs_ea`` (saves reprojecting them on every call).
+    cache
+        The graphs and edge trees of earlier calls on the same ``edges`` and ``home_edges`` objects (a dict
+        this function fills; pass the same one to every call on one network). None: built for this call.
 
     Returns
     -------
@@ -400,32 +404,39 @@ def route_legs(edges: gpd.GeoDataFrame, stops: list[tuple[str, float, float]], n
 
     geod = Geod(ellps=ellps)
     tr = transformer("EPSG:4326", crs_ea)
+    cache = {} if cache is None else cache
+    if cache.setdefault("edges", edges) is not edges:
+        raise ValueError("route_legs: a cache serves one edges table")
     edges = edges.reset_index(drop=True)
     edges_ea = edges.geometry.to_crs(crs_ea) if edges_ea is None else edges_ea
-    graphs: dict[int, tuple] = {}   # per subset of edges: its graph (two spare nodes for the stops) and edge by node pair
+    # per subset of edges (by identity; the subset is kept with its entries): its graph (two spare nodes for
+    # the stops) and edge by node pair
+    graphs: dict[int, tuple] = cache.setdefault("graphs", {})
 
     def graph_of(subset: np.ndarray) -> tuple:
-        if id(subset) not in graphs:
+        if id(subset) not in graphs or graphs[id(subset)][0] is not subset:
             sub = edges.loc[subset]
             best = (sub.assign(a=np.minimum(sub["u"], sub["v"]), b=np.maximum(sub["u"], sub["v"]))
                     .sort_values("minutes").drop_duplicates(["a", "b"]))
-            graphs[id(subset)] = (graph_matrix(sub, n_nodes + 2), dict(zip(zip(best["a"], best["b"]), best.index)))
-        return graphs[id(subset)]
-    every = np.arange(len(edges))
+            graphs[id(subset)] = (subset, graph_matrix(sub, n_nodes + 2),
+                                  dict(zip(zip(best["a"], best["b"]), best.index)))
+        return graphs[id(subset)][1:]
+    every = cache.setdefault("every", np.arange(len(edges)))
     allowed = stop_edges or [None] * len(stops)
     at_home = stop_home or [False] * len(stops)
     u_all, v_all, m_all = edges["u"].to_numpy(), edges["v"].to_numpy(), edges["minutes"].to_numpy(float)
 
-    trees: dict[tuple[int, int], tuple[np.ndarray, shapely.STRtree]] = {}   # per (subset, allowed): its edges
+    # per (subset, allowed): its edges and their tree (the two arrays kept with the entry)
+    trees: dict[tuple[int, int], tuple] = cache.setdefault("trees", {})
 
     def join(i: int, subset: np.ndarray) -> Join:
         key = (id(subset), id(allowed[i]))
-        if key not in trees:
+        if key not in trees or trees[key][0] is not subset or trees[key][1] is not allowed[i]:
             ids = subset if allowed[i] is None else np.intersect1d(subset, allowed[i])
             if not len(ids):
                 ids = subset
-            trees[key] = ids, shapely.STRtree(edges_ea.values[ids])
-        ids, tree = trees[key]
+            trees[key] = subset, allowed[i], ids, shapely.STRtree(edges_ea.values[ids])
+        ids, tree = trees[key][2:]
         return join_stop(edges, edges_ea, stops[i][1], stops[i][2], ids, tr, geod, off_kmh, tree=tree)
 
     def route(i: int, subset: np.ndarray):
@@ -740,6 +751,7 @@ def axes_routes(edges_by_mode: dict[str, gpd.GeoDataFrame], routes: dict, stops_
         inside[ok] = shapely.contains_xy(home, node_xy[ok, 0], node_xy[ok, 1])
         home_edges = np.flatnonzero(inside[edges["u"].to_numpy()] & inside[edges["v"].to_numpy()])
         edges_ea = edges.geometry.to_crs(crs_ea)
+        cache: dict = {}   # graphs and edge trees, shared by the legs of every axis on this network
         for axis, sequences in routes.items():
             for b, seq in enumerate(sequences):
                 stops = [(s, *stops_at[s]) for s in seq]
@@ -747,7 +759,8 @@ def axes_routes(edges_by_mode: dict[str, gpd.GeoDataFrame], routes: dict, stops_
                            for s, lon, lat in stops]
                 part = route_legs(edges, stops, n_nodes, off_kmh=off_kmh, crs_ea=crs_ea, ellps=ellps,
                                   stop_edges=[home_edges if s in checkpoint_names else None for s in seq],
-                                  home_edges=home_edges, stop_home=at_home, home=home, edges_ea=edges_ea)
+                                  home_edges=home_edges, stop_home=at_home, home=home, edges_ea=edges_ea,
+                                  cache=cache)
                 legs.append(part.assign(axis=axis, branch=b, leg=np.arange(len(part)), mode=mode))
     crs = next(iter(edges_by_mode.values())).crs
     return gpd.GeoDataFrame(pd.concat(legs, ignore_index=True), geometry="geometry", crs=crs)
