@@ -158,7 +158,7 @@ $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline
 	$(PIPE) crossings --network $< --borders $(STAGES)/borders.gpkg --out $@
 
 ACCESS_TIFS := $(foreach s,open current closed,$(OUT)/rasters/access_$(s).tif) \
-               $(foreach s,current closed,$(OUT)/rasters/barrier_$(s).tif)
+               $(foreach s,current closed,$(OUT)/rasters/barrier_$(s).tif) $(STAGES)/crossing_hours.tif
 $(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
 		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py pipeline/crossings.py \
 		pipeline/network.py $(CORE) $(CONFIG) $(CONF_ACCESS) | $(SETUP) $(CHECKED)

@@ -4,7 +4,8 @@ Reads ``outputs/stages/crossings.gpkg`` (``edges`` with minutes per scenario), t
 (``layers/poles.yaml``), countries (land mask) and ``layers/accessibility.yaml``.
 Writes GeoTIFFs ``outputs/rasters/access_<scenario>.tif`` (hours to the nearest pole, float32) and
 ``outputs/rasters/barrier_<scenario>.tif`` (hours lost against the ``open`` scenario), all in the
-equal-area CRS of ``layers/study.yaml``; and ``outputs/accessibility.gpkg`` with ``poles``,
+equal-area CRS of ``layers/study.yaml``; ``outputs/stages/crossing_hours.tif`` (hours to the nearest road
+border crossing, open scenario, for the population stage); and ``outputs/accessibility.gpkg`` with ``poles``,
 ``isochrones`` (bands of hours per scenario) and ``region_access`` / ``zone_access`` (area-weighted
 mean hours per border region and belt, per scenario; area-weighted because the data pack has no
 population grid).
@@ -688,7 +689,9 @@ def run(cfg, stages, out, rasters) -> None:
     cfg : Config
         The run's configuration.
     stages : Paths
-        Stage files read: ``crossings``, ``ingest``, ``zones``, ``border_regions``.
+        Stage files read: ``crossings``, ``ingest``, ``zones``, ``border_regions``; written:
+        ``crossing_hours.tif`` (float32 hours from each cell to the nearest end of a road border crossing,
+        open scenario, NaN unreachable; for the population stage).
     out : Path
         ``accessibility.gpkg``: ``poles``, ``isochrones``, ``zone_access``, ``region_access``.
     rasters : Path
@@ -698,12 +701,19 @@ def run(cfg, stages, out, rasters) -> None:
     from .geodesy import area_km2
     from .io import read_layer
     from .outputs import write_stage
-    from .rasters import bands_to_polygons, write_geotiff
+    from .rasters import bands_to_polygons, write_geotiff, write_stage_raster
 
     acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
     p = prepare(cfg, stages)
     grid = p.grid
     result = hours_per_scenario(p.lk, tuple(acc.scenarios))
+    # For the population stage (people near the crossings), from the links made here: it does not link again.
+    road = p.lk.road
+    ends = road.loc[road["class"] == CROSSING_CLASS, ["u", "v"]].to_numpy().ravel()
+    write_stage_raster(stages.crossing_hours, [hours_to_nodes(p.lk, ends) if len(ends) else
+                                               np.full((grid.height, grid.width), np.nan, dtype=np.float32)],
+                       grid.transform, grid.crs, {"units": "hours", "scenario": "open", "description":
+                                                  "hours to the nearest end of a road border crossing"})
     first = "open" if "open" in result else next(iter(result))
     err = unreached_region_error(result[first][0], read_layer(stages.ingest, "regions"), grid,
                                  cfg.focus_country, first, str(stages.crossings))

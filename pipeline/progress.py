@@ -114,8 +114,9 @@ STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"
 
 
 def log_stage_run(argv: list[str] | None, names: set[str], seconds: float, code: int) -> None:
-    """Append {stage, seconds, peak_rss_mb, exit} as a JSON line to $PIPELINE_STAGE_LOG (benchmarks);
-    peak_rss_mb is the largest process of the run (itself or one of its workers).
+    """Append {stage, seconds, cpu_seconds, peak_rss_mb, exit} as a JSON line to $PIPELINE_STAGE_LOG
+    (benchmarks); cpu_seconds counts every thread and worker process, peak_rss_mb is the largest process of
+    the run (itself or one of its workers).
 
     Parameters
     ----------
@@ -135,7 +136,9 @@ def log_stage_run(argv: list[str] | None, names: set[str], seconds: float, code:
     args = sys.argv[1:] if argv is None else argv
     name = next((a for a in args if a in names), " ".join(args))
     # KiB on Linux; a stage's worker processes (the maps) count too: the largest of them.
-    rss_mb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    rss_mb = max(u.ru_maxrss for u in usage) / 1024
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)   # all threads and workers: > seconds when parallel
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"stage": name, "seconds": round(seconds, 3), "peak_rss_mb": round(rss_mb, 1),
-                            "exit": code}) + "\n")
+        f.write(json.dumps({"stage": name, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+                            "peak_rss_mb": round(rss_mb, 1), "exit": code}) + "\n")

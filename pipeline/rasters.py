@@ -85,6 +85,69 @@ def write_geotiff(path: Path | str, data: np.ndarray, transform: Affine, crs: CR
     return Path(path)
 
 
+def write_stage_raster(path: Path | str, bands: list[np.ndarray], transform: Affine, crs: CRS,
+                       tags: Mapping[str, str] | None = None) -> Path:
+    """An intermediate raster for a later stage, written atomically: the bands as they are (dtype of the
+    first, NaN kept, no nodata, no overviews), ZSTD level 1 (fast; read by this pipeline's GDAL only).
+
+    Parameters
+    ----------
+    path
+        The stage file (``outputs/stages/<name>.tif``).
+    bands
+        Arrays of the grid's shape, one per band.
+    transform, crs
+        The grid.
+    tags
+        Dataset tags (units, description).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    dtype = bands[0].dtype
+    profile = {"driver": "GTiff", "height": bands[0].shape[0], "width": bands[0].shape[1], "count": len(bands),
+               "dtype": str(dtype), "crs": crs.to_wkt(), "transform": transform, "compress": "zstd",
+               "zstd_level": 1, "predictor": 3 if dtype.kind == "f" else 2, "tiled": True, "blockxsize": 256,
+               "blockysize": 256, "NUM_THREADS": "ALL_CPUS"}
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        for i, band in enumerate(bands, start=1):
+            dst.write(band.astype(dtype, copy=False), i)
+        if tags:
+            dst.update_tags(**tags)
+    return Path(path)
+
+
+def read_stage_raster(path: Path | str, grid, stage: str) -> list[np.ndarray]:
+    """The bands of a stage raster, checked to lie on ``grid``.
+
+    Parameters
+    ----------
+    path
+        The stage file.
+    grid : accessibility.Grid
+        The grid this run expects (shape and transform).
+    stage
+        The stage that writes the file, for the error messages.
+
+    Returns
+    -------
+    list of ndarray
+        One array per band.
+    """
+    from .errors import DataMissingError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataMissingError(f"{path} not found: run the {stage} stage first (make all builds it)")
+    with rasterio.open(path) as src:
+        if (src.height, src.width) != (grid.height, grid.width) or not src.transform.almost_equals(grid.transform):
+            raise DataMissingError(f"{path} is on another grid than this configuration's: run the {stage} stage "
+                                   "again (make all does)")
+        return [src.read(i) for i in range(1, src.count + 1)]
+
+
 def _polygon(rings: list) -> shapely.Polygon:
     """A GeoJSON polygon's rings as a shapely polygon, through numpy arrays (``shapely.geometry.shape``
     converts coordinate by coordinate in Python: three times slower on polygonised rasters)."""
