@@ -550,9 +550,9 @@ DESCRIPTIONS = {
 }
 
 
-def on_grid(lk, values: np.ndarray, fill: float) -> np.ndarray:
-    """Values aligned with the linked cells as a full grid (``fill`` elsewhere)."""
-    full = np.full((lk.grid.height, lk.grid.width), fill, dtype=np.float64)
+def on_grid(lk, values: np.ndarray, fill: float, dtype=np.float64) -> np.ndarray:
+    """Values aligned with the linked cells as a full grid of ``dtype`` (``fill`` elsewhere)."""
+    full = np.full((lk.grid.height, lk.grid.width), fill, dtype=dtype)
     full[lk.cells.rows, lk.cells.cols] = values
     return full
 
@@ -636,9 +636,9 @@ def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, attract
     Returns
     -------
     dict
-        Variant → (grid of the dominant pole's probability (NaN off the linked cells), grid of the dominant
-        pole (−1 none), GeoDataFrame in the grid CRS: one polygon per dominant pole, ``pole_id``,
-        ``mean_probability``).
+        Variant → (grid of the dominant pole's probability (NaN off the linked cells; only for the configured
+        ``huff.attraction``, None for the others: 64 MB a grid), grid of the dominant pole (int32, −1 none),
+        GeoDataFrame in the grid CRS: one polygon per dominant pole, ``pole_id``, ``mean_probability``).
     """
     from .rasters import zonal_means
 
@@ -650,10 +650,11 @@ def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, attract
     out = {}
     for k, name in enumerate(names):
         prob_grid = on_grid(lk, prob[k], np.nan)
-        best_grid = on_grid(lk, best[k], -1).astype(np.int32)
+        best_grid = on_grid(lk, best[k], -1, dtype=np.int32)
         areas = class_polygons(best_grid, grid.transform, grid.crs, name="pole_id")
         areas["mean_probability"] = zonal_means(prob_grid, areas.geometry, grid.transform)
-        out[name] = (prob_grid, best_grid, areas)
+        out[name] = (prob_grid if name == conf.huff.attraction else None, best_grid, areas)
+        prob_grid = None
     return out
 
 

