@@ -806,19 +806,18 @@ def edge_flags(hours: np.ndarray, land: np.ndarray, grid, vmax_kmh: float, outsi
         chord, _ = cities.query(_unit(lon, lat), k=1, workers=-1)
         return 2 * np.arcsin(np.minimum(chord / 2, 1.0)) * EARTH_KM
 
-    rows, cols = np.nonzero(land)
-    h = hours[rows, cols]
     # The distance to the nearest outside city changes by at most the distance moved (1-Lipschitz), so
     # one query per block of EDGE_BLOCK² cells bounds every cell of the block; only the cells the bound
     # cannot decide are measured one by one. Same flags as measuring every cell, at a fraction of the
     # transforms (7.6 million land cells at 1 km).
     b = EDGE_BLOCK
-    block = (rows // b) * (hours.shape[1] // b + 1) + cols // b
-    used = np.flatnonzero(np.bincount(block))   # np.unique without its sort of every land cell
-    inverse = np.zeros(int(used[-1]) + 1 if len(used) else 0, dtype=np.int64)
-    inverse[used] = np.arange(len(used))
-    inverse = inverse[block]
-    nbx = hours.shape[1] // b + 1
+    height, width = hours.shape
+    nbx = width // b + 1
+    nby = -(-height // b)
+    padded = np.zeros((nby * b, nbx * b), dtype=bool)
+    padded[:height, :width] = land
+    used = np.flatnonzero(padded.reshape(nby, b, nbx, b).any(axis=(1, 3)))   # blocks with land, in order
+    padded = None
     centre = grid.centres((used // nbx) * b + (b - 1) / 2, (used % nbx) * b + (b - 1) / 2)
     lon, lat = to_lonlat.transform(centre[:, 0], centre[:, 1])
     # Ground km per map km is at most 1 / the projection's smallest scale factor on the grid (Albers over
@@ -826,22 +825,33 @@ def edge_flags(hours: np.ndarray, land: np.ndarray, grid, vmax_kmh: float, outsi
     factors = pyproj.Proj(grid.crs).get_factors(lon, lat)
     smallest = float(np.nanmin(np.r_[factors.meridional_scale, factors.parallel_scale]))
     reach = EDGE_SLACK / smallest * (b - 1) / np.sqrt(2) * grid.res / 1000.0   # km, a cell to its block centre
-    d = km_to_nearest(lon, lat)[inverse]
-    with np.errstate(invalid="ignore"):
-        surely = ~np.isfinite(h) | ((d + reach) / vmax_kmh < h)
-        unsure = ~surely & ((d - reach) / vmax_kmh < h)
-    near = surely.copy()
-    if unsure.any():
-        xy = grid.centres(rows[unsure], cols[unsure])
-        km = km_to_nearest(*to_lonlat.transform(xy[:, 0], xy[:, 1]))
-        near[unsure] = km / vmax_kmh < h[unsure]
-    flag[rows, cols] = near
+    d_block = np.full(nby * nbx, np.nan)
+    d_block[used] = km_to_nearest(lon, lat)
+    # The cells in bands of rows (whole blocks): the per-cell arrays of one band at a time, not of every land
+    # cell at once (400 MB at 1 km, the stage's peak).
+    step = b * max(1, EDGE_BAND_ROWS // b)
+    for r0 in range(0, height, step):
+        rows, cols = np.nonzero(land[r0:r0 + step])
+        rows += r0
+        h = hours[rows, cols]
+        d = d_block[(rows // b) * nbx + cols // b]
+        with np.errstate(invalid="ignore"):
+            surely = ~np.isfinite(h) | ((d + reach) / vmax_kmh < h)
+            unsure = ~surely & ((d - reach) / vmax_kmh < h)
+        near = surely.copy()
+        if unsure.any():
+            xy = grid.centres(rows[unsure], cols[unsure])
+            km = km_to_nearest(*to_lonlat.transform(xy[:, 0], xy[:, 1]))
+            near[unsure] = km / vmax_kmh < h[unsure]
+        flag[rows, cols] = near
     return flag
 
 
 #: Blocks of cells sharing one distance query in :func:`edge_flags`, and a margin on the block's ground
 #: radius (beyond the projection's scale factor): the sphere against the ellipsoid, the scale between samples.
 EDGE_BLOCK, EDGE_SLACK = 8, 1.05
+#: Rows of cells :func:`edge_flags` holds per-cell arrays for at a time.
+EDGE_BAND_ROWS = 256
 EARTH_KM = 6371.0088
 
 
