@@ -23,6 +23,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 matplotlib.rcParams["hatch.linewidth"] = 0.5  # hatches that shade, not hide, what is under them
+# zlib level 3 instead of 6 in the PDFs (and the PNGs, at savefig): the same pixels and vectors, written in
+# two thirds of the time, files about a tenth larger
+matplotlib.rcParams["pdf.compression"] = 3
+PNG_OPTIONS = {"compress_level": 3}
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -157,7 +161,7 @@ class Frame:
         for ext, dpi in (("png", 300), ("pdf", None)):
             target = out_dir / f"{name}.{ext}"
             with atomic_path(target) as tmp:
-                self.fig.savefig(tmp, dpi=dpi, format=ext)
+                self.fig.savefig(tmp, dpi=dpi, format=ext, **({"pil_kwargs": PNG_OPTIONS} if ext == "png" else {}))
             written.append(target)
         plt.close(self.fig)
         return written
@@ -351,6 +355,10 @@ class Frame:
             self._pole_names += [(g.x, g.y, n) for g, n in zip(inside.geometry, inside["name"])]
 
 
+#: The maps drawn over a full-resolution raster.
+RASTER_MAPS = ("travel_time", "barrier", "population", "barrier_people")
+
+
 def border_layer(outputs: Path, layer: str) -> gpd.GeoDataFrame:
     """A layer of ``borders.gpkg`` read from the stage file publish copies it from (the same features).
 
@@ -413,8 +421,10 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
 
         written = []
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            # the maps over a raster (about twice as long) first: the workers end together
+            order = sorted(names, key=lambda n: n not in RASTER_MAPS)
             jobs = [pool.submit(in_worker, draw_maps, outputs, out_dir, focus, crs, distances, (n,), scenario, 1)
-                    for n in names]
+                    for n in order]
             for job in track(as_completed(jobs), "maps", total=len(jobs)):   # a progress bar on a terminal
                 files, pairs = job.result()
                 adopt(pairs)
