@@ -11,7 +11,8 @@
 #
 # DATA_DIR defaults to $PIPELINE_DATA_DIR, else ./data. PYTHON may name another interpreter that has
 # the package installed (e.g. `make all PYTHON=python3`); by default a .venv is made and used.
-# FOCUS picks one of study.focus_countries (default: the first); OUT is the output folder.
+# FOCUS picks one of study.focus_countries (default: the first); OUT is the output folder. Independent
+# stages run at once, one per core; JOBS=1 (or make -j1) runs one at a time, with less memory at once.
 
 # The values of DATA_DIR, OUT and FOCUS reach shell commands: refuse characters a shell would act on
 # (no command can be injected, not even in a dry run `make -n`). OUT names Make's targets, and Make

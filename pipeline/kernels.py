@@ -15,6 +15,8 @@ core (``prange``).
   dominant pole of several attraction variants, in one pass.
 - :func:`huff_batch`: both of the last two for a batch of poles, in one pass over the cells (what the
   influence stage runs: the cells' minutes to each pole are never stored).
+- :func:`label_sums`: two weighted sums per label in one pass (two ``np.bincount`` calls, without their
+  casts of the labels).
 """
 
 from __future__ import annotations
@@ -549,3 +551,31 @@ def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_m
                         bw = w
                         bp = pole_ids[b]
                 total[j, i], best_w[j, i], best[j, i] = tot, bw, bp
+
+
+@njit(cache=True)
+def label_sums(labels, a, b, n):
+    """Sums of ``a`` and of ``b`` over the cells of each label, in one pass.
+
+    Parameters
+    ----------
+    labels
+        (N,) labels 0 … n − 1 (any integer type).
+    a, b
+        (N,) weights (float64).
+    n
+        Number of labels.
+
+    Returns
+    -------
+    ndarray (2, n)
+        ``np.bincount(labels, a, n)`` and ``np.bincount(labels, b, n)``: the same sums, bit for bit (cells
+        added in order).
+    """
+    out = np.zeros((2, n))
+    for i in range(labels.shape[0]):
+        lab = labels[i]
+        out[0, lab] += a[i]
+        out[1, lab] += b[i]
+    return out
+

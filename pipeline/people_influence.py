@@ -104,8 +104,11 @@ def influence_people(layers: dict[str, gpd.GeoDataFrame], pop: np.ndarray, grid,
         kind (catchment / huff_market_area / huff_variant), tier_set (of a catchment; the attraction variant of a
         huff_variant), scenario, pole, people, people_focus, settlement_population.
     """
+    from .kernels import label_sums
+
     rows = []
-    pop_focus = pop if focus is None else np.where(focus, pop, 0.0)
+    pop_flat = np.ascontiguousarray(pop, dtype=np.float64).ravel()
+    pop_focus = pop_flat if focus is None else np.where(focus.ravel(), pop_flat, 0.0)
     catch = layers["catchments"]
     huff = layers["huff_dominant"].assign(tier_set="huff", scenario="")
     variants = layers["huff_variants"]
@@ -115,8 +118,7 @@ def influence_people(layers: dict[str, gpd.GeoDataFrame], pop: np.ndarray, grid,
             g = g.reset_index(drop=True)
             lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, range(1, len(g) + 1)),
                                      out_shape=pop.shape, transform=grid.transform, fill=0, dtype="int32")
-            people = np.bincount(lab.ravel(), weights=pop.ravel(), minlength=len(g) + 1)[1:]
-            mine = np.bincount(lab.ravel(), weights=pop_focus.ravel(), minlength=len(g) + 1)[1:]
+            people, mine = label_sums(lab.ravel(), pop_flat, pop_focus, len(g) + 1)[:, 1:]
             rows += [{"kind": kind, "tier_set": ts if kind != "huff_market_area" else "", "scenario": sc, "pole": n,
                       "people": float(v), "people_focus": float(f), "settlement_population": float(sp)}
                      for n, v, f, sp in zip(g["name"], people, mine, g["population"])]

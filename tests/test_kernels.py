@@ -144,3 +144,15 @@ def test_huff_accumulate_adds_a_pole_as_numpy_would():
     expect = np.where(w[1] > w[0], 1, np.where(w[0] > 0, 0, -1))
     assert np.array_equal(best, expect)
 
+
+
+def test_label_sums_are_the_two_bincounts_bit_for_bit() -> None:
+    from pipeline.kernels import label_sums
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 7, 100_000).astype(np.int32)
+    a, b = rng.lognormal(5, 3, 100_000), np.where(rng.random(100_000) < 0.5, rng.lognormal(2, 4, 100_000), 0.0)
+    got = label_sums(labels, a, b, 9)
+    assert got.shape == (2, 9) and (got[:, 7:] == 0).all()
+    assert np.array_equal(got[0], np.bincount(labels, weights=a, minlength=9))
+    assert np.array_equal(got[1], np.bincount(labels, weights=b, minlength=9))
