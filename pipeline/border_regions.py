@@ -47,7 +47,13 @@ def shared_border_km(segment_ea: shapely.Geometry, regions_ea: np.ndarray, toler
     The tolerance buffer is taken in the equal-area CRS (metres; its scale error of a few per cent
     only widens or narrows a 5 km tolerance by metres); the length is then measured geodesically.
     """
-    near = shapely.intersection(segment_ea, shapely.buffer(regions_ea, tolerance_km * 1000.0))
+    # Only the part of a region within 2 × the tolerance of the segment's box can lie within the tolerance of
+    # the segment: buffering that part, not the whole region (whose outline runs for thousands of km), gives
+    # the same stretch of segment. The clip's own edges stay a tolerance away from the segment after buffering.
+    tol = tolerance_km * 1000.0
+    x0, y0, x1, y1 = shapely.bounds(segment_ea)
+    part = shapely.clip_by_rect(regions_ea, x0 - 2 * tol, y0 - 2 * tol, x1 + 2 * tol, y1 + 2 * tol)
+    near = shapely.intersection(segment_ea, shapely.buffer(part, tol))
     lonlat = gpd.GeoSeries(near, crs=equal_area_crs).to_crs(lonlat_crs)
     return length_km(lonlat.values, ellps)
 

@@ -243,3 +243,25 @@ def test_local_azimuthal_projection_is_the_one_pyproj_finds_for_the_crs():
     assert np.array_equal(inv.transform(*xy), ref_inv.transform(*xy))
     _, _, d = GEOD.inv(np.full(1000, 68.654321), np.full(1000, 47.123456), lon, lat)
     assert np.allclose(np.hypot(*xy), d, rtol=1e-9)                   # equidistant from the centre
+
+
+def test_shared_border_km_clips_a_large_region_to_the_segment_and_measures_what_lies_within_the_tolerance() -> None:
+    """A 2,000 km square region and a 200 km segment 2 km outside its east side reaching 104.6 km past its
+    corner: the stretch within 5 km is the segment up to √(5² − 2²) km beyond the corner, as buffering the
+    whole region gives (the region is clipped to the segment's surroundings before it is buffered)."""
+    from pyproj import CRS
+
+    from pipeline.border_regions import shared_border_km
+    from pipeline.geodesy import length_km
+
+    albers = CRS.from_proj4("+proj=aea +lat_1=42 +lat_2=52 +lat_0=47 +lon_0=67 +datum=WGS84 +units=m")
+    km = 1000.0
+    region = shapely.box(-1000 * km, -1000 * km, 1000 * km, 1000 * km)
+    segment = shapely.LineString([(1002 * km, 900 * km), (1002 * km, 1100 * km)])
+    got = shared_border_km(segment, np.array([region]), 5.0, albers, CRS.from_epsg(4326), "WGS84")[0]
+    inside = shapely.LineString([(1002 * km, 900 * km), (1002 * km, 1000 * km + np.sqrt(21.0) * km)])
+    expected = length_km(gpd.GeoSeries([inside], crs=albers).to_crs(4326).values, "WGS84")[0]
+    assert got == pytest.approx(expected, abs=0.01)       # the buffer's arcs are polygons: metres, not km
+    whole = shapely.intersection(segment, shapely.buffer(region, 5 * km))
+    unclipped = length_km(gpd.GeoSeries([whole], crs=albers).to_crs(4326).values, "WGS84")[0]
+    assert got == pytest.approx(unclipped, rel=1e-6)
