@@ -33,7 +33,6 @@ import pandas as pd
 import shapely
 from affine import Affine
 from pyproj import CRS
-from rasterio import features
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
@@ -42,6 +41,7 @@ from .crossings import CROSSING_CLASS, scenario_edges
 from .errors import DataError
 from .kernels import best_of_k_on_grid, land_cells, min_of_k, nearest_k_labelled
 from .network import graph_matrix
+from .rasters import burn
 
 log = logging.getLogger("pipeline")
 
@@ -178,9 +178,9 @@ def unlinked_poles(lk: Linked) -> np.ndarray:
 def unreachable_areas(hours: np.ndarray, areas: gpd.GeoSeries, grid: Grid) -> np.ndarray:
     """For each polygon (in the grid's CRS), True when it covers cells and none has a finite time:
     no path from any pole reaches it. Polygons smaller than a cell cover none and are not flagged."""
-    labels = features.rasterize(((g, i + 1) for i, g in enumerate(areas.values) if g is not None),
-                                fill=0, dtype="int32", out_shape=(grid.height, grid.width),
-                                transform=grid.transform)
+    labels = burn(((g, i + 1) for i, g in enumerate(areas.values) if g is not None),
+                 fill=0, dtype="int32", out_shape=(grid.height, grid.width),
+                 transform=grid.transform)
     n = len(areas) + 1
     covered = np.bincount(labels.ravel(), minlength=n)[1:]
     reached = np.bincount(labels[np.isfinite(hours)], minlength=n)[1:]
@@ -441,9 +441,9 @@ class Linked:
 def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.GeoSeries, *,
          mode: str, off_kmh: float, spacing: float, k: int) -> Linked:
     """Prepare the scenario-independent part of :func:`travel_hours` (see there)."""
-    labels = features.rasterize(((g, i + 1) for i, g in enumerate(areas.values)), fill=0,
-                                dtype="int32", out_shape=(grid.height, grid.width),
-                                transform=grid.transform)
+    labels = burn(((g, i + 1) for i, g in enumerate(areas.values)), fill=0,
+                 dtype="int32", out_shape=(grid.height, grid.width),
+                 transform=grid.transform)
     road = edges[edges["mode"] == mode].reset_index(drop=True)
     if road.empty:
         raise DataError(f"the network has no '{mode}' edges (layers/network.yaml modes, "
@@ -507,13 +507,13 @@ def friction_surface(edges: gpd.GeoDataFrame, grid: Grid, areas: gpd.GeoSeries, 
 
     This is the input of cost-distance tools (GRASS r.cost, scikit-image MCP_Geometric); the
     pipeline itself routes on the network and uses it only for comparison (``make bench``)."""
-    land = features.rasterize(((g, 1) for g in areas.values), fill=0, dtype="uint8",
-                              out_shape=(grid.height, grid.width), transform=grid.transform) > 0
+    land = burn(((g, 1) for g in areas.values), fill=0, dtype="uint8",
+               out_shape=(grid.height, grid.width), transform=grid.transform) > 0
     road = edges[(edges["mode"] == mode) & (edges["class"] != CROSSING_CLASS)]
     road = road.sort_values("speed_kmh")  # later (faster) roads overwrite slower ones
-    kmh = features.rasterize(zip(road.geometry.to_crs(grid.crs).values, road["speed_kmh"]),
-                             out_shape=(grid.height, grid.width), transform=grid.transform,
-                             fill=0.0, dtype="float32", all_touched=True)
+    kmh = burn(zip(road.geometry.to_crs(grid.crs).values, road["speed_kmh"]),
+              out_shape=(grid.height, grid.width), transform=grid.transform,
+              fill=0.0, dtype="float32", all_touched=True)
     kmh = np.where(kmh > 0, np.maximum(kmh, off_kmh), off_kmh)
     minutes = grid.res / 1000.0 / kmh * 60.0
     return np.where(land, minutes, np.nan).astype(np.float64)

@@ -29,9 +29,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from rasterio import features
 
 from .progress import track
+from .rasters import burn
 
 log = logging.getLogger("pipeline")
 
@@ -76,8 +76,8 @@ def fastest_pole_abroad(catchments: gpd.GeoDataFrame, tier_set: str, shape: tupl
     out = {}
     for sc, g in catch.groupby("scenario"):
         labels = [code.get(iso3.get(a2, ""), 0) for a2 in g["country"]]
-        lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, labels), out_shape=shape,
-                                 transform=grid.transform, fill=0, dtype="int32")
+        lab = burn(zip(g.geometry.to_crs(grid.crs).values, labels), out_shape=shape,
+                  transform=grid.transform, fill=0, dtype="int32")
         out[str(sc)] = (lab > 0) & (own > 0) & (lab != own)
     return out
 
@@ -116,8 +116,8 @@ def influence_people(layers: dict[str, gpd.GeoDataFrame], pop: np.ndarray, grid,
     for kind, layer in (("catchment", catch), ("huff_market_area", huff), ("huff_variant", variants)):
         for (ts, sc), g in layer.groupby(["tier_set", "scenario"], sort=False):
             g = g.reset_index(drop=True)
-            lab = features.rasterize(zip(g.geometry.to_crs(grid.crs).values, range(1, len(g) + 1)),
-                                     out_shape=pop.shape, transform=grid.transform, fill=0, dtype="int32")
+            lab = burn(zip(g.geometry.to_crs(grid.crs).values, range(1, len(g) + 1)),
+                      out_shape=pop.shape, transform=grid.transform, fill=0, dtype="int32")
             people, mine = label_sums(lab.ravel(), pop_flat, pop_focus, len(g) + 1)[:, 1:]
             rows += [{"kind": kind, "tier_set": ts if kind != "huff_market_area" else "", "scenario": sc, "pole": n,
                       "people": float(v), "people_focus": float(f), "settlement_population": float(sp)}
@@ -151,7 +151,7 @@ def people_across(targets: gpd.GeoDataFrame, pop: np.ndarray, grid, across: dict
     for g in track(targets.geometry.to_crs(grid.crs).values, "people across the border per belt and region"):
         win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
         p = pop[win]
-        mask = (features.rasterize([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
+        mask = (burn([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
                 if p.size else np.zeros(p.shape, dtype=bool))
         total = float(p[mask].sum())
         row = {"population": total}
@@ -190,8 +190,8 @@ def run(cfg, stages, out: Path) -> None:
     pop, focus = read_stage_raster(stages.population_surface, grid, "population")
     focus = focus > 0
     shape = (grid.height, grid.width)
-    own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=shape,
-                             transform=grid.transform, fill=0, dtype="int32")
+    own = burn(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=shape,
+              transform=grid.transform, fill=0, dtype="int32")
     influence = {n: read_layer(stages.influence, n) for n in ("catchments", "huff_dominant", "huff_variants")}
     across = fastest_pole_abroad(influence["catchments"], infl.cross_border.tier_set, shape, grid,
                                  list(countries_ea["country"]), own)

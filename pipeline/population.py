@@ -44,9 +44,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from rasterio import features
 
 from .progress import track
+from .rasters import burn
 
 log = logging.getLogger("pipeline")
 
@@ -371,10 +371,10 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     import shapely
 
     from .accessibility import study_grid
-    from .poles import _geonames
     from .config import load_accessibility, load_economy, load_population
     from .io import read_layer
     from .outputs import write_stage
+    from .poles import _geonames
     from .rasters import grid_window, read_stage_raster, write_geotiff
     from .statistics import load_tables
     from .zones import cross_border_zones
@@ -386,8 +386,8 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
     units = _units(cfg, stages, tables, eco, conf.year)
     units_ea = units.geometry.to_crs(grid.crs)
-    labels = features.rasterize(((g, i + 1) for i, g in enumerate(units_ea.values)), out_shape=(grid.height, grid.width),
-                                transform=grid.transform, fill=0, dtype="int32")
+    labels = burn(((g, i + 1) for i, g in enumerate(units_ea.values)), out_shape=(grid.height, grid.width),
+                 transform=grid.transform, fill=0, dtype="int32")
     land = labels > 0
     cities = _geonames(conf.settlements_min_population)
     s = pd.DataFrame([(float(c["longitude"]), float(c["latitude"]), int(c["population"])) for c in cities],
@@ -408,8 +408,8 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     else:
         edges = read_layer(stages.network, "edges")
         road = edges[edges["mode"] == acc.mode].geometry.to_crs(grid.crs)
-        roads = features.rasterize(((g, 1) for g in road.values), out_shape=labels.shape, transform=grid.transform,
-                                   fill=0, dtype="uint8", all_touched=True) > 0
+        roads = burn(((g, 1) for g in road.values), out_shape=labels.shape, transform=grid.transform,
+                    fill=0, dtype="uint8", all_touched=True) > 0
         settled = np.zeros(labels.shape, dtype=bool)
         settled[rows, cols] = True
         a = conf.ancillary
@@ -454,7 +454,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
         # the belt's box only: the same cells in the same order
         win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
         p, lab = pop[win], labels[win]
-        sel = (features.rasterize([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
+        sel = (burn([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
                if p.size else np.zeros(p.shape, dtype=bool))
         belt_pop.append(float(p[sel].sum()))
         inside_pop = np.bincount(lab[sel], weights=p[sel], minlength=len(units) + 1)[1:]
@@ -476,11 +476,11 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     land_belts = belts[(belts["distance_km"] == conf.border_district_km) & (belts["segment_type"] == "land")
                        & (belts["side"] == "focus")]
     near = shapely.union_all(land_belts.geometry.to_crs(grid.crs).values)
-    near_mask = features.rasterize([(near, 1)], out_shape=labels.shape, transform=grid.transform, fill=0,
-                                   dtype="uint8") > 0 if not near.is_empty else np.zeros(labels.shape, bool)
+    near_mask = burn([(near, 1)], out_shape=labels.shape, transform=grid.transform, fill=0,
+                    dtype="uint8") > 0 if not near.is_empty else np.zeros(labels.shape, bool)
     # Districts are a partition: one label grid gives both sums.
-    d_lab = features.rasterize(zip(districts.geometry.to_crs(grid.crs).values, range(1, len(districts) + 1)),
-                               out_shape=labels.shape, transform=grid.transform, fill=0, dtype="int32").ravel() \
+    d_lab = burn(zip(districts.geometry.to_crs(grid.crs).values, range(1, len(districts) + 1)),
+                out_shape=labels.shape, transform=grid.transform, fill=0, dtype="int32").ravel() \
         if len(districts) else np.zeros(labels.size, dtype=np.int64)
     districts["population"] = np.bincount(d_lab, weights=pop.ravel(), minlength=len(districts) + 1)[1:]
     districts["population_near_border"] = np.bincount(d_lab, weights=np.where(near_mask, pop, 0.0).ravel(),
@@ -490,8 +490,8 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     districts["border_district"] = districts["share_near_border"] >= conf.border_district_share
     districts["distance_km"] = conf.border_district_km
 
-    own = features.rasterize(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=pop.shape,
-                             transform=grid.transform, fill=0, dtype="int32")   # each cell's country
+    own = burn(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=pop.shape,
+              transform=grid.transform, fill=0, dtype="int32")   # each cell's country
     access, beyond = _access_by_people(cfg, stages, rasters, pop, grid, conf, countries_ea, own)
     crossing_h = read_stage_raster(stages.crossing_hours, grid, "accessibility")[0]
     near = people_near_crossings(pop, crossing_h, own, list(countries_ea["country"]),
@@ -616,7 +616,7 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
         # only the cells of the target's box: the same cells, far less work
         win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
         p = pop[win]
-        mask = (features.rasterize([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
+        mask = (burn([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
                 if p.size else np.zeros(p.shape, dtype=bool))
         total = float(p[mask].sum())
         row = {"population": total}

@@ -225,3 +225,27 @@ def test_hours_to_a_border_crossing_follow_the_road_from_both_sides() -> None:
             assert lo - 1e-6 <= hours[row, col] <= hi + 1e-6, (side, d_km, hours[row, col])
     # The farthest cells (corners, 1° from the crossing and 1° off the road) within the perpendicular bound.
     assert np.nanmax(hours) <= road_bounds(111.32, 111.32)[1] + 1e-3
+
+
+def test_burn_gives_the_cells_rasterio_gives_for_shapely_geometries() -> None:
+    """Polygons with holes, multipolygons, lines (all touched) and an empty polygon: the GeoJSON built
+    through numpy burns the same cells as shapely's own __geo_interface__."""
+    from affine import Affine
+    from rasterio import features
+
+    from pipeline.rasters import burn, geojson
+
+    rng = np.random.default_rng(3)
+    square = shapely.box(1.3, 1.7, 38.2, 27.9)
+    holed = square.difference(shapely.Point(20.0, 15.0).buffer(6.0))
+    multi = shapely.MultiPolygon([shapely.box(40.5, 2.2, 47.0, 9.9), shapely.Point(45.0, 22.0).buffer(4.4)])
+    wiggle = shapely.LineString(np.column_stack([np.linspace(2, 48, 60), 15 + 8 * rng.random(60)]))
+    lines = shapely.MultiLineString([[(0.5, 29.5), (49.5, 0.5)], [(3.0, 3.0), (3.0, 28.0)]])
+    shapes = [(holed, 1), (multi, 2), (wiggle, 3), (lines, 4)]
+    t = Affine(0.5, 0.0, 0.0, 0.0, -0.5, 30.0)
+    for touched in (False, True):
+        want = features.rasterize(shapes, out_shape=(60, 100), transform=t, fill=0, dtype="int32", all_touched=touched)
+        got = burn(shapes, (60, 100), t, dtype="int32", all_touched=touched)
+        assert np.array_equal(got, want) and len(np.unique(got)) == 5
+    assert geojson(holed)["coordinates"][1] == [list(c) for c in holed.interiors[0].coords]
+    assert geojson(shapely.Polygon()).is_empty          # passed through unchanged
