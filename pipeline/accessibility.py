@@ -669,12 +669,14 @@ def scenario_summaries(result: dict[str, tuple[np.ndarray, np.ndarray]], zones_e
     (dict, dict)
         Column name → values for the belts and for the regions: ``mean_h_<s>``, ``barrier_h_<s>``.
     """
-    from .rasters import zonal_means
+    from .rasters import means_in_zones, zone_masks
 
     zone_stats, region_stats = {}, {}
-    for scenario, (hours, _) in result.items():
-        zone_stats[f"mean_h_{scenario}"] = zonal_means(hours, zones_ea, transform)
-        region_stats[f"mean_h_{scenario}"] = zonal_means(hours, regions_ea, transform)
+    shape = next(iter(result.values()))[0].shape
+    zone_cells, region_cells = zone_masks(zones_ea, transform, shape), zone_masks(regions_ea, transform, shape)
+    for scenario, (hours, _) in result.items():   # the masks made once for every scenario
+        zone_stats[f"mean_h_{scenario}"] = means_in_zones(hours, zone_cells)
+        region_stats[f"mean_h_{scenario}"] = means_in_zones(hours, region_cells)
         if scenario != "open":
             for stats in (zone_stats, region_stats):
                 stats[f"barrier_h_{scenario}"] = stats[f"mean_h_{scenario}"] - stats["mean_h_open"]

@@ -659,7 +659,7 @@ def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, attract
 
 
 def cross_border_influence(lk, fastest: dict, targets: gpd.GeoDataFrame, country_codes: list[str],
-                           settle_ea: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+                           settle_ea: gpd.GeoDataFrame, masks: list | None = None) -> gpd.GeoDataFrame:
     """Share of each belt / region (area and settlement population) whose fastest pole is abroad.
 
     Parameters
@@ -674,6 +674,8 @@ def cross_border_influence(lk, fastest: dict, targets: gpd.GeoDataFrame, country
         Country codes in the order of the labels.
     settle_ea
         Settlements in the grid's CRS (``population``).
+    masks
+        :func:`~pipeline.rasters.zone_masks` of the targets on the grid, if the caller has them.
 
     Returns
     -------
@@ -689,7 +691,8 @@ def cross_border_influence(lk, fastest: dict, targets: gpd.GeoDataFrame, country
     s_row, s_col = grid.cell(np.column_stack([settle_ea.geometry.x, settle_ea.geometry.y]))
     s_in = (s_row >= 0) & (s_row < grid.height) & (s_col >= 0) & (s_col < grid.width)
     out = []
-    masks = zone_masks(t_ea, grid.transform, (grid.height, grid.width))   # once for every scenario
+    if masks is None:   # once for every scenario
+        masks = zone_masks(t_ea, grid.transform, (grid.height, grid.width))
     for scenario, which in fastest.items():
         pc = np.where(which >= 0, lk.pole_label[np.maximum(which, 0)], -1)
         at = np.full(len(settle_ea), -1.0)
@@ -966,7 +969,7 @@ def run(cfg, stages, out, rasters) -> None:
     from .io import read_layer
     from .outputs import write_stage
     from .poles import geonames_cities, load_settlements
-    from .rasters import write_geotiff, zonal_means
+    from .rasters import means_in_zones, write_geotiff, zone_masks
     from .statistics import load_tables
 
     conf_path = cfg.layers_dir / "influence.yaml"
@@ -1013,9 +1016,9 @@ def run(cfg, stages, out, rasters) -> None:
     rb = pd.concat([r[r["country"] == cfg.focus_country] for r in vintages], ignore_index=True)
     rb = gpd.GeoDataFrame(rb[["vintage", "region_id", "iso_3166_2", "name_en", "area_km2", "geometry"]],
                           geometry="geometry", crs=cfg.output_crs)
-    rb_ea = rb.geometry.to_crs(grid.crs)
+    rb_cells = zone_masks(rb.geometry.to_crs(grid.crs), grid.transform, focus_cells.shape)   # once for every set
     for set_name, far in beyond_rasters.items():
-        share = zonal_means(np.where(focus_cells, far.astype(np.float32), np.nan), rb_ea, grid.transform)
+        share = means_in_zones(np.where(focus_cells, far.astype(np.float32), np.nan), rb_cells)
         rb[f"beyond_share_{set_name}"] = share
         rb[f"beyond_km2_{set_name}"] = share * rb["area_km2"]
 
@@ -1065,8 +1068,9 @@ def run(cfg, stages, out, rasters) -> None:
         regions.drop_duplicates(["vintage", "region_id"]).assign(
             kind=lambda d: "region_" + d["vintage"], name=lambda d: d["name_en"])[cols]], ignore_index=True),
         geometry="geometry", crs=cfg.output_crs)
+    target_cells = zone_masks(targets.geometry.to_crs(grid.crs), grid.transform, (grid.height, grid.width))
     cross = cross_border_influence(lk, fastest, targets, list(p.countries_ea["country"]),
-                                   settlements.to_crs(grid.crs))
+                                   settlements.to_crs(grid.crs), target_cells)
     fastest = beyond_rasters = None
 
     stops_at = {n: (float(g.x), float(g.y)) for n, g in zip(poles["name"], poles.geometry)}
@@ -1094,7 +1098,7 @@ def run(cfg, stages, out, rasters) -> None:
     edge = class_polygons(np.where(flag, 1, -1), grid.transform, grid.crs, name="flagged")
     edge = finish(edge.assign(scenario=conf.beyond.scenario, vmax_kmh=float(road_kmh.max())))
     edge["focus_km2"] = float(flag[focus_cells].sum()) * abs(grid.transform.a * grid.transform.e) / 1e6
-    share = zonal_means(flag.astype(np.float32), targets.geometry.to_crs(grid.crs), grid.transform)
+    share = means_in_zones(flag.astype(np.float32), target_cells)
     cross["edge_flag_share"] = np.tile(share, len(cross) // len(targets))   # targets repeat per scenario
     h_edge = land = flag = None
     sens = sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, set(cps["name"]),
