@@ -217,13 +217,14 @@ studies: $(STUDY_DIRS)
 $(STUDY_DIRS): | $(SETUP)
 	+@$(MAKE) --no-print-directory all SCOPE=borders OUT=$@ FOCUS=$(notdir $@)
 
+# (The downloads run alone: their progress bars stay on in a parallel make.)
 data: | $(SETUP)
-	$(PIPE) download
+	PIPELINE_PROGRESS=1 $(PIPE) download
 
 # WorldPop's 1 km population counts of every country on the study grid (layers/population.yaml: worldpop),
 # clipped to the study bbox into DATA_DIR/worldpop/; then `population_raster: worldpop` uses them.
 data-worldpop: | $(SETUP)
-	$(PIPE) download --worldpop
+	PIPELINE_PROGRESS=1 $(PIPE) download --worldpop
 
 check-data: | $(SETUP)
 	$(PIPE) check-data

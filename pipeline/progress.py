@@ -43,7 +43,12 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 
 
 def _interactive() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("CI") and not in_parallel_make()
+    """Bars on a terminal, not in CI; in a parallel make only where the Makefile says the recipe runs alone
+    (``PIPELINE_PROGRESS=1``: the downloads). ``PIPELINE_PROGRESS=0`` turns them off."""
+    wanted = os.environ.get("PIPELINE_PROGRESS")
+    if wanted == "0" or not sys.stderr.isatty() or os.environ.get("CI"):
+        return False
+    return wanted == "1" or not in_parallel_make()
 
 
 def in_parallel_make() -> bool:

@@ -488,3 +488,42 @@ def test_a_killed_runs_temporaries_are_removed_when_the_output_is_written_again(
     for p in side:
         p.write_text("x")
     assert sorted(io.remove_stale_temporaries(gpkg, ".gpkg")) == sorted(side)
+
+
+def test_progress_bars_are_off_in_a_parallel_make_unless_the_recipe_runs_alone(monkeypatch) -> None:
+    import sys
+
+    from pipeline import progress
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("PIPELINE_PROGRESS", raising=False)
+    monkeypatch.delenv("MAKEFLAGS", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert progress._interactive()                                   # a terminal, no make
+    monkeypatch.setenv("MAKEFLAGS", " -j2 --jobserver-auth=fifo:/tmp/GMfifo1")
+    assert not progress._interactive()                               # two stages may share the terminal
+    monkeypatch.setenv("PIPELINE_PROGRESS", "1")                     # a download: alone
+    assert progress._interactive()
+    monkeypatch.setenv("PIPELINE_PROGRESS", "0")
+    monkeypatch.delenv("MAKEFLAGS")
+    assert not progress._interactive()
+
+
+def test_in_a_parallel_make_every_log_line_names_its_stage(monkeypatch) -> None:
+    import logging
+
+    from pipeline.progress import name_log_lines
+
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    root = logging.getLogger()
+    handler = Keep()
+    monkeypatch.setattr(root, "handlers", [handler])
+    monkeypatch.setenv("MAKEFLAGS", " -j2 --jobserver-auth=3,4")
+    name_log_lines("influence")
+    logging.getLogger("pipeline").warning("wrote %s", "influence.gpkg")
+    assert records == ["influence: wrote influence.gpkg"]
