@@ -459,8 +459,24 @@ def osm_section(json_path: Path) -> list[str]:
         f"`make bench-osm`, measured {osm.get('measured', '?')}: a synthetic OSM PBF over the study window "
         f"({osm['ways']:,} ways, {osm['nodes']:,} nodes, {osm['pbf_mb']:.0f} MB; bench/synthetic_osm.py) replaces "
         f"the road network; Make runs network → crossings → accessibility → influence on it (exit "
-        f"{osm['make_exit']}, {osm['seconds_all']:.0f} s in all with Make and Python start-up).", "",
+        f"{osm['make_exit']}, {osm['seconds_all']:.0f} s in all with Make and Python start-up"
+        + (f"; accessibility and influence at once, as `make` runs them, everything running at once at most "
+           f"{osm['peak_concurrent_mb']:,} MB" if "peak_concurrent_mb" in osm else "") + ").", "",
         *table(["stage", "seconds", "peak memory (MB)", "exit"], rows, "lrrr"), ""]
+
+
+def refresh_osm_section(md_path: Path, json_path: Path) -> None:
+    """Replace section 7 of an existing docs/benchmarks.md with the ``osm_synthetic`` figures of ``json_path``
+    (what `make bench-osm` measured after the last `make bench`)."""
+    if not md_path.exists():
+        return
+    text = md_path.read_text(encoding="utf-8")
+    start = text.find("## 7. OpenStreetMap")
+    if start < 0:
+        return
+    end = text.find("\n## ", start + 1)
+    section = "\n".join(osm_section(json_path))
+    write_atomic(md_path, text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else ""))
 
 
 def write_atomic(path: Path, text: str) -> None:
