@@ -115,11 +115,23 @@ def test_makefile_names_every_file_of_the_paths_module() -> None:
     """Every stage file of pipeline/paths.py is a Make target, written as $(STAGES)/… or $(OUT)/…."""
     makefile = (ROOT / "Makefile").read_text()
     p = Paths(Path("OUT"))
-    for name in ("ingest", "borders", "zones", "border_regions", "network", "crossings"):
+    for name in ("ingest", "borders", "zones", "border_regions", "network", "crossings", "crossing_hours",
+                 "population_surface"):
         assert f"$(STAGES)/{getattr(p, name).name}" in makefile, name
-    for name in ("accessibility", "influence", "economy", "borders_gpkg", "report", "project", "validation"):
+    for name in ("accessibility", "influence", "economy", "population", "people_influence", "borders_gpkg",
+                 "report", "project", "validation"):
         assert f"$(OUT)/{getattr(p, name).name}" in makefile, name
     assert "$(OUT)/rasters" in makefile and "$(OUT)/maps" in makefile
+
+
+def test_the_makefiles_map_files_are_the_maps_module_draws() -> None:
+    """Make tracks every map the maps stage writes (a map missing from MAP_FILES would never be rebuilt)."""
+    from pipeline.maps import MAPS, RASTER_MAPS
+
+    line = re.search(r"^MAP_FILES := \$\(foreach m,([^,]+),", (ROOT / "Makefile").read_text(), re.M)
+    assert line, "MAP_FILES not found in the Makefile"
+    assert line.group(1).split() == list(MAPS)
+    assert set(RASTER_MAPS) <= set(MAPS)
 
 
 def test_each_stage_target_depends_on_its_own_module_and_configuration(tmp_path: Path) -> None:
@@ -133,6 +145,7 @@ def test_each_stage_target_depends_on_its_own_module_and_configuration(tmp_path:
                "network": f"{o}/stages/network.gpkg", "crossings": f"{o}/stages/crossings.gpkg",
                "accessibility": f"{o}/accessibility.gpkg", "influence": f"{o}/influence.gpkg",
                "economy": f"{o}/economy.gpkg", "population": f"{o}/population.gpkg",
+               "people-influence": f"{o}/people_influence.gpkg",
                "publish": f"{o}/REPORT.md", "validate": f"{o}/VALIDATION.md"}
     # A stage that imports another stage's module depends on it too (tests/test_make_dependencies.py),
     # and on no other stage's module.
