@@ -379,13 +379,14 @@ def land_cells(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Returns
     -------
-    rows, cols : ndarray (N,) int64
+    rows, cols : ndarray (N,) int32 (half the memory of int64: 61 MB less for 7.6 M cells; rasters of up to
+        2³¹ rows and columns)
     label : ndarray (N,) of the raster's dtype
     """
     labels = np.ascontiguousarray(labels)
     row_start = _row_start(labels)
     n = int(row_start[-1])
-    rows, cols = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    rows, cols = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
     lab = np.empty(n, dtype=labels.dtype)
     _land_cells(labels, row_start, rows, cols, lab)
     return rows, cols, lab
