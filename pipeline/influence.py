@@ -123,6 +123,7 @@ def _huff_probability(total: np.ndarray, best_w: np.ndarray) -> np.ndarray:
 
 
 HUFF_BATCH_BYTES = 128e6   # minutes from a batch of poles to every access point (float64) held at once
+HUFF_MAX_BATCH = 128       # poles a batch at most (all 69 of the data pack: one pass, no running sums)
 
 
 def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, attractions: np.ndarray, alpha: float,
@@ -148,8 +149,9 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
     batch
         Poles per pass over the cells: memory is N × V × 20 bytes of totals plus M × ``batch`` × 8 bytes of
         minutes to the access points, whatever the number of poles. Default: as many as fit in
-        :data:`HUFF_BATCH_BYTES`, at most 64 (64 on the data pack's 156,000 access points; 6 on a
-        country-scale OpenStreetMap network of 2.5 M).
+        :data:`HUFF_BATCH_BYTES`, at most :data:`HUFF_MAX_BATCH` (all 69 poles of the data pack's 156,000
+        access points; 6 on a country-scale OpenStreetMap network of 2.5 M). When every pole fits in one
+        batch, one pass (:func:`~pipeline.kernels.huff_all`) keeps no totals: N × V × 12 bytes of results.
 
     Returns
     -------
@@ -160,15 +162,26 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
     """
     from .accessibility import minutes_per_metre, pole_point_minutes
     from .crossings import scenario_edges
-    from .kernels import huff_batch
+    from .kernels import huff_all, huff_batch
     from .progress import track
 
     c, t = lk.cells, lk.grid.transform
-    weights, total, best_w, best = _huff_start(attractions, alpha, len(c.rows))
     graph_edges = scenario_edges(lk.road, scenario)
     poles = np.asarray(poles, dtype=np.int64)
     if batch is None:
-        batch = int(np.clip(HUFF_BATCH_BYTES // (8 * max(len(lk.pts.xy), 1)), 1, 64))
+        batch = int(np.clip(HUFF_BATCH_BYTES // (8 * max(len(lk.pts.xy), 1)), 1, HUFF_MAX_BATCH))
+    if batch >= len(poles):   # every pole at once: no running sums kept between passes
+        weights = _huff_start(attractions, alpha, 0)[0]
+        t_point = np.empty((len(lk.pts.xy), len(poles)))
+        for b, p in enumerate(track(poles, "Huff: one Dijkstra per pole")):
+            t_point[:, b] = pole_point_minutes(lk, graph_edges, int(p))
+        best = np.full((weights.shape[0], len(c.rows)), -1, dtype=np.int32)
+        prob = np.empty((weights.shape[0], len(c.rows)))
+        huff_all(t_point, poles, lk.pole_label[poles].astype(np.int64), lk.poles_ea[poles, 0].copy(),
+                 lk.poles_ea[poles, 1].copy(), weights[:, poles].T.copy(), beta_per_h / 60.0, c.point, c.leg_min,
+                 c.label, c.rows, c.cols, t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), best, prob)
+        return best, prob
+    weights, total, best_w, best = _huff_start(attractions, alpha, len(c.rows))
     for lo in track(range(0, len(poles), batch), "Huff: one Dijkstra per pole, one pass per batch of poles",
                     total=-(-len(poles) // batch)):
         ids = poles[lo:lo + batch]

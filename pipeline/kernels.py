@@ -14,7 +14,8 @@ core (``prange``).
 - :func:`huff_accumulate`: one pole's Huff weights A^α·exp(−β·t) added to the running totals and the
   dominant pole of several attraction variants, in one pass.
 - :func:`huff_batch`: both of the last two for a batch of poles, in one pass over the cells (what the
-  influence stage runs: the cells' minutes to each pole are never stored).
+  influence stage runs: the cells' minutes to each pole are never stored); :func:`huff_all` the same for
+  all poles at once, with each cell's sums in registers.
 - :func:`label_sums`: two weighted sums per label in one pass (two ``np.bincount`` calls, without their
   casts of the labels).
 """
@@ -486,6 +487,34 @@ def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_
                         float(scale), float(ring) * res, out_index, out_value)
 
 
+@njit(cache=True, inline="always")
+def _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg_min, label, rows, cols,
+                ox, ax, oy, ey, per_min, mins, decay):
+    """Cell i's minutes to each pole of the batch (as :func:`min_of_k`) and exp(−β·t) (0: unreachable),
+    written into ``mins`` and ``decay``."""
+    nb = t_point.shape[1]
+    for b in range(nb):
+        mins[b] = np.inf
+    for j in range(point.shape[0]):
+        p = point[j, i]
+        if p >= 0:
+            leg = np.float64(leg_min[j, i])
+            for b in range(nb):   # branch-free, so that it vectorises
+                v = t_point[p, b] + leg
+                mins[b] = v if v < mins[b] else mins[b]
+    x = ox + ax * (cols[i] + 0.5)
+    y = oy + ey * (rows[i] + 0.5)
+    for b in range(nb):
+        if label[i] == pole_label[b]:
+            dx, dy = x - pole_x[b], y - pole_y[b]
+            if max(abs(dx), abs(dy)) * per_min < mins[b]:   # a lower bound first: hypot is slow
+                d = np.hypot(dx, dy) * per_min
+                if d < mins[b]:
+                    mins[b] = d
+    for b in range(nb):   # unreachable: weight 0, which changes neither the sums nor the largest weights
+        decay[b] = np.exp(-beta_per_min * mins[b]) if mins[b] < np.inf else 0.0
+
+
 @njit(parallel=True, cache=True)
 def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min, point, leg_min, label, rows,
                cols, ox, ax, oy, ey, per_min, total, best_w, best):
@@ -517,32 +546,13 @@ def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_m
     n = point.shape[1]
     nb = t_point.shape[1]
     nv = weight.shape[1]
-    k = point.shape[0]
     chunk = 4096
     for c in prange((n + chunk - 1) // chunk):
         mins = np.empty(nb)
         decay = np.empty(nb)
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            for b in range(nb):
-                mins[b] = np.inf
-            for j in range(k):
-                p = point[j, i]
-                if p >= 0:
-                    leg = np.float64(leg_min[j, i])
-                    for b in range(nb):   # branch-free, so that it vectorises
-                        v = t_point[p, b] + leg
-                        mins[b] = v if v < mins[b] else mins[b]
-            x = ox + ax * (cols[i] + 0.5)
-            y = oy + ey * (rows[i] + 0.5)
-            for b in range(nb):
-                if label[i] == pole_label[b]:
-                    dx, dy = x - pole_x[b], y - pole_y[b]
-                    if max(abs(dx), abs(dy)) * per_min < mins[b]:   # a lower bound first: hypot is slow
-                        d = np.hypot(dx, dy) * per_min
-                        if d < mins[b]:
-                            mins[b] = d
-            for b in range(nb):   # unreachable: weight 0, which changes neither the sums nor the largest weights
-                decay[b] = np.exp(-beta_per_min * mins[b]) if mins[b] < np.inf else 0.0
+            _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg_min, label, rows, cols,
+                        ox, ax, oy, ey, per_min, mins, decay)
             for j in range(nv):
                 tot, bw, bp = total[j, i], best_w[j, i], best[j, i]
                 for b in range(nb):   # poles in batch order: the same sums as one pole at a time
@@ -552,6 +562,44 @@ def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_m
                         bw = w
                         bp = pole_ids[b]
                 total[j, i], best_w[j, i], best[j, i] = tot, bw, bp
+
+
+@njit(parallel=True, cache=True)
+def huff_all(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min, point, leg_min, label, rows,
+             cols, ox, ax, oy, ey, per_min, best, prob):
+    """Huff's dominant pole and its probability for every cell when all poles are in one batch: as
+    :func:`huff_batch` from empty totals followed by the division, with each cell's totals held in
+    registers (no (V, N) arrays of running sums and largest weights: 366 MB on the data pack).
+
+    Parameters
+    ----------
+    t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min, point, leg_min, label, rows, cols,
+    ox, ax, oy, ey, per_min
+        As for :func:`huff_batch`, with every pole.
+    best, prob
+        (V, N) outputs: the dominant pole (−1: none reachable) and largest weight / sum of weights (NaN:
+        none reachable).
+    """
+    n = point.shape[1]
+    nb = t_point.shape[1]
+    nv = weight.shape[1]
+    chunk = 4096
+    for c in prange((n + chunk - 1) // chunk):
+        mins = np.empty(nb)
+        decay = np.empty(nb)
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg_min, label, rows, cols,
+                        ox, ax, oy, ey, per_min, mins, decay)
+            for j in range(nv):
+                tot, bw, bp = 0.0, 0.0, -1
+                for b in range(nb):   # poles in order: the sums of huff_batch
+                    w = decay[b] * weight[b, j]
+                    tot += w
+                    if w > bw:
+                        bw = w
+                        bp = pole_ids[b]
+                best[j, i] = bp
+                prob[j, i] = bw / tot if tot > 0 else np.nan
 
 
 @njit(cache=True)
