@@ -988,13 +988,15 @@ def run(cfg, stages, out, rasters) -> None:
     conf_path = cfg.layers_dir / "influence.yaml"
     net = load_network(cfg.layers_dir, cfg.sources)
     conf = load_influence(cfg.layers_dir)
+    # GeoNames first: its JSON leaves freed small objects that the later ones reuse (read after the linked
+    # cells, it kept about 80 MB more for the rest of the stage)
+    settlements = load_settlements(cfg.bbox)
     p = prepare(cfg, stages)
     poles, lk, grid = p.poles, p.lk, p.grid
     unknown = sorted({t for ts in conf.tier_sets.values() for t in ts} - set(poles["tier"]))
     if unknown:
         raise ConfigError(f"{conf_path}: tier_sets name unknown tier(s) {', '.join(unknown)} (tiers of "
                           f"layers/poles.yaml: {', '.join(sorted(set(poles['tier'])))})")
-    settlements = load_settlements(cfg.bbox)
     pole_cols = poles[["pole_id", "name", "tier", "country"]]
 
     def finish(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
