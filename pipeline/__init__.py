@@ -36,9 +36,6 @@ def _no_huge_pages() -> None:
     _set_madvise_hugepage(False)
 
 
-_no_huge_pages()
-
-
 def _passive_threads_in_parallel_make() -> None:
     """Idle OpenMP threads sleep instead of spinning when Make runs several stages at once.
 

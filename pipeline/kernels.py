@@ -515,6 +515,19 @@ def _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg
         decay[b] = np.exp(-beta_per_min * mins[b]) if mins[b] < np.inf else 0.0
 
 
+@njit(cache=True, inline="always")
+def _huff_add(decay, weight, j, pole_ids, tot, bw, bp):
+    """Add one cell's weights decay × A^α of variant j, poles in order, to its sum ``tot``, largest weight
+    ``bw`` and dominant pole ``bp`` (a later pole takes the place only with a larger weight)."""
+    for b in range(decay.shape[0]):
+        w = decay[b] * weight[b, j]
+        tot += w
+        if w > bw:
+            bw = w
+            bp = pole_ids[b]
+    return tot, bw, bp
+
+
 @njit(parallel=True, cache=True)
 def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min, point, leg_min, label, rows,
                cols, ox, ax, oy, ey, per_min, total, best_w, best):
@@ -553,15 +566,9 @@ def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_m
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg_min, label, rows, cols,
                         ox, ax, oy, ey, per_min, mins, decay)
-            for j in range(nv):
-                tot, bw, bp = total[j, i], best_w[j, i], best[j, i]
-                for b in range(nb):   # poles in batch order: the same sums as one pole at a time
-                    w = decay[b] * weight[b, j]
-                    tot += w
-                    if w > bw:
-                        bw = w
-                        bp = pole_ids[b]
-                total[j, i], best_w[j, i], best[j, i] = tot, bw, bp
+            for j in range(nv):   # poles in batch order: the same sums as one pole at a time
+                total[j, i], best_w[j, i], best[j, i] = _huff_add(decay, weight, j, pole_ids, total[j, i],
+                                                                  best_w[j, i], np.int64(best[j, i]))
 
 
 @njit(parallel=True, cache=True)
@@ -590,14 +597,8 @@ def huff_all(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg_min, label, rows, cols,
                         ox, ax, oy, ey, per_min, mins, decay)
-            for j in range(nv):
-                tot, bw, bp = 0.0, 0.0, -1
-                for b in range(nb):   # poles in order: the sums of huff_batch
-                    w = decay[b] * weight[b, j]
-                    tot += w
-                    if w > bw:
-                        bw = w
-                        bp = pole_ids[b]
+            for j in range(nv):   # from empty sums: those of huff_batch
+                tot, bw, bp = _huff_add(decay, weight, j, pole_ids, 0.0, 0.0, np.int64(-1))
                 best[j, i] = bp
                 prob[j, i] = bw / tot if tot > 0 else np.nan
 

@@ -145,14 +145,12 @@ def people_across(targets: gpd.GeoDataFrame, pop: np.ndarray, grid, across: dict
         The targets' columns, population (persons) and ``people_share_across_<scenario>_pct`` (%; NaN
         where a target holds nobody).
     """
-    from .rasters import grid_window
+    from .rasters import zone_cells
 
     rows = []
-    for g in track(targets.geometry.to_crs(grid.crs).values, "people across the border per belt and region"):
-        win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
+    for win, mask in track(zone_cells(targets.geometry.to_crs(grid.crs), grid.transform, pop.shape),
+                           "people across the border per belt and region", total=len(targets)):
         p = pop[win]
-        mask = (burn([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
-                if p.size else np.zeros(p.shape, dtype=bool))
         total = float(p[mask].sum())
         row = {"population": total}
         for sc, acr in across.items():

@@ -375,7 +375,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     from .io import read_layer
     from .outputs import write_stage
     from .poles import _geonames
-    from .rasters import grid_window, read_stage_raster, write_geotiff
+    from .rasters import read_stage_raster, write_geotiff, zone_cells
     from .statistics import load_tables
     from .zones import cross_border_zones
 
@@ -450,12 +450,10 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     belt_pop, per_region = [], []
     flat = labels.ravel()
     unit_pop = np.bincount(flat, weights=pop.ravel(), minlength=len(units) + 1)[1:]
-    for i, g in enumerate(track(belts_ea.values, "people in the belts")):
-        # the belt's box only: the same cells in the same order
-        win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
+    # each belt's box only: the same cells in the same order
+    for i, (win, sel) in enumerate(track(zone_cells(belts_ea, grid.transform, pop.shape), "people in the belts",
+                                         total=len(belts_ea))):
         p, lab = pop[win], labels[win]
-        sel = (burn([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
-               if p.size else np.zeros(p.shape, dtype=bool))
         belt_pop.append(float(p[sel].sum()))
         inside_pop = np.bincount(lab[sel], weights=p[sel], minlength=len(units) + 1)[1:]
         hit = np.flatnonzero(inside_pop > 0)
@@ -596,7 +594,7 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
     import rasterio
 
     from .io import read_layer
-    from .rasters import grid_window
+    from .rasters import zone_cells
 
     hours = {}
     for scenario in ("open", "current", "closed"):
@@ -612,12 +610,10 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
     targets = access_targets(read_layer(stages.zones, "zones"), read_layer(stages.border_regions, "border_regions"))
     in_focus = own == 1 + list(countries_ea["country"]).index(cfg.focus_country)
     rows = []
-    for g in track(targets.geometry.to_crs(grid.crs).values, "people-weighted hours per belt and region"):
-        # only the cells of the target's box: the same cells, far less work
-        win, transform = grid_window(g, grid.transform, (grid.height, grid.width))
+    # only the cells of each target's box: the same cells, far less work
+    for win, mask in track(zone_cells(targets.geometry.to_crs(grid.crs), grid.transform, pop.shape),
+                           "people-weighted hours per belt and region", total=len(targets)):
         p = pop[win]
-        mask = (burn([(g, 1)], out_shape=p.shape, transform=transform, fill=0, dtype="uint8") > 0
-                if p.size else np.zeros(p.shape, dtype=bool))
         total = float(p[mask].sum())
         row = {"population": total}
         h_open = hours["open"][win]

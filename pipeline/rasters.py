@@ -7,7 +7,7 @@ is written to a temporary file and renamed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -290,10 +290,40 @@ def grid_window(geom, transform: Affine, shape: tuple[int, int]) -> tuple[tuple[
     return (slice(r0, max(r1, r0)), slice(c0, max(c1, c0))), transform @ Affine.translation(c0, r0)
 
 
+def zone_cells(polygons: gpd.GeoSeries, transform: Affine, shape: tuple[int, int]
+               ) -> Iterator[tuple[tuple[slice, slice], np.ndarray]]:
+    """For each polygon in turn, the window of the grid its box covers and the cells of the window whose
+    centre lies in it: the same cells as burning it on the whole grid, at the cost of its box.
+
+    Parameters
+    ----------
+    polygons
+        Polygons in the grid's CRS.
+    transform
+        The grid's north-up transform (square cells).
+    shape
+        (height, width) of the grid.
+
+    Returns
+    -------
+    iterator
+        Per polygon, ((rows, cols) slices, boolean mask of the window); an empty window and mask where the
+        polygon is missing, empty or off the grid.
+    """
+    for poly in polygons.values:
+        if poly is None or poly.is_empty:
+            yield (slice(0, 0), slice(0, 0)), np.zeros((0, 0), dtype=bool)
+            continue
+        window, window_transform = grid_window(poly, transform, shape)
+        rows, cols = window
+        size = (rows.stop - rows.start, cols.stop - cols.start)
+        yield window, (burn([(poly, 1)], size, window_transform) > 0 if size[0] and size[1]
+                       else np.zeros(size, dtype=bool))
+
+
 def zone_masks(polygons: gpd.GeoSeries, transform: Affine, shape: tuple[int, int]
                ) -> list[tuple[tuple[slice, slice], np.ndarray] | None]:
-    """For each polygon, the window of the grid its box covers and the cells of the window whose centre
-    lies in it (None: empty, or off the grid), for :func:`means_in_zones`.
+    """:func:`zone_cells` of every polygon at once (None: empty, or off the grid), for :func:`means_in_zones`.
 
     Parameters
     ----------
@@ -309,19 +339,7 @@ def zone_masks(polygons: gpd.GeoSeries, transform: Affine, shape: tuple[int, int
     list
         Per polygon, ((rows, cols) slices, boolean mask of the window) or None.
     """
-    out: list[tuple[tuple[slice, slice], np.ndarray] | None] = []
-    for poly in polygons.values:
-        if poly is None or poly.is_empty:
-            out.append(None)
-            continue
-        window, window_transform = grid_window(poly, transform, shape)
-        rows, cols = window
-        if rows.start >= rows.stop or cols.start >= cols.stop:
-            out.append(None)
-            continue
-        inside = burn([(poly, 1)], (rows.stop - rows.start, cols.stop - cols.start), window_transform) > 0
-        out.append((window, inside))
-    return out
+    return [(window, inside) if inside.size else None for window, inside in zone_cells(polygons, transform, shape)]
 
 
 def means_in_zones(values: np.ndarray, zones: list[tuple[tuple[slice, slice], np.ndarray] | None]) -> np.ndarray:
