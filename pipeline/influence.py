@@ -162,7 +162,7 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
     """
     from .accessibility import minutes_per_metre, pole_point_minutes
     from .crossings import scenario_edges
-    from .kernels import huff_all, huff_batch
+    from .kernels import huff_all, huff_batch, poles_by_label
     from .progress import track
 
     c, t = lk.cells, lk.grid.transform
@@ -177,9 +177,10 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
             t_point[:, b] = pole_point_minutes(lk, graph_edges, int(p))
         best = np.full((weights.shape[0], len(c.rows)), -1, dtype=np.int32)
         prob = np.empty((weights.shape[0], len(c.rows)))
-        huff_all(t_point, poles, lk.pole_label[poles].astype(np.int64), lk.poles_ea[poles, 0].copy(),
-                 lk.poles_ea[poles, 1].copy(), weights[:, poles].T.copy(), beta_per_h / 60.0, c.point, c.leg_min,
-                 c.label, c.rows, c.cols, t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), best, prob)
+        huff_all(np.exp(-beta_per_h / 60.0 * t_point),
+                 *poles_by_label(lk.pole_label[poles], t_point, lk.poles_ea[poles, 0], lk.poles_ea[poles, 1]),
+                 poles, weights[:, poles].T.copy(), beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows, c.cols,
+                 t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), best, prob)
         return best, prob
     weights, total, best_w, best = _huff_start(attractions, alpha, len(c.rows))
     for lo in track(range(0, len(poles), batch), "Huff: one Dijkstra per pole, one pass per batch of poles",
@@ -188,9 +189,10 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
         t_point = np.empty((len(lk.pts.xy), len(ids)))
         for b, p in enumerate(ids):
             t_point[:, b] = pole_point_minutes(lk, graph_edges, int(p))
-        huff_batch(t_point, ids, lk.pole_label[ids].astype(np.int64), lk.poles_ea[ids, 0].copy(),
-                   lk.poles_ea[ids, 1].copy(), weights[:, ids].T.copy(), beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows,
-                   c.cols, t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), total, best_w, best)
+        huff_batch(np.exp(-beta_per_h / 60.0 * t_point),
+                   *poles_by_label(lk.pole_label[ids], t_point, lk.poles_ea[ids, 0], lk.poles_ea[ids, 1]),
+                   ids, weights[:, ids].T.copy(), beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows, c.cols,
+                   t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), total, best_w, best)
     return best, _huff_probability(total, best_w)
 
 

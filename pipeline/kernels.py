@@ -14,8 +14,9 @@ core (``prange``).
 - :func:`huff_accumulate`: one pole's Huff weights A^α·exp(−β·t) added to the running totals and the
   dominant pole of several attraction variants, in one pass.
 - :func:`huff_batch`: both of the last two for a batch of poles, in one pass over the cells (what the
-  influence stage runs: the cells' minutes to each pole are never stored); :func:`huff_all` the same for
-  all poles at once, with each cell's sums in registers.
+  influence stage runs: the cells' minutes to each pole are never stored), the decay exp(−β·t) as the
+  product of the access point's and the cell's leg's (one exp per candidate, not per pole; equal to
+  rounding); :func:`huff_all` the same for all poles at once, with each cell's sums in registers.
 - :func:`label_sums`: two weighted sums per label in one pass (two ``np.bincount`` calls, without their
   casts of the labels).
 """
@@ -488,31 +489,48 @@ def nearest_k_labelled(labels: np.ndarray, transform, points: np.ndarray, point_
 
 
 @njit(cache=True, inline="always")
-def _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg_min, label, rows, cols,
-                ox, ax, oy, ey, per_min, mins, decay):
-    """Cell i's minutes to each pole of the batch (as :func:`min_of_k`) and exp(−β·t) (0: unreachable),
-    written into ``mins`` and ``decay``."""
-    nb = t_point.shape[1]
+def _huff_decay(i, e_point, t_own, own_start, own_pole, own_x, own_y, beta_per_min, point, leg_min, label,
+                rows, cols, ox, ax, oy, ey, per_min, decay, near_buf):
+    """Cell i's distance decay exp(−β·t) to each pole of the batch (0: unreachable), t its minutes as in
+    :func:`min_of_k`, written into ``decay``.
+
+    exp(−β·(t_p + leg)) = exp(−β·t_p)·exp(−β·leg) and exp is decreasing, so the fastest candidate's decay is
+    the largest product: one exp per candidate access point (``e_point`` holds exp(−β·t_p) for every point
+    and pole) instead of one per pole, and equal to rounding. Only the poles of the cell's own country
+    (positions ``own_start[label]`` to ``own_start[label + 1]`` of ``t_own``, ``own_x``, ``own_y``: the
+    poles grouped by country, ``own_pole`` their places in the batch) may be reached by the straight leg,
+    and only those whose straight leg's lower bound (the larger of |dx| and |dy|) is shorter than the
+    minutes through the first candidate are tried (``near_buf``: room for the batch's poles); the larger
+    decay wins, as the shorter minutes do in :func:`min_of_k`."""
+    nb = e_point.shape[1]
     for b in range(nb):
-        mins[b] = np.inf
+        decay[b] = 0.0
     for j in range(point.shape[0]):
         p = point[j, i]
         if p >= 0:
-            leg = np.float64(leg_min[j, i])
+            e_leg = np.exp(-beta_per_min * np.float64(leg_min[j, i]))
             for b in range(nb):   # branch-free, so that it vectorises
-                v = t_point[p, b] + leg
-                mins[b] = v if v < mins[b] else mins[b]
+                v = e_point[p, b] * e_leg
+                decay[b] = v if v > decay[b] else decay[b]
+    lab = label[i]
+    if lab < 0 or lab + 1 >= own_start.shape[0]:
+        return
     x = ox + ax * (cols[i] + 0.5)
     y = oy + ey * (rows[i] + 0.5)
-    for b in range(nb):
-        if label[i] == pole_label[b]:
-            dx, dy = x - pole_x[b], y - pole_y[b]
-            if max(abs(dx), abs(dy)) * per_min < mins[b]:   # a lower bound first: hypot is slow
-                d = np.hypot(dx, dy) * per_min
-                if d < mins[b]:
-                    mins[b] = d
-    for b in range(nb):   # unreachable: weight 0, which changes neither the sums nor the largest weights
-        decay[b] = np.exp(-beta_per_min * mins[b]) if mins[b] < np.inf else 0.0
+    p0 = point[0, i]
+    leg0 = np.float64(leg_min[0, i])
+    s, e = own_start[lab], own_start[lab + 1]
+    near = 0
+    for o in range(s, e):   # most cells: no own pole nearer in a straight line than through the first candidate
+        lower = max(abs(x - own_x[o]), abs(y - own_y[o])) * per_min   # a lower bound: hypot is slow
+        close = p0 < 0 or lower < t_own[max(p0, 0), o] + leg0
+        near_buf[near] = o   # kept only when close
+        near += close
+    for q in range(near):   # faster in a straight line: a larger decay than through the network
+        o = near_buf[q]
+        straight = np.exp(-beta_per_min * np.hypot(x - own_x[o], y - own_y[o]) * per_min)
+        b = own_pole[o]
+        decay[b] = straight if straight > decay[b] else decay[b]
 
 
 @njit(cache=True, inline="always")
@@ -529,18 +547,22 @@ def _huff_add(decay, weight, j, pole_ids, tot, bw, bp):
 
 
 @njit(parallel=True, cache=True)
-def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min, point, leg_min, label, rows,
-               cols, ox, ax, oy, ey, per_min, total, best_w, best):
+def huff_batch(e_point, t_own, own_start, own_pole, own_x, own_y, pole_ids, weight, beta_per_min, point, leg_min,
+               label, rows, cols, ox, ax, oy, ey, per_min, total, best_w, best):
     """Add a batch of poles to streaming Huff totals, in place: per cell, each pole's minutes (as
     :func:`min_of_k`) and its weights (as :func:`huff_accumulate`, poles in batch order), in one pass
     over the cells for the whole batch.
 
     Parameters
     ----------
-    t_point
-        (M, B) minutes from each of the batch's B poles to each access point (inf: unreachable).
-    pole_ids, pole_label, pole_x, pole_y
-        (B,) each pole's index (written into ``best``), country label and coordinates (grid CRS).
+    e_point
+        (M, B) exp(−β·t), t the minutes from each of the batch's B poles to each access point (0: unreachable).
+    t_own, own_start, own_pole, own_x, own_y
+        The same poles grouped by country label (:func:`poles_by_label`): (M, B) their minutes t (inf:
+        unreachable), where each label's poles start (label L: ``own_start[L]`` to ``own_start[L + 1]``),
+        their places in the batch and their coordinates (grid CRS).
+    pole_ids
+        (B,) each pole's index (written into ``best``).
     weight
         (B, V) each pole's A^α per variant (0: not in that variant; must not be negative).
     beta_per_min
@@ -557,50 +579,83 @@ def huff_batch(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_m
         (V, N) running sums, largest weights and their poles, as in :func:`huff_accumulate`.
     """
     n = point.shape[1]
-    nb = t_point.shape[1]
+    nb = e_point.shape[1]
     nv = weight.shape[1]
     chunk = 4096
     for c in prange((n + chunk - 1) // chunk):
-        mins = np.empty(nb)
         decay = np.empty(nb)
+        near_buf = np.empty(nb, dtype=np.int64)
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg_min, label, rows, cols,
-                        ox, ax, oy, ey, per_min, mins, decay)
+            _huff_decay(i, e_point, t_own, own_start, own_pole, own_x, own_y, beta_per_min, point, leg_min,
+                        label, rows, cols, ox, ax, oy, ey, per_min, decay, near_buf)
             for j in range(nv):   # poles in batch order: the same sums as one pole at a time
                 total[j, i], best_w[j, i], best[j, i] = _huff_add(decay, weight, j, pole_ids, total[j, i],
                                                                   best_w[j, i], np.int64(best[j, i]))
 
 
 @njit(parallel=True, cache=True)
-def huff_all(t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min, point, leg_min, label, rows,
-             cols, ox, ax, oy, ey, per_min, best, prob):
+def huff_all(e_point, t_own, own_start, own_pole, own_x, own_y, pole_ids, weight, beta_per_min, point, leg_min,
+             label, rows, cols, ox, ax, oy, ey, per_min, best, prob):
     """Huff's dominant pole and its probability for every cell when all poles are in one batch: as
     :func:`huff_batch` from empty totals followed by the division, with each cell's totals held in
     registers (no (V, N) arrays of running sums and largest weights: 366 MB on the data pack).
 
     Parameters
     ----------
-    t_point, pole_ids, pole_label, pole_x, pole_y, weight, beta_per_min, point, leg_min, label, rows, cols,
-    ox, ax, oy, ey, per_min
+    e_point, t_own, own_start, own_pole, own_x, own_y, pole_ids, weight, beta_per_min, point, leg_min,
+    label, rows, cols, ox, ax, oy, ey, per_min
         As for :func:`huff_batch`, with every pole.
     best, prob
         (V, N) outputs: the dominant pole (−1: none reachable) and largest weight / sum of weights (NaN:
         none reachable).
     """
     n = point.shape[1]
-    nb = t_point.shape[1]
+    nb = e_point.shape[1]
     nv = weight.shape[1]
     chunk = 4096
     for c in prange((n + chunk - 1) // chunk):
-        mins = np.empty(nb)
         decay = np.empty(nb)
+        near_buf = np.empty(nb, dtype=np.int64)
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            _huff_decay(i, t_point, pole_label, pole_x, pole_y, beta_per_min, point, leg_min, label, rows, cols,
-                        ox, ax, oy, ey, per_min, mins, decay)
+            _huff_decay(i, e_point, t_own, own_start, own_pole, own_x, own_y, beta_per_min, point, leg_min,
+                        label, rows, cols, ox, ax, oy, ey, per_min, decay, near_buf)
             for j in range(nv):   # from empty sums: those of huff_batch
                 tot, bw, bp = _huff_add(decay, weight, j, pole_ids, 0.0, 0.0, np.int64(-1))
                 best[j, i] = bp
                 prob[j, i] = bw / tot if tot > 0 else np.nan
+
+
+def poles_by_label(pole_label: np.ndarray, t_point: np.ndarray, pole_x: np.ndarray, pole_y: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A batch's poles grouped by country label, for :func:`huff_batch` and :func:`huff_all` (each cell
+    then reads the minutes of its own country's poles side by side).
+
+    Parameters
+    ----------
+    pole_label
+        (B,) each pole's country label (≥ 0).
+    t_point
+        (M, B) minutes from each pole to each access point.
+    pole_x, pole_y
+        (B,) the poles' coordinates.
+
+    Returns
+    -------
+    t_own : ndarray (M, B)
+        ``t_point`` with its columns grouped by label (in batch order within a label).
+    own_start : ndarray (L + 3,) int64
+        Where each label's poles start in the grouped order (L: the largest label; L + 1 has none).
+    own_pole : ndarray (B,) int64
+        The grouped poles' places in the batch.
+    own_x, own_y : ndarray (B,)
+        Their coordinates.
+    """
+    pole_label = np.asarray(pole_label, dtype=np.int64)
+    own_pole = np.argsort(pole_label, kind="stable").astype(np.int64)
+    counts = np.bincount(pole_label, minlength=int(pole_label.max(initial=0)) + 2)
+    own_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return (np.ascontiguousarray(t_point[:, own_pole]), own_start, own_pole,
+            np.asarray(pole_x, dtype=np.float64)[own_pole], np.asarray(pole_y, dtype=np.float64)[own_pole])
 
 
 @njit(cache=True)

@@ -119,9 +119,10 @@ STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"
 
 
 def log_stage_run(argv: list[str] | None, names: set[str], seconds: float, code: int) -> None:
-    """Append {stage, seconds, cpu_seconds, peak_rss_mb, exit} as a JSON line to $PIPELINE_STAGE_LOG
+    """Append {stage, seconds, cpu_seconds, peak_rss_mb, exit, ended} as a JSON line to $PIPELINE_STAGE_LOG
     (benchmarks); cpu_seconds counts every thread and worker process, peak_rss_mb is the largest process of
-    the run (itself or one of its workers).
+    the run (itself or one of its workers), ended is the Unix time it ended (ended − seconds: when it
+    started, for a timeline of a parallel run).
 
     Parameters
     ----------
@@ -134,6 +135,7 @@ def log_stage_run(argv: list[str] | None, names: set[str], seconds: float, code:
     """
     import json
     import resource
+    import time
 
     path = os.environ.get(STAGE_LOG_ENV)
     if not path:
@@ -146,4 +148,5 @@ def log_stage_run(argv: list[str] | None, names: set[str], seconds: float, code:
     cpu = sum(u.ru_utime + u.ru_stime for u in usage)   # all threads and workers: > seconds when parallel
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps({"stage": name, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
-                            "peak_rss_mb": round(rss_mb, 1), "exit": code}) + "\n")
+                            "peak_rss_mb": round(rss_mb, 1), "exit": code,
+                            "ended": round(time.time(), 3)}) + "\n")

@@ -164,8 +164,40 @@ def test_huff_in_batches_of_poles_equals_streaming_one_pole_at_a_time(three_pole
     expect = huff_dominant_many(minutes_to_each_pole(lk, "open", OFF_KMH, order), a, 1.0, 0.5, len(lk.cells.rows))
     got = huff_dominant_cells(lk, "open", OFF_KMH, order, a, 1.0, 0.5, batch=batch)
     np.testing.assert_array_equal(got[0], expect[0])
-    np.testing.assert_array_equal(got[1], expect[1])   # bit for bit: the same sums in the same order
+    # exp(−β·(t + leg)) as exp(−β·t)·exp(−β·leg): equal to rounding
+    np.testing.assert_allclose(got[1], expect[1], rtol=1e-14, atol=0)
     assert set(np.unique(got[0][1])) == {0} and set(np.unique(got[0][0])) == {0, 1, 2}
+    # Batches add the same products in the same order as one pass: bit for bit.
+    one_pass = huff_dominant_cells(lk, "open", OFF_KMH, order, a, 1.0, 0.5)
+    np.testing.assert_array_equal(got[0], one_pass[0])
+    np.testing.assert_array_equal(got[1], one_pass[1])
+
+
+def test_huff_takes_the_straight_leg_to_a_pole_of_the_cells_own_country(three_poles) -> None:
+    lk, poles, grid = three_poles
+    from pipeline.accessibility import minutes_per_metre, pole_point_minutes
+    from pipeline.crossings import scenario_edges
+    from pipeline.kernels import min_of_k
+
+    c, t = lk.cells, grid.transform
+    through = pole_point_minutes(lk, scenario_edges(lk.road, "open"), 0)
+    args = (through, c.point, c.leg_min, c.label, c.rows, c.cols, t.c, t.a, t.f, t.e)
+    own = min_of_k(*args, int(lk.pole_label[0]), *poles[0], minutes_per_metre(OFF_KMH))
+    network_only = min_of_k(*args, -7, *poles[0], minutes_per_metre(OFF_KMH))
+    straight = own < network_only
+    assert straight.sum() > 10   # the cells around the pole, north of the road
+    # One pole alone: probability 1 where it is reachable; its decay is that of the straight leg, so a second
+    # pole of equal attraction far away sees the same shares as streaming exact minutes.
+    far = np.array([0, 2])
+    a = np.array([[1e5, 1e5, 1e5]])
+    got = huff_dominant_cells(lk, "open", OFF_KMH, far, a, 1.0, 0.5)
+    expect = huff_dominant_many(minutes_to_each_pole(lk, "open", OFF_KMH, far), a, 1.0, 0.5, len(c.rows))
+    np.testing.assert_array_equal(got[0][0][straight], expect[0][0][straight])
+    np.testing.assert_allclose(got[1][0][straight], expect[1][0][straight], rtol=1e-14, atol=0)
+    # and the straight leg's decay, not the network's: the share of pole 0 as computed by hand
+    w0, w2 = np.exp(-0.5 * own[straight] / 60), np.exp(-0.5 * np.asarray(dict(
+        minutes_to_each_pole(lk, "open", OFF_KMH, np.array([2])))[2])[straight] / 60)
+    np.testing.assert_allclose(got[1][0][straight], np.maximum(w0, w2) / (w0 + w2), rtol=1e-12)
 
 
 def test_huff_changes_count_the_cells_whose_dominant_pole_differs() -> None:
