@@ -115,10 +115,9 @@ $(shell [ "$$(readlink $(STAGES)/data)" = '$(PIPELINE_DATA_DIR)' ] || ln -sfn '$
 # reported by the pipeline, with how to get it.
 $(STAGES)/sources.mk: layers/sources.yaml layers/network.yaml layers/study.yaml $(STAGES)/data_dir.txt \
 		$(wildcard pipeline/config/*.py) pipeline/download.py pipeline/cli.py $(SETUP)
-	@{ echo "SOURCES_INGEST := $$($(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --stage ingest \
-	   --under $(STAGES)/data 2>/dev/null | tr '\n' ' ')"; echo "SOURCES_NETWORK := $$($(PIPE) --quiet \
-	   --data-dir '$(PIPELINE_DATA_DIR)' sources --stage network --under $(STAGES)/data 2>/dev/null \
-	   | tr '\n' ' ')"; } > $@.tmp && mv $@.tmp $@
+	@$(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --make --stage ingest --stage network \
+	   --under $(STAGES)/data > $@.tmp 2>/dev/null || { echo "SOURCES_INGEST :="; echo "SOURCES_NETWORK :="; } > $@.tmp
+	@mv $@.tmp $@
 ifneq ($(MAKECMDGOALS),$(filter clean help,$(MAKECMDGOALS)))   # not for `make clean` or `make help` alone
 -include $(STAGES)/sources.mk
 endif

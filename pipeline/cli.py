@@ -25,6 +25,12 @@ from .paths import DEFAULT, STAGES, Paths, command_of, stage
 log = logging.getLogger("pipeline")
 err_console = Console(stderr=True)
 
+# The exceptions of the click that typer runs on: typer 0.2x carries its own copy of click, whose usage errors
+# (an unknown command or option) are not click's; both are caught, so that neither prints a traceback.
+_CLICK_ERRORS = tuple({click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")})
+_EXITS = tuple({click.exceptions.Exit, typer.Exit})
+_ABORTS = tuple({click.exceptions.Abort, typer.Abort})
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="GIS pipeline for border regions, usually run through `make all`. Stages: "
                        + "; ".join(f"{s.number} {s.command}" for s in STAGES) + ".")
@@ -224,18 +230,24 @@ def download(ctx: typer.Context,
 
 @app.command()
 def sources(ctx: typer.Context,
-            stage_name: Annotated[str, typer.Option("--stage", help="ingest or network")] = "ingest",
-            under: Annotated[str, typer.Option(help="print each as UNDER/<path in the data directory>")] = "") -> None:
+            stage_names: Annotated[list[str], typer.Option("--stage", help="ingest or network (repeatable)")] = ["ingest"],
+            under: Annotated[str, typer.Option(help="print each as UNDER/<path in the data directory>")] = "",
+            make: Annotated[bool, typer.Option("--make", help="one Make assignment per stage: "
+                                               "SOURCES_<STAGE> := <files>")] = False) -> None:
     """Print the data files a stage reads (for Make's prerequisites), one per line: relative to the
-    current folder, or below ``--under`` (a link to the data directory: Make splits names on spaces)."""
+    current folder, or below ``--under`` (a link to the data directory: Make splits names on spaces).
+    With ``--make``, one line ``SOURCES_INGEST := …`` per stage (the Makefile's list, in one Python start)."""
     import os
 
     from .download import stage_sources
-    if stage_name not in ("ingest", "network"):
-        raise click.BadParameter(f"unknown stage {stage_name!r}: ingest or network", param_hint="--stage")
+    for name in stage_names:
+        if name not in ("ingest", "network"):
+            raise typer.BadParameter(f"unknown stage {name!r}: ingest or network", param_hint="--stage")
     cfg = _config(ctx)
-    for path in stage_sources(cfg, stage_name):
-        typer.echo(f"{under}/{os.path.relpath(path, cfg.data_dir)}" if under else os.path.relpath(path))
+    for name in stage_names:
+        files = [f"{under}/{os.path.relpath(path, cfg.data_dir)}" if under else os.path.relpath(path)
+                 for path in stage_sources(cfg, name)]
+        typer.echo(f"SOURCES_{name.upper()} := {' '.join(files)}" if make else "\n".join(files))
 
 
 @app.command()
@@ -285,12 +297,12 @@ def _run(argv: list[str] | None) -> int:
             raise
         err_console.print(f"[bold red]error:[/bold red] {found[0]}", highlight=False, soft_wrap=True)
         return found[1]
-    except click.exceptions.Exit as exc:
+    except _EXITS as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except _CLICK_ERRORS as exc:
         exc.show()
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (*_ABORTS, KeyboardInterrupt):
         err_console.print("interrupted: previous outputs are left as they were")
         return 130
     return 0

@@ -527,3 +527,28 @@ def test_in_a_parallel_make_every_log_line_names_its_stage(monkeypatch) -> None:
     name_log_lines("influence")
     logging.getLogger("pipeline").warning("wrote %s", "influence.gpkg")
     assert records == ["influence: wrote influence.gpkg"]
+
+
+@pytest.mark.parametrize("args, message", [(("nosuch",), "No such command 'nosuch'"),
+                                           (("sources", "--bogus"), "No such option: --bogus"),
+                                           (("sources", "--stage", "roads"), "unknown stage 'roads'")])
+def test_an_unknown_command_or_option_is_a_usage_line_not_a_traceback(args, message) -> None:
+    """typer 0.2x carries its own copy of click: its usage errors must be caught as click's are."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert message in run.stderr and "Traceback" not in run.stderr and len(run.stderr.splitlines()) <= 5
+
+
+def test_the_source_lists_for_make_come_from_one_python_start(cfg) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "pipeline", "--quiet", "--data-dir", str(cfg.data_dir), "sources",
+                          "--make", "--stage", "ingest", "--stage", "network", "--under", "D"],
+                         capture_output=True, text=True, check=True)
+    ingest, network = run.stdout.splitlines()
+    assert ingest.startswith("SOURCES_INGEST := D/") and "ne_10m_admin_1_states_provinces" in ingest
+    assert network.startswith("SOURCES_NETWORK := D/") and "ne_10m_roads" in network
