@@ -162,7 +162,7 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
     """
     from .accessibility import minutes_per_metre, pole_point_minutes
     from .crossings import scenario_edges
-    from .kernels import huff_all, huff_batch, poles_by_label
+    from .kernels import huff_all, huff_batch, poles_by_label, rounded_up_float32
     from .progress import track
 
     c, t = lk.cells, lk.grid.transform
@@ -170,29 +170,35 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
     poles = np.asarray(poles, dtype=np.int64)
     if batch is None:
         batch = int(np.clip(HUFF_BATCH_BYTES // (8 * max(len(lk.pts.xy), 1)), 1, HUFF_MAX_BATCH))
+    def point_tables(ids: np.ndarray, own_pole: np.ndarray, what: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """exp(−β·t) from each pole of ``ids`` to each access point (batch order), and t as float32 rounded up
+        with the poles grouped by country (``own_pole``), for the straight legs' bound."""
+        e_point = np.empty((len(lk.pts.xy), len(ids)))
+        t_own = np.empty((len(lk.pts.xy), len(ids)), dtype=np.float32)
+        place = np.argsort(own_pole)   # a pole's column among the grouped ones
+        for b, p in enumerate(track(ids, what) if what else ids):
+            minutes = pole_point_minutes(lk, graph_edges, int(p))
+            e_point[:, b] = np.exp(-beta_per_h / 60.0 * minutes)
+            t_own[:, place[b]] = rounded_up_float32(minutes)
+        return e_point, t_own
+
     if batch >= len(poles):   # every pole at once: no running sums kept between passes
         weights = _huff_start(attractions, alpha, 0)[0]
-        t_point = np.empty((len(lk.pts.xy), len(poles)))
-        for b, p in enumerate(track(poles, "Huff: one Dijkstra per pole")):
-            t_point[:, b] = pole_point_minutes(lk, graph_edges, int(p))
+        own = poles_by_label(lk.pole_label[poles], lk.poles_ea[poles, 0], lk.poles_ea[poles, 1])
+        e_point, t_own = point_tables(poles, own[1], "Huff: one Dijkstra per pole")
         best = np.full((weights.shape[0], len(c.rows)), -1, dtype=np.int32)
         prob = np.empty((weights.shape[0], len(c.rows)))
-        huff_all(np.exp(-beta_per_h / 60.0 * t_point),
-                 *poles_by_label(lk.pole_label[poles], t_point, lk.poles_ea[poles, 0], lk.poles_ea[poles, 1]),
-                 poles, weights[:, poles].T.copy(), beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows, c.cols,
-                 t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), best, prob)
+        huff_all(e_point, t_own, *own, poles, weights[:, poles].T.copy(), beta_per_h / 60.0, c.point, c.leg_min,
+                 c.label, c.rows, c.cols, t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), best, prob)
         return best, prob
     weights, total, best_w, best = _huff_start(attractions, alpha, len(c.rows))
     for lo in track(range(0, len(poles), batch), "Huff: one Dijkstra per pole, one pass per batch of poles",
                     total=-(-len(poles) // batch)):
         ids = poles[lo:lo + batch]
-        t_point = np.empty((len(lk.pts.xy), len(ids)))
-        for b, p in enumerate(ids):
-            t_point[:, b] = pole_point_minutes(lk, graph_edges, int(p))
-        huff_batch(np.exp(-beta_per_h / 60.0 * t_point),
-                   *poles_by_label(lk.pole_label[ids], t_point, lk.poles_ea[ids, 0], lk.poles_ea[ids, 1]),
-                   ids, weights[:, ids].T.copy(), beta_per_h / 60.0, c.point, c.leg_min, c.label, c.rows, c.cols,
-                   t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), total, best_w, best)
+        own = poles_by_label(lk.pole_label[ids], lk.poles_ea[ids, 0], lk.poles_ea[ids, 1])
+        e_point, t_own = point_tables(ids, own[1])
+        huff_batch(e_point, t_own, *own, ids, weights[:, ids].T.copy(), beta_per_h / 60.0, c.point, c.leg_min,
+                   c.label, c.rows, c.cols, t.c, t.a, t.f, t.e, minutes_per_metre(off_kmh), total, best_w, best)
     return best, _huff_probability(total, best_w)
 
 

@@ -156,3 +156,15 @@ def test_label_sums_are_the_two_bincounts_bit_for_bit() -> None:
     assert got.shape == (2, 9) and (got[:, 7:] == 0).all()
     assert np.array_equal(got[0], np.bincount(labels, weights=a, minlength=9))
     assert np.array_equal(got[1], np.bincount(labels, weights=b, minlength=9))
+
+
+def test_minutes_rounded_up_to_float32_are_never_below_the_float64_ones() -> None:
+    from pipeline.kernels import rounded_up_float32
+
+    minutes = np.concatenate([np.random.default_rng(3).uniform(0, 5000, 100_000), [0.0, 1 / 3, np.inf]])
+    up = rounded_up_float32(minutes)
+    assert up.dtype == np.float32
+    assert (up.astype(np.float64) >= minutes).all()
+    assert np.isinf(up[-1]) and up[-3] == 0.0
+    # the nearest float32 at or above: at most one step of float32 above
+    assert (np.nextafter(up, np.float32(-np.inf)).astype(np.float64) < minutes)[:-1].all()
