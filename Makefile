@@ -157,16 +157,22 @@ $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline
 		$(CONFIG) $(CONF_NETWORK) layers/checkpoints.yaml | $(SETUP) $(CHECKED)
 	$(PIPE) crossings --network $< --borders $(STAGES)/borders.gpkg --out $@
 
+# Cells and poles joined to the network once, for accessibility and influence; it needs neither the zones
+# nor the border regions, so it runs beside them.
+$(STAGES)/linked.arrays: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg pipeline/link.py pipeline/accessibility.py \
+		pipeline/crossings.py pipeline/network.py $(CORE) $(CONFIG) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
+	$(PIPE) link --stages $(STAGES) --out $@
+
 ACCESS_TIFS := $(foreach s,open current closed,$(OUT)/rasters/access_$(s).tif) \
                $(foreach s,current closed,$(OUT)/rasters/barrier_$(s).tif) $(STAGES)/crossing_hours.tif
-$(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
-		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py pipeline/crossings.py \
-		pipeline/network.py $(CORE) $(CONFIG) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
+$(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/linked.arrays $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
+		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/accessibility.py pipeline/link.py \
+		pipeline/crossings.py pipeline/network.py $(CORE) $(CONFIG) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
 	$(PIPE) accessibility --stages $(STAGES) --out $(OUT)/accessibility.gpkg --rasters $(OUT)/rasters
 
-$(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg \
-		$(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/influence.py \
-		pipeline/accessibility.py pipeline/crossings.py pipeline/network.py pipeline/statistics.py pipeline/sensitivity.py $(CORE) \
+$(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/linked.arrays $(STAGES)/crossings.gpkg \
+		$(STAGES)/ingest.gpkg $(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg \
+		pipeline/influence.py pipeline/link.py pipeline/accessibility.py pipeline/crossings.py pipeline/network.py pipeline/statistics.py pipeline/sensitivity.py $(CORE) \
 		$(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) influence --stages $(STAGES) --out $(OUT)/influence.gpkg --rasters $(OUT)/rasters
 
@@ -180,7 +186,7 @@ $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zone
 $(OUT)/population.gpkg $(OUT)/rasters/population.tif $(OUT)/rasters/person_hours_lost_current.tif \
 		$(STAGES)/population_surface.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
 		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(STAGES)/network.gpkg $(ACCESS_TIFS) \
-		$(STAGES)/crossings.gpkg pipeline/population.py pipeline/statistics.py \
+		$(STAGES)/crossings.gpkg pipeline/population.py pipeline/statistics.py pipeline/link.py \
 		pipeline/zones.py pipeline/borders.py pipeline/network.py pipeline/accessibility.py pipeline/crossings.py \
 		$(CORE) $(CONFIG) $(CONF_ECONOMY) \
 		$(CONF_POPULATION) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
@@ -188,6 +194,7 @@ $(OUT)/population.gpkg $(OUT)/rasters/population.tif $(OUT)/rasters/person_hours
 
 $(OUT)/people_influence.gpkg: $(STAGES)/population_surface.tif $(OUT)/influence.gpkg $(STAGES)/ingest.gpkg \
 		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/people_influence.py pipeline/population.py \
+		pipeline/link.py \
 		pipeline/statistics.py pipeline/zones.py pipeline/borders.py pipeline/accessibility.py pipeline/network.py \
 		pipeline/crossings.py $(CORE) $(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) $(CONF_ECONOMY) $(CONF_POPULATION) \
 		| $(SETUP) $(CHECKED)
@@ -264,7 +271,7 @@ bench-quick: | $(SETUP)
 	$(PYTHON) bench/bench.py --quick --data-dir '$(PIPELINE_DATA_DIR)'
 
 # OpenStreetMap at country scale without the internet: a synthetic extract of 1 M ways (bench/synthetic_osm.py)
-# through network → crossings → accessibility → influence; seconds and peak memory per stage into
+# through network → crossings → link → accessibility → influence; seconds and peak memory per stage into
 # docs/benchmarks.json (osm_synthetic). Takes tens of minutes and several GB of memory.
 bench-osm: | $(SETUP)
 	$(PYTHON) -m pip install --quiet -e '.[bench]'

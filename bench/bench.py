@@ -458,7 +458,7 @@ def osm_section(json_path: Path) -> list[str]:
     return head + [
         f"`make bench-osm`, measured {osm.get('measured', '?')}: a synthetic OSM PBF over the study window "
         f"({osm['ways']:,} ways, {osm['nodes']:,} nodes, {osm['pbf_mb']:.0f} MB; bench/synthetic_osm.py) replaces "
-        f"the road network; Make runs network → crossings → accessibility → influence on it (exit "
+        f"the road network; Make runs network → crossings → link → accessibility → influence on it (exit "
         f"{osm['make_exit']}, {osm['seconds_all']:.0f} s in all with Make and Python start-up"
         + (f"; accessibility and influence at once, as `make` runs them, everything running at once at most "
            f"{osm['peak_concurrent_mb']:,} MB" if "peak_concurrent_mb" in osm else "") + ").", "",

@@ -1,6 +1,6 @@
 """OpenStreetMap at country scale without the internet (`make bench-osm`): a synthetic extract of about
 1 M ways and 5.5 M nodes over the study window (bench/synthetic_osm.py) replaces the road network of a
-temporary copy of the code and configuration, and Make runs network → crossings → accessibility →
+temporary copy of the code and configuration, and Make runs network → crossings → link → accessibility →
 influence on it, as a user's `make` would (accessibility and influence at once on 2 cores). Each stage's
 seconds and peak resident memory (from $PIPELINE_STAGE_LOG), the whole run's seconds and the memory of
 everything running at once (sampled) go to docs/benchmarks.json (key ``osm_synthetic``) and are printed as
@@ -94,7 +94,7 @@ def main() -> int:
                                            "outputs/accessibility.gpkg", "outputs/influence.gpkg"],
                                           tree, {**env, "PIPELINE_STAGE_LOG": str(log), "CI": "1"})
         stages = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-        stages = [s for s in stages if s["stage"] in ("network", "crossings", "accessibility", "influence")]
+        stages = [s for s in stages if s["stage"] in ("network", "crossings", "link", "accessibility", "influence")]
         RESULTS["osm_synthetic"] = {
             "ways": info["ways"], "nodes": info["nodes"], "pbf_mb": round(info["megabytes"], 1),
             "make_exit": res.returncode, "seconds_all": round(wall, 1), "peak_concurrent_mb": round(together),

@@ -1,4 +1,4 @@
-"""Stage 3c, accessibility: travel time from every cell of a grid to the nearest growth pole.
+"""Stage 3d, accessibility: travel time from every cell of a grid to the nearest growth pole.
 
 Reads ``outputs/stages/crossings.gpkg`` (``edges`` with minutes per scenario), the poles
 (``layers/poles.yaml``), countries (land mask) and ``layers/accessibility.yaml``.
@@ -438,19 +438,30 @@ class Linked:
                       self.pole_label[keep], self.grid, self.off_kmh)
 
 
+def road_edges(edges: gpd.GeoDataFrame, mode: str) -> gpd.GeoDataFrame:
+    """The edges of one mode (crossings included), renumbered 0, 1, …; a clear error when there are none."""
+    road = edges[edges["mode"] == mode].reset_index(drop=True)
+    if road.empty:
+        raise DataError(f"the network has no '{mode}' edges (layers/network.yaml modes, "
+                        "layers/accessibility.yaml mode)")
+    return road
+
+
+def base_edges(road: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The edges off the border crossings, renumbered, with ``minutes``: the same in every scenario."""
+    base = road[road["class"] != CROSSING_CLASS].reset_index(drop=True)
+    return base.assign(minutes=base["min_open"])
+
+
 def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.GeoSeries, *,
          mode: str, off_kmh: float, spacing: float, k: int) -> Linked:
     """Prepare the scenario-independent part of :func:`travel_hours` (see there)."""
     labels = burn(((g, i + 1) for i, g in enumerate(areas.values)), fill=0,
                  dtype="int32", out_shape=(grid.height, grid.width),
                  transform=grid.transform)
-    road = edges[edges["mode"] == mode].reset_index(drop=True)
-    if road.empty:
-        raise DataError(f"the network has no '{mode}' edges (layers/network.yaml modes, "
-                        "layers/accessibility.yaml mode)")
+    road = road_edges(edges, mode)
     n_nodes = int(max(road["u"].max(), road["v"].max())) + 1
-    base = road[road["class"] != CROSSING_CLASS].reset_index(drop=True)
-    base = base.assign(minutes=base["min_open"])  # the same in every scenario off the crossings
+    base = base_edges(road)
     pts = access_points(base.geometry.to_crs(grid.crs), spacing)
     pts_label, pole_label = point_labels(pts, areas), label_points(poles_ea, areas)
     links = pole_links(poles_ea, pole_label, pts, pts_label, k, off_kmh)
@@ -691,7 +702,8 @@ def run(cfg, stages, out, rasters) -> None:
     cfg : Config
         The run's configuration.
     stages : Paths
-        Stage files read: ``crossings``, ``ingest``, ``zones``, ``border_regions``; written:
+        Stage files read: ``linked`` (the link stage's cells and poles), ``crossings``, ``ingest``, ``zones``,
+        ``border_regions``; written:
         ``crossing_hours.tif`` (float32 hours from each cell to the nearest end of a road border crossing,
         open scenario, NaN unreachable; for the population stage).
     out : Path
@@ -705,8 +717,10 @@ def run(cfg, stages, out, rasters) -> None:
     from .outputs import write_stage
     from .rasters import bands_to_polygons, write_geotiff, write_stage_raster
 
+    from .link import load_prepared
+
     acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
-    p = prepare(cfg, stages)
+    p = load_prepared(cfg, stages)   # linked by the link stage
     grid = p.grid
     result = hours_per_scenario(p.lk, tuple(acc.scenarios))
     # For the population stage (people near the crossings), from the links made here: it does not link again.

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +23,9 @@ from .paths import DEFAULT, STAGES, Paths, command_of, stage
 log = logging.getLogger("pipeline")
 err_console = Console(stderr=True)
 
-# The exceptions of the click that typer runs on: typer 0.2x carries its own copy of click, whose usage errors
-# (an unknown command or option) are not click's; both are caught, so that neither prints a traceback.
+# typer 0.2x carries its own copy of click, whose usage errors are not click's: both caught, no traceback.
 _CLICK_ERRORS = tuple({click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")})
-_EXITS = tuple({click.exceptions.Exit, typer.Exit})
-_ABORTS = tuple({click.exceptions.Abort, typer.Abort})
+_EXITS, _ABORTS = tuple({click.exceptions.Exit, typer.Exit}), tuple({click.exceptions.Abort, typer.Abort})
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="GIS pipeline for border regions, usually run through `make all`. Stages: "
@@ -64,28 +60,17 @@ def _config(ctx: typer.Context) -> Config:
     return load_config(ctx.obj["layers"], ctx.obj["data_dir"], ctx.obj["focus"])
 
 
-@contextmanager
-def _stage(command: str) -> Iterator[None]:
-    from .progress import name_log_lines
-
-    t0 = time.perf_counter()
-    s = stage(command)
-    name_log_lines(command)
-    log.info("[bold]%s %s[/bold] …", s.number, command, extra={"markup": True})
-    yield
-    log.info("%s done in %.1f s", command, time.perf_counter() - t0)
-
-
 def _go(ctx: typer.Context, command: str, *args: object, **kwargs: object) -> None:
     """Load the configuration and call ``run(cfg, *args, **kwargs)`` of the stage's module."""
     import importlib
 
     from .io import all_or_nothing, check_writable, stage_lock
+    from .progress import announced
 
     cfg = _config(ctx)
     paths = [a for a in (*args, *kwargs.values()) if isinstance(a, Path)]
     check_writable(command, paths)
-    with _stage(command), stage_lock(command, paths), all_or_nothing():
+    with announced(command, stage(command).number), stage_lock(command, paths), all_or_nothing():
         importlib.import_module(f"pipeline.{stage(command).module}").run(cfg, *args, **kwargs)
 
 
@@ -141,9 +126,15 @@ def crossings(ctx: typer.Context, network_gpkg: _in("network", "network stage") 
 
 
 @app.command()
+def link(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.linked) -> None:
+    """3c link: the grid's cells and the poles joined to the road network, for accessibility and influence."""
+    _go(ctx, "link", _stages_at(stages), out)
+
+
+@app.command()
 def accessibility(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.accessibility,
                   rasters: Folder = DEFAULT.rasters) -> None:
-    """3c accessibility: hours to the nearest pole per cell and scenario, isochrones, means."""
+    """3d accessibility: hours to the nearest pole per cell and scenario, isochrones, means."""
     _go(ctx, "accessibility", _stages_at(stages, out), out, rasters)
 
 
@@ -237,17 +228,11 @@ def sources(ctx: typer.Context,
     """Print the data files a stage reads (for Make's prerequisites), one per line: relative to the
     current folder, or below ``--under`` (a link to the data directory: Make splits names on spaces).
     With ``--make``, one line ``SOURCES_INGEST := …`` per stage (the Makefile's list, in one Python start)."""
-    import os
+    from .download import source_lines
 
-    from .download import stage_sources
-    for name in stage_names:
-        if name not in ("ingest", "network"):
-            raise typer.BadParameter(f"unknown stage {name!r}: ingest or network", param_hint="--stage")
-    cfg = _config(ctx)
-    for name in stage_names:
-        files = [f"{under}/{os.path.relpath(path, cfg.data_dir)}" if under else os.path.relpath(path)
-                 for path in stage_sources(cfg, name)]
-        typer.echo(f"SOURCES_{name.upper()} := {' '.join(files)}" if make else "\n".join(files))
+    if bad := [n for n in stage_names if n not in ("ingest", "network")]:
+        raise typer.BadParameter(f"unknown stage {bad[0]!r}: ingest or network", param_hint="--stage")
+    typer.echo("\n".join(source_lines(_config(ctx), stage_names, under, make)))
 
 
 @app.command()

@@ -151,6 +151,35 @@ def download_sources(cfg: Config, keys: list[str], *, force: bool = False) -> No
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def source_lines(cfg, stages: list[str], under: str = "", make: bool = False) -> list[str]:
+    """The data files each stage reads, for Make: relative to the current folder, or below ``under``.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration.
+    stages
+        ``ingest`` and/or ``network``.
+    under
+        Prefix of each file (a link to the data directory), instead of the path relative to here.
+    make
+        One Make assignment per stage (``SOURCES_INGEST := a b``) instead of one file per line.
+
+    Returns
+    -------
+    list of str
+        The lines to print.
+    """
+    import os
+
+    lines = []
+    for name in stages:
+        files = [f"{under}/{os.path.relpath(path, cfg.data_dir)}" if under else os.path.relpath(path)
+                 for path in stage_sources(cfg, name)]
+        lines += [f"SOURCES_{name.upper()} := {' '.join(files)}"] if make else files
+    return lines
+
+
 def stage_sources(cfg, stage: str) -> list:
     """The data files a stage reads (Make's prerequisites): ``ingest`` or ``network``.
 

@@ -1,8 +1,8 @@
 """Stage 4, influence: growth poles' catchments, Huff market areas, territories beyond influence,
 cross-border influence and development axes.
 
-Reads the crossings stage's graph, the poles (``layers/poles.yaml``), countries, zones and border
-regions, ``layers/influence.yaml``, and the regional GRP and population of ``layers/stats/`` (through
+Reads the crossings stage's graph, the link stage's cells and poles joined to it (``stages/linked.arrays``),
+countries, zones and border regions, ``layers/influence.yaml``, and the regional GRP and population of ``layers/stats/`` (through
 ``layers/economy.yaml``) for the GRP attraction. Writes ``outputs/influence.gpkg`` with layers
   * ``poles``; ``catchments`` (per tier set and scenario: the cells whose fastest pole is each pole,
     with ``area_km2`` and ``population``: GeoNames settlements ≥ 5,000 inside);
@@ -976,18 +976,19 @@ def run(cfg, stages, out, rasters) -> None:
         The run's configuration (influence.yaml, accessibility.yaml, network.yaml, poles.yaml,
         checkpoints.yaml).
     stages : Paths
-        Stage files read: ``crossings``, ``ingest``, ``network``, ``zones``, ``border_regions``.
+        Stage files read: ``linked`` (the link stage's cells and poles), ``crossings``, ``ingest``,
+        ``network``, ``zones``, ``border_regions``.
     out : Path
         ``influence.gpkg`` (layers of :data:`DESCRIPTIONS`).
     rasters : Path
         Folder of ``huff_probability.tif``.
     """
-    from .accessibility import prepare
     from .config import load_economy, load_influence, load_network
     from .crossings import load_checkpoints, scenario_edges
     from .errors import ConfigError
     from .geodesy import area_km2
     from .io import read_layer
+    from .link import load_prepared
     from .outputs import write_stage
     from .poles import geonames_cities, load_settlements
     from .rasters import means_in_zones, write_geotiff, zone_masks
@@ -999,7 +1000,7 @@ def run(cfg, stages, out, rasters) -> None:
     # GeoNames first: its JSON leaves freed small objects that the later ones reuse (read after the linked
     # cells, it kept about 80 MB more for the rest of the stage)
     settlements = load_settlements(cfg.bbox)
-    p = prepare(cfg, stages)
+    p = load_prepared(cfg, stages)   # linked by the link stage
     poles, lk, grid = p.poles, p.lk, p.grid
     unknown = sorted({t for ts in conf.tier_sets.values() for t in ts} - set(poles["tier"]))
     if unknown:

@@ -11,7 +11,8 @@ All paths are relative to the output folder ``OUT`` (Make variable, default ``ou
     2c border-regions  → stages/border_regions.gpkg
     3a network         → stages/network.gpkg
     3b crossings       → stages/crossings.gpkg
-    3c accessibility   → accessibility.gpkg, rasters/access_*.tif, rasters/barrier_*.tif, stages/crossing_hours.tif
+    3c link            → stages/linked.arrays
+    3d accessibility   → accessibility.gpkg, rasters/access_*.tif, rasters/barrier_*.tif, stages/crossing_hours.tif
     4  influence       → influence.gpkg, rasters/huff_probability.tif
     5a economy         → economy.gpkg
     5b population      → population.gpkg, rasters/population.tif, stages/population_surface.tif
@@ -45,7 +46,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("3a", "network", "network", ("network.yaml",), "travel-time graph per mode"),
     Stage("3b", "crossings", "crossings", ("network.yaml", "checkpoints.yaml"),
           "border crossings with delays per scenario"),
-    Stage("3c", "accessibility", "accessibility", ("network.yaml", "accessibility.yaml", "poles.yaml"),
+    Stage("3c", "link", "link", ("network.yaml", "accessibility.yaml", "poles.yaml"),
+          "the grid's cells and the poles joined to the road network (for 3d and 4)"),
+    Stage("3d", "accessibility", "accessibility", ("network.yaml", "accessibility.yaml", "poles.yaml"),
           "hours to the nearest growth pole per cell and scenario"),
     Stage("4", "influence", "influence",
           ("network.yaml", "accessibility.yaml", "poles.yaml", "influence.yaml", "checkpoints.yaml"),
@@ -112,6 +115,10 @@ class Paths:
     @property
     def crossings(self) -> Path:
         return self.stages / "crossings.gpkg"
+
+    @property
+    def linked(self) -> Path:
+        return self.stages / "linked.arrays"
 
     @property
     def accessibility(self) -> Path:

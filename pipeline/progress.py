@@ -6,11 +6,15 @@ share the terminal, so CI logs and files stay quiet.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
+
+log = logging.getLogger("pipeline")
 
 T = TypeVar("T")
 
@@ -113,6 +117,17 @@ def name_log_lines(command: str) -> None:
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(prefix)
+
+
+@contextmanager
+def announced(command: str, number: str) -> Iterator[None]:
+    """Log a stage's start (``4 influence …``) and end (``influence done in 20.1 s``), its log lines named in
+    a parallel make (:func:`name_log_lines`)."""
+    t0 = time.perf_counter()
+    name_log_lines(command)
+    log.info("[bold]%s %s[/bold] …", number, command, extra={"markup": True})
+    yield
+    log.info("%s done in %.1f s", command, time.perf_counter() - t0)
 
 
 STAGE_LOG_ENV = "PIPELINE_STAGE_LOG"

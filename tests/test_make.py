@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,9 +48,41 @@ def test_touching_a_stage_reruns_only_what_depends_on_it(tree: Path, cfg) -> Non
     (tree / "pipeline" / "report.py").touch()
     out = make(tree, cfg, "all").stdout
     assert "-m pipeline publish" in out
-    for stage in ("ingest", "borders", "zones", "border-regions", "network", "crossings", "accessibility",
+    for stage in ("ingest", "borders", "zones", "border-regions", "network", "crossings", "link", "accessibility",
                   "influence"):
         assert f"-m pipeline {stage} " not in out, stage
+
+
+def test_the_links_read_from_the_link_stage_are_those_linking_again_gives(tree: Path, cfg, tmp_path: Path) -> None:
+    from pipeline.accessibility import prepare
+    from pipeline.errors import DataMissingError
+    from pipeline.link import load_prepared, read_linked, write_arrays
+    from pipeline.paths import Paths
+
+    assert make(tree, cfg, "all").returncode == 0
+    paths = Paths(out=tree / "outputs")
+    read, fresh = load_prepared(cfg, paths), prepare(cfg, paths)
+    for name in ("rows", "cols", "label", "point", "leg_min", "pole", "pole_min", "raster"):
+        np.testing.assert_array_equal(getattr(read.lk.cells, name), getattr(fresh.lk.cells, name), err_msg=name)
+    for a, b in zip((*read.lk.links, read.lk.pts.xy, read.lk.pts.edge, read.lk.pts.frac, read.lk.poles_ea,
+                     read.lk.pole_label),
+                    (*fresh.lk.links, fresh.lk.pts.xy, fresh.lk.pts.edge, fresh.lk.pts.frac, fresh.lk.poles_ea,
+                     fresh.lk.pole_label)):
+        np.testing.assert_array_equal(a, b)
+    assert read.lk.n_nodes == fresh.lk.n_nodes and read.grid == fresh.grid
+    pd.testing.assert_frame_equal(read.poles.drop(columns="geometry"), fresh.poles.drop(columns="geometry"),
+                                  check_dtype=False)
+    assert read.poles.geometry.geom_equals(fresh.poles.geometry).all() and read.poles.crs == fresh.poles.crs
+    # A file made for another off-network speed (or grid, or network) is refused, not used.
+    other = read_linked(paths.linked) | {"off_kmh": np.array(7.0)}
+    elsewhere = Paths(out=tmp_path, stages_dir=tmp_path)
+    for name in ("crossings.gpkg", "ingest.gpkg"):
+        (tmp_path / name).symlink_to(paths.stages / name)
+    write_arrays(elsewhere.linked, other)
+    with pytest.raises(DataMissingError, match="run the link stage again"):
+        load_prepared(cfg, elsewhere)
+    with pytest.raises(DataMissingError, match="run the link stage first"):
+        load_prepared(cfg, Paths(out=tmp_path / "none"))
 
 
 def test_new_data_dir_rebuilds(tree: Path, cfg, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Output (relative to OUT) → the module of its stage.
 STAGES = {"stages/ingest.gpkg": "ingest", "stages/borders.gpkg": "borders", "stages/zones.gpkg": "zones",
           "stages/border_regions.gpkg": "border_regions", "stages/network.gpkg": "network",
-          "stages/crossings.gpkg": "crossings", "accessibility.gpkg": "accessibility",
+          "stages/crossings.gpkg": "crossings", "stages/linked.arrays": "link", "accessibility.gpkg": "accessibility",
           "influence.gpkg": "influence", "economy.gpkg": "economy", "population.gpkg": "population",
           "people_influence.gpkg": "people_influence",
           "maps/zones.png": "maps", "borders.gpkg": "publish"}
