@@ -161,7 +161,7 @@ $(STAGES)/crossings.gpkg: $(STAGES)/network.gpkg $(STAGES)/borders.gpkg pipeline
 # nor the border regions, so it runs beside them.
 $(STAGES)/linked.arrays: $(STAGES)/crossings.gpkg $(STAGES)/ingest.gpkg pipeline/link.py pipeline/accessibility.py \
 		pipeline/crossings.py pipeline/network.py $(CORE) $(CONFIG) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
-	$(PIPE) link --stages $(STAGES) --out $@
+	$(PIPE) link --stages $(STAGES)
 
 ACCESS_TIFS := $(foreach s,open current closed,$(OUT)/rasters/access_$(s).tif) \
                $(foreach s,current closed,$(OUT)/rasters/barrier_$(s).tif) $(STAGES)/crossing_hours.tif
@@ -170,7 +170,9 @@ $(OUT)/accessibility.gpkg $(ACCESS_TIFS) &: $(STAGES)/linked.arrays $(STAGES)/cr
 		pipeline/crossings.py pipeline/network.py $(CORE) $(CONFIG) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
 	$(PIPE) accessibility --stages $(STAGES) --out $(OUT)/accessibility.gpkg --rasters $(OUT)/rasters
 
-$(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif &: $(STAGES)/linked.arrays $(STAGES)/crossings.gpkg \
+INFLUENCE_AREAS := $(STAGES)/catchment_poles.tif $(STAGES)/market_poles.tif
+$(OUT)/influence.gpkg $(OUT)/rasters/huff_probability.tif $(INFLUENCE_AREAS) &: $(STAGES)/linked.arrays \
+		$(STAGES)/crossings.gpkg \
 		$(STAGES)/ingest.gpkg $(STAGES)/network.gpkg $(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg \
 		pipeline/influence.py pipeline/link.py pipeline/accessibility.py pipeline/crossings.py pipeline/network.py pipeline/statistics.py pipeline/sensitivity.py $(CORE) \
 		$(CONFIG) $(CONF_ACCESS) $(CONF_INFLUENCE) $(CONF_ECONOMY) | $(SETUP) $(CHECKED)
@@ -182,17 +184,26 @@ $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zone
 		$(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) economy --stages $(STAGES) --out $@
 
-# Not after the influence stage: the two run at once (the people in the areas of influence are stage 5c's).
-$(OUT)/population.gpkg $(OUT)/rasters/population.tif $(OUT)/rasters/person_hours_lost_current.tif \
-		$(STAGES)/population_surface.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
-		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(STAGES)/network.gpkg $(ACCESS_TIFS) \
-		$(STAGES)/crossings.gpkg pipeline/population.py pipeline/statistics.py pipeline/link.py \
+# The population surface needs neither the borders nor the travel times: it runs beside the border zones.
+$(OUT)/rasters/population.tif $(STAGES)/population_surface.tif $(STAGES)/population_units.gpkg &: \
+		$(STAGES)/ingest.gpkg $(STAGES)/network.gpkg pipeline/surface.py pipeline/population.py \
+		pipeline/statistics.py pipeline/accessibility.py pipeline/link.py pipeline/crossings.py pipeline/network.py \
+		pipeline/zones.py pipeline/borders.py $(CORE) $(CONFIG) $(CONF_ECONOMY) $(CONF_POPULATION) $(CONF_ACCESS) \
+		| $(SETUP) $(CHECKED)
+	$(PIPE) surface --stages $(STAGES) --rasters $(OUT)/rasters
+
+# Not after the influence stage: the two run at once (the people in the areas of influence are stage 5d's).
+$(OUT)/population.gpkg $(OUT)/rasters/person_hours_lost_current.tif &: $(STAGES)/population_surface.tif \
+		$(STAGES)/population_units.gpkg $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
+		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(ACCESS_TIFS) \
+		pipeline/population.py pipeline/statistics.py pipeline/link.py \
 		pipeline/zones.py pipeline/borders.py pipeline/network.py pipeline/accessibility.py pipeline/crossings.py \
 		$(CORE) $(CONFIG) $(CONF_ECONOMY) \
 		$(CONF_POPULATION) $(CONF_ACCESS) | $(SETUP) $(CHECKED)
 	$(PIPE) population --stages $(STAGES) --out $(OUT)/population.gpkg --rasters $(OUT)/rasters
 
-$(OUT)/people_influence.gpkg: $(STAGES)/population_surface.tif $(OUT)/influence.gpkg $(STAGES)/ingest.gpkg \
+$(OUT)/people_influence.gpkg: $(STAGES)/population_surface.tif $(OUT)/influence.gpkg $(INFLUENCE_AREAS) \
+		$(STAGES)/ingest.gpkg \
 		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg pipeline/people_influence.py pipeline/population.py \
 		pipeline/link.py \
 		pipeline/statistics.py pipeline/zones.py pipeline/borders.py pipeline/accessibility.py pipeline/network.py \

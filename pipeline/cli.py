@@ -126,9 +126,9 @@ def crossings(ctx: typer.Context, network_gpkg: _in("network", "network stage") 
 
 
 @app.command()
-def link(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.linked) -> None:
-    """3c link: the grid's cells and the poles joined to the road network, for accessibility and influence."""
-    _go(ctx, "link", _stages_at(stages), out)
+def link(ctx: typer.Context, stages: Folder = DEFAULT.stages) -> None:
+    """3c link: the grid's cells and the poles joined to the road network (STAGES/linked.arrays)."""
+    _go(ctx, "link", (p := _stages_at(stages)), p.linked)
 
 
 @app.command()
@@ -152,15 +152,21 @@ def economy(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEF
 
 
 @app.command()
+def surface(ctx: typer.Context, stages: Folder = DEFAULT.stages, rasters: Folder = DEFAULT.rasters) -> None:
+    """5b surface: the population surface (rasters/population.tif; STAGES/population_surface.tif, …_units.gpkg)."""
+    _go(ctx, "surface", (p := _stages_at(stages)), rasters, p.population_surface)
+
+
+@app.command()
 def population(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.population,
                rasters: Folder = DEFAULT.rasters) -> None:
-    """5b population: population surface, people in the belts, people-weighted accessibility."""
+    """5c population: people in the belts, people-weighted accessibility."""
     _go(ctx, "population", _stages_at(stages, out), out, rasters)
 
 
 @app.command("people-influence")
 def people_influence(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.people_influence) -> None:
-    """5c people-influence: people in the catchments and market areas, people whose fastest pole is abroad."""
+    """5d people-influence: people in the catchments and market areas, people whose fastest pole is abroad."""
     _go(ctx, "people-influence", _stages_at(stages, out), out)
 
 

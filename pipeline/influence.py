@@ -19,7 +19,9 @@ countries, zones and border regions, ``layers/influence.yaml``, and the regional
     nearest edge by a straight access leg at the off-network speed, counted: ``mode``, ``length_km``,
     ``minutes``, ``outside_km``, ``route``; legs between two home stops kept at home where the network
     allows) and ``axis_corridors`` (geodesic buffers of the first mode's axes, clipped to land);
-and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole).
+and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole); for the people-influence stage,
+the same areas as rasters of pole ids (int32, −1 none, one band per area set named by tag ``band_<i>``):
+``stages/catchment_poles.tif`` (``tier_set|scenario``) and ``stages/market_poles.tif`` (Huff attraction).
 """
 
 from __future__ import annotations
@@ -578,7 +580,7 @@ def on_grid(lk, values: np.ndarray, fill: float, dtype=np.float64) -> np.ndarray
     return full
 
 
-def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray
+def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray, put=None
                           ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict, dict]:
     """Catchments per tier set and scenario; land beyond every pole of a set (beyond scenario).
 
@@ -592,6 +594,10 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
         Tier sets, scenarios, beyond threshold and scenario, cross-border tier set.
     focus_cells
         Boolean grid: land of the focus country.
+    put
+        If given, called as ``put(grid, "tier_set|scenario")`` with each cell's fastest pole (int32, −1: none)
+        of every tier set and scenario, as they are made (the catchments as a raster,
+        :func:`~pipeline.rasters.stage_raster_bands`).
 
     Returns
     -------
@@ -611,6 +617,8 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
     for set_name, tiers in conf.tier_sets.items():
         ids = poles.index[poles["tier"].isin(tiers)].to_numpy()
         for scenario, (hours, which) in hours_per_scenario(lk.for_poles(ids), tuple(conf.scenarios)).items():
+            if put is not None:
+                put(which, f"{set_name}|{scenario}")
             polys = class_polygons(which, grid.transform, grid.crs, name="pole_id")
             polys["tier_set"], polys["scenario"] = set_name, scenario
             polys["map_colour"] = neighbour_colours(polys.geometry.values)
@@ -627,6 +635,33 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
     beyond_gdf = gpd.GeoDataFrame(pd.concat(beyond, ignore_index=True), geometry="geometry",
                                   crs=grid.crs).drop(columns="beyond")
     return catchments, beyond_gdf, fastest, beyond_rasters
+
+
+def write_pole_grids(path: Path, grids: dict, grid, what: str) -> Path:
+    """Areas of influence as a stage raster for the people-influence stage: one int32 band per area set, each
+    cell's pole (−1: none), so that stage sums people per pole without burning the polygons again.
+
+    Parameters
+    ----------
+    path
+        ``stages/catchment_poles.tif`` or ``stages/market_poles.tif``.
+    grids
+        Band name (``tier_set|scenario`` or the Huff attraction) → grid of pole ids.
+    grid : accessibility.Grid
+        The grid.
+    what
+        What a cell's value is (the file's description).
+
+    Returns
+    -------
+    Path
+        ``path``; tag ``band_<i>`` names band i.
+    """
+    from .rasters import write_stage_raster
+
+    names = list(grids)
+    return write_stage_raster(path, [np.asarray(grids[n], dtype=np.int32) for n in names], grid.transform, grid.crs,
+                              {"description": what, **{f"band_{i}": n for i, n in enumerate(names, start=1)}})
 
 
 HUFF_VARIANTS = {
@@ -977,7 +1012,7 @@ def run(cfg, stages, out, rasters) -> None:
         checkpoints.yaml).
     stages : Paths
         Stage files read: ``linked`` (the link stage's cells and poles), ``crossings``, ``ingest``,
-        ``network``, ``zones``, ``border_regions``.
+        ``network``, ``zones``, ``border_regions``; written: ``catchment_poles`` and ``market_poles``.
     out : Path
         ``influence.gpkg`` (layers of :data:`DESCRIPTIONS`).
     rasters : Path
@@ -991,7 +1026,7 @@ def run(cfg, stages, out, rasters) -> None:
     from .link import load_prepared
     from .outputs import write_stage
     from .poles import geonames_cities, load_settlements
-    from .rasters import means_in_zones, write_geotiff, zone_masks
+    from .rasters import means_in_zones, stage_raster_bands, write_geotiff, zone_masks
     from .statistics import load_tables
 
     conf_path = cfg.layers_dir / "influence.yaml"
@@ -1019,7 +1054,11 @@ def run(cfg, stages, out, rasters) -> None:
 
     focus_label = 1 + list(p.countries_ea["country"]).index(cfg.focus_country)
     focus_cells = on_grid(lk, (lk.cells.label == focus_label).astype(float), 0) > 0
-    catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells)
+    with stage_raster_bands(stages.catchment_poles, len(conf.tier_sets) * len(conf.scenarios), focus_cells.shape,
+                            np.int32, grid.transform, grid.crs, {"description": "each cell's fastest pole (pole_id, "
+                                                                 "-1 none) per tier set and scenario: the catchments"}
+                            ) as put:
+        catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells, put)
     zones = read_layer(stages.zones, "zones")
     belts_union = shapely.union_all(zones.to_crs(cfg.output_crs).geometry.values)
 
@@ -1067,6 +1106,8 @@ def run(cfg, stages, out, rasters) -> None:
         "population": pop_a, "population_grp_poles": np.where(has_grp, pop_a, 0.0),
         "grp": poles["attraction_grp_usd"].fillna(0.0).to_numpy()})
     prob_grid, _, huff_areas = variants[conf.huff.attraction]
+    write_pole_grids(stages.market_poles, {k: b for k, (_, b, _) in variants.items()}, grid,
+                     "each cell's dominant Huff pole (pole_id, -1 none) per attraction: the market areas")
     rasters.mkdir(parents=True, exist_ok=True)
     write_geotiff(rasters / "huff_probability.tif", prob_grid, grid.transform, grid.crs,
                   {"units": "probability", "description": "Huff probability of the dominant pole",

@@ -8,6 +8,7 @@ is written to a temporary file and renamed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -167,17 +168,68 @@ def write_stage_raster(path: Path | str, bands: list[np.ndarray], transform: Aff
     Path
         ``path``.
     """
-    dtype = bands[0].dtype
-    profile = {"driver": "GTiff", "height": bands[0].shape[0], "width": bands[0].shape[1], "count": len(bands),
+    with stage_raster_bands(path, len(bands), bands[0].shape, bands[0].dtype, transform, crs, tags) as put:
+        for band in bands:
+            put(band)
+    return Path(path)
+
+
+@contextmanager
+def stage_raster_bands(path: Path | str, count: int, shape: tuple[int, int], dtype, transform: Affine, crs: CRS,
+                       tags: Mapping[str, str] | None = None) -> Iterator:
+    """A stage raster written band by band as its bands are made (none held in memory for the others), as
+    :func:`write_stage_raster` writes it; atomically, so a stage that fails leaves no half-written file.
+
+    Parameters
+    ----------
+    path, transform, crs, tags
+        As for :func:`write_stage_raster`.
+    count, shape, dtype
+        Number of bands, (rows, columns) and data type.
+
+    Yields
+    ------
+    callable
+        ``put(band, name=None)`` writes the next band (cast to ``dtype``); a name becomes the tag ``band_<i>``.
+        Fewer than ``count`` bands put is an error.
+    """
+    dtype = np.dtype(dtype)
+    profile = {"driver": "GTiff", "height": shape[0], "width": shape[1], "count": count,
                "dtype": str(dtype), "crs": crs.to_wkt(), "transform": transform, "compress": "zstd",
                "zstd_level": 1, "predictor": 3 if dtype.kind == "f" else 2, "tiled": True, "blockxsize": 256,
                "blockysize": 256, "NUM_THREADS": "ALL_CPUS"}
+    written, names = [0], {}
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        for i, band in enumerate(bands, start=1):
-            dst.write(band.astype(dtype, copy=False), i)
-        if tags:
-            dst.update_tags(**tags)
-    return Path(path)
+        def put(band: np.ndarray, name: str | None = None) -> None:
+            written[0] += 1
+            dst.write(band.astype(dtype, copy=False), written[0])
+            if name is not None:
+                names[f"band_{written[0]}"] = name
+
+        yield put
+        if written[0] != count:
+            raise ValueError(f"{path}: {written[0]} bands written of {count}")
+        if tags or names:
+            dst.update_tags(**(tags or {}), **names)
+
+
+def read_named_bands(path: Path | str, grid, stage: str) -> dict[str, np.ndarray]:
+    """The bands of a stage raster by the names its tags ``band_<i>`` give them, checked to lie on ``grid``.
+
+    Parameters
+    ----------
+    path, grid, stage
+        As for :func:`read_stage_raster`.
+
+    Returns
+    -------
+    dict
+        Band name → array, in band order.
+    """
+    bands = read_stage_raster(path, grid, stage)
+    with rasterio.open(path) as src:
+        tags = src.tags()
+    return {tags.get(f"band_{i}", str(i)): band for i, band in enumerate(bands, start=1)}
 
 
 def read_stage_raster(path: Path | str, grid, stage: str) -> list[np.ndarray]:
@@ -217,6 +269,10 @@ def _polygon(rings: list) -> shapely.Polygon:
     return shapely.polygons(shell, holes=np.array(holes, dtype=object) if holes else None)
 
 
+#: Straight runs of a polygonised raster get a vertex at least every this many cells (:func:`class_polygons`).
+SEGMENT_CELLS = 10
+
+
 def class_polygons(classes: np.ndarray, transform: Affine, crs: CRS, name: str = "value",
                    nodata: int = -1) -> gpd.GeoDataFrame:
     """Polygons of equal integer values of a raster, one (multi)polygon per value, sorted by value.
@@ -236,7 +292,11 @@ def class_polygons(classes: np.ndarray, transform: Affine, crs: CRS, name: str =
     -------
     GeoDataFrame
         ``name`` and the polygon of its cells (4-connected pieces merged; the pieces of one value never
-        overlap, so a coverage union merges them: the same geometry as a general union, several times faster).
+        overlap, so a coverage union merges them: the same geometry as a general union, several times faster),
+        with a vertex at least every :data:`SEGMENT_CELLS` cells along straight runs (:func:`shapely.segmentize`):
+        reprojected (to lon/lat, for the outputs), a polygon keeps its cells. With only the corners of a run,
+        a straight edge of hundreds of km (the grid's border) bends in lon/lat by kilometres and loses (or
+        gains) a row of cells; 10 km between vertices bend by metres (a sagitta of L²/8R, R thousands of km).
     """
     data = classes.astype(np.int32)
     geoms, ids = [], []
@@ -248,6 +308,8 @@ def class_polygons(classes: np.ndarray, transform: Affine, crs: CRS, name: str =
     ids_arr, geoms_arr = np.asarray(ids), np.asarray(geoms, dtype=object)
     values = np.unique(ids_arr)
     merged = [shapely.coverage_union_all(geoms_arr[ids_arr == v]) for v in values]
+    merged = shapely.segmentize(np.asarray(merged, dtype=object),
+                                SEGMENT_CELLS * min(abs(transform.a), abs(transform.e)))
     return gpd.GeoDataFrame({name: values}, geometry=merged, crs=crs)
 
 

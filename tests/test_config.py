@@ -115,8 +115,8 @@ def test_makefile_names_every_file_of_the_paths_module() -> None:
     """Every stage file of pipeline/paths.py is a Make target, written as $(STAGES)/… or $(OUT)/…."""
     makefile = (ROOT / "Makefile").read_text()
     p = Paths(Path("OUT"))
-    for name in ("ingest", "borders", "zones", "border_regions", "network", "crossings", "crossing_hours",
-                 "population_surface"):
+    for name in ("ingest", "borders", "zones", "border_regions", "network", "crossings", "linked", "crossing_hours",
+                 "catchment_poles", "market_poles", "population_surface", "population_units"):
         assert f"$(STAGES)/{getattr(p, name).name}" in makefile, name
     for name in ("accessibility", "influence", "economy", "population", "people_influence", "borders_gpkg",
                  "report", "project", "validation"):

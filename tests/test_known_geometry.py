@@ -265,3 +265,27 @@ def test_shared_border_km_clips_a_large_region_to_the_segment_and_measures_what_
     whole = shapely.intersection(segment, shapely.buffer(region, 5 * km))
     unclipped = length_km(gpd.GeoSeries([whole], crs=albers).to_crs(4326).values, "WGS84")[0]
     assert got == pytest.approx(unclipped, rel=1e-6)
+
+
+def test_polygonised_cells_keep_their_cells_and_area_in_lon_lat() -> None:
+    """A class touching the top of a 3,000 km wide Albers grid has a straight edge of 3,000 km. With only its
+    two ends as vertices, that edge in lon/lat (where the outputs are, and their geodesic areas) runs kilometres
+    south of the grid's: the polygon crosses its own outline there, and repaired (as the influence stage repairs
+    reprojected outlines) and burnt back it loses cells. With a vertex every 10 cells it keeps every cell, and
+    its geodesic area is its cells' (equal-area) area."""
+    from affine import Affine
+
+    from pipeline.rasters import burn, class_polygons
+
+    albers = CRS.from_proj4("+proj=aea +lat_1=42 +lat_2=52 +lat_0=47 +lon_0=67 +datum=WGS84 +units=m")
+    transform = Affine(1000.0, 0.0, -1_500_000.0, 0.0, -1000.0, 1_200_000.0)   # top edge near 58° N
+    classes = np.full((200, 3000), -1, dtype=np.int32)
+    classes[:5, :] = 7            # five rows along the whole top edge
+    classes[5:40, 1000:1010] = 7  # and a spur below it: the sagging edge crosses it
+    classes[50:120, 100:2900] = 3
+    lonlat = class_polygons(classes, transform, albers, name="c").to_crs("EPSG:4326")
+    assert lonlat.geometry.is_valid.all()
+    back = gpd.GeoSeries(shapely.make_valid(lonlat.geometry.values), crs="EPSG:4326").to_crs(albers)
+    burnt = burn(zip(back.values, lonlat["c"]), out_shape=classes.shape, transform=transform, fill=-1, dtype="int32")
+    np.testing.assert_array_equal(burnt, classes)
+    np.testing.assert_allclose(area_km2(lonlat.geometry.values, "WGS84"), [70 * 2800, 5 * 3000 + 350], rtol=1e-6)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,6 +84,29 @@ def test_the_links_read_from_the_link_stage_are_those_linking_again_gives(tree: 
         load_prepared(cfg, elsewhere)
     with pytest.raises(DataMissingError, match="run the link stage first"):
         load_prepared(cfg, Paths(out=tmp_path / "none"))
+
+
+def test_the_catchment_rasters_hold_the_cells_of_the_published_polygons_and_their_area(tree: Path, cfg) -> None:
+    """people-influence sums people over stages/catchment_poles.tif instead of burning influence.gpkg's
+    catchments: the two are the same cells, and each polygon's geodesic area is its cells' (1 km² each)."""
+    import rasterio
+
+    from pipeline.rasters import burn
+
+    assert make(tree, cfg, "all").returncode == 0
+    catchments = gpd.read_file(tree / "outputs" / "influence.gpkg", layer="catchments")
+    with rasterio.open(tree / "outputs" / "stages" / "catchment_poles.tif") as src:
+        tags, crs, transform = src.tags(), src.crs, src.transform
+        bands = {tags[f"band_{i}"]: src.read(i) for i in range(1, src.count + 1)}
+    assert len(bands) == catchments.groupby(["tier_set", "scenario"]).ngroups == 9   # 3 tier sets × 3 scenarios
+    for name, poles in bands.items():
+        tier_set, scenario = name.split("|")
+        c = catchments[(catchments["tier_set"] == tier_set) & (catchments["scenario"] == scenario)]
+        burnt = burn(zip(c.to_crs(crs).geometry.values, c["pole_id"]), out_shape=poles.shape, transform=transform,
+                     fill=-1, dtype="int32")
+        np.testing.assert_array_equal(burnt, poles, err_msg=name)
+        cells = np.bincount(poles[poles >= 0])[c["pole_id"].to_numpy()] * abs(transform.a * transform.e) / 1e6
+        np.testing.assert_allclose(c["area_km2"], cells, rtol=1e-5, err_msg=name)
 
 
 def test_new_data_dir_rebuilds(tree: Path, cfg, tmp_path: Path) -> None:
