@@ -696,7 +696,7 @@ def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, attract
         ``huff.attraction``, None for the others: 64 MB a grid), grid of the dominant pole (int32, −1 none),
         GeoDataFrame in the grid CRS: one polygon per dominant pole, ``pole_id``, ``mean_probability``).
     """
-    from .rasters import zonal_means
+    from .kernels import label_means
 
     grid = lk.grid
     ids = poles.index[poles["tier"].isin(conf.tier_sets[conf.huff.tier_set])].to_numpy()
@@ -705,12 +705,12 @@ def huff_market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, attract
                                      conf.huff.alpha, conf.huff.beta_per_hour)
     out = {}
     for k, name in enumerate(names):
-        prob_grid = on_grid(lk, prob[k], np.nan)
         best_grid = on_grid(lk, best[k], -1, dtype=np.int32)
         areas = class_polygons(best_grid, grid.transform, grid.crs, name="pole_id")
-        areas["mean_probability"] = zonal_means(prob_grid, areas.geometry, grid.transform)
-        out[name] = (prob_grid if name == conf.huff.attraction else None, best_grid, areas)
-        prob_grid = None
+        # the mean over each area's cells (its polygon's: class_polygons keeps them), cells in raster order
+        n = int(areas["pole_id"].max()) + 1 if len(areas) else 0
+        areas["mean_probability"] = label_means(best[k], prob[k], n)[areas["pole_id"].to_numpy()]
+        out[name] = (on_grid(lk, prob[k], np.nan) if name == conf.huff.attraction else None, best_grid, areas)
     return out
 
 

@@ -18,7 +18,7 @@ core (``prange``).
   product of the access point's and the cell's leg's (one exp per candidate, not per pole; equal to
   rounding); :func:`huff_all` the same for all poles at once, with each cell's sums in registers.
 - :func:`label_sums`: two weighted sums per label in one pass (two ``np.bincount`` calls, without their
-  casts of the labels).
+  casts of the labels); :func:`label_means` a mean per label, negative labels left out.
 """
 
 from __future__ import annotations
@@ -659,6 +659,39 @@ def rounded_up_float32(minutes: np.ndarray) -> np.ndarray:
     :func:`huff_batch` filters the straight legs with it, in half the memory."""
     low = minutes.astype(np.float32)
     return np.where(low < minutes, np.nextafter(low, np.float32(np.inf)), low)
+
+
+@njit(cache=True)
+def label_means(labels, values, n):
+    """Mean of ``values`` over the cells of each label, in one pass and without temporaries.
+
+    Parameters
+    ----------
+    labels
+        (N,) labels 0 … n − 1, or negative (no label: left out).
+    values
+        (N,) float64.
+    n
+        Number of labels.
+
+    Returns
+    -------
+    ndarray (n,)
+        Sum over each label's cells (in order, as ``np.bincount`` adds them) divided by their number; NaN for
+        a label without cells.
+    """
+    total = np.zeros(n)
+    count = np.zeros(n, dtype=np.int64)
+    for i in range(labels.shape[0]):
+        lab = labels[i]
+        if lab >= 0:
+            total[lab] += values[i]
+            count[lab] += 1
+    out = np.full(n, np.nan)
+    for j in range(n):
+        if count[j] > 0:
+            out[j] = total[j] / count[j]
+    return out
 
 
 @njit(cache=True)

@@ -168,3 +168,18 @@ def test_minutes_rounded_up_to_float32_are_never_below_the_float64_ones() -> Non
     assert np.isinf(up[-1]) and up[-3] == 0.0
     # the nearest float32 at or above: at most one step of float32 above
     assert (np.nextafter(up, np.float32(-np.inf)).astype(np.float64) < minutes)[:-1].all()
+
+
+def test_label_means_are_the_means_per_label_with_negative_labels_left_out() -> None:
+    from pipeline.kernels import label_means
+
+    labels = np.array([0, 2, -1, 2, 0, 0, -1], dtype=np.int32)
+    values = np.array([1.0, 10.0, 1e9, 20.0, 2.0, 6.0, np.nan])
+    means = label_means(labels, values, 4)
+    np.testing.assert_array_equal(means[[0, 2]], [3.0, 15.0])
+    assert np.isnan(means[1]) and np.isnan(means[3])   # labels without cells
+    rng = np.random.default_rng(5)
+    lab, val = rng.integers(-1, 50, 100_000).astype(np.int32), rng.random(100_000)
+    ok = lab >= 0
+    expect = np.bincount(lab[ok], val[ok], 50) / np.bincount(lab[ok], minlength=50)
+    np.testing.assert_array_equal(label_means(lab, val, 50), expect)   # bincount's sums, in the same order
