@@ -80,11 +80,13 @@ ifeq ($(SCOPE),borders)
 all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/VALIDATION.md
 RESULTS :=
 else
-all: $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/border_regions.qgs $(OUT)/accessibility.gpkg \
-	$(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg $(OUT)/people_influence.gpkg $(MAP_FILES) \
+# Influence first: of the stages that are ready, Make starts the first it meets in the order of these lists
+# (here and in RESULTS), and influence is the longest stage of the longest chain.
+all: $(OUT)/influence.gpkg $(OUT)/borders.gpkg $(OUT)/REPORT.md $(OUT)/border_regions.qgs $(OUT)/accessibility.gpkg \
+	$(OUT)/economy.gpkg $(OUT)/population.gpkg $(OUT)/people_influence.gpkg $(MAP_FILES) \
 	$(OUT)/VALIDATION.md
 # Outputs of the network, economy and population stages that publishing and validation read.
-RESULTS := $(OUT)/accessibility.gpkg $(OUT)/influence.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg \
+RESULTS := $(OUT)/influence.gpkg $(OUT)/accessibility.gpkg $(OUT)/economy.gpkg $(OUT)/population.gpkg \
            $(OUT)/people_influence.gpkg
 endif
 
@@ -184,19 +186,11 @@ $(OUT)/economy.gpkg: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg $(STAGES)/zone
 		$(CONF_ECONOMY) | $(SETUP) $(CHECKED)
 	$(PIPE) economy --stages $(STAGES) --out $@
 
-# The population surface needs neither the borders nor the travel times: it runs beside the border zones.
-$(OUT)/rasters/population.tif $(STAGES)/population_surface.tif $(STAGES)/population_units.gpkg &: \
-		$(STAGES)/ingest.gpkg $(STAGES)/network.gpkg pipeline/surface.py pipeline/population.py \
-		pipeline/statistics.py pipeline/accessibility.py pipeline/link.py pipeline/crossings.py pipeline/network.py \
-		pipeline/zones.py pipeline/borders.py $(CORE) $(CONFIG) $(CONF_ECONOMY) $(CONF_POPULATION) $(CONF_ACCESS) \
-		| $(SETUP) $(CHECKED)
-	$(PIPE) surface --stages $(STAGES) --rasters $(OUT)/rasters
-
-# Not after the influence stage: the two run at once (the people in the areas of influence are stage 5d's).
-$(OUT)/population.gpkg $(OUT)/rasters/person_hours_lost_current.tif &: $(STAGES)/population_surface.tif \
-		$(STAGES)/population_units.gpkg $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
-		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(ACCESS_TIFS) \
-		pipeline/population.py pipeline/statistics.py pipeline/link.py \
+# Not after the influence stage: the two run at once (the people in the areas of influence are stage 5c's).
+$(OUT)/population.gpkg $(OUT)/rasters/population.tif $(OUT)/rasters/person_hours_lost_current.tif \
+		$(STAGES)/population_surface.tif &: $(STAGES)/ingest.gpkg $(STAGES)/borders.gpkg \
+		$(STAGES)/zones.gpkg $(STAGES)/border_regions.gpkg $(STAGES)/network.gpkg $(ACCESS_TIFS) \
+		$(STAGES)/crossings.gpkg pipeline/population.py pipeline/statistics.py pipeline/link.py \
 		pipeline/zones.py pipeline/borders.py pipeline/network.py pipeline/accessibility.py pipeline/crossings.py \
 		$(CORE) $(CONFIG) $(CONF_ECONOMY) \
 		$(CONF_POPULATION) $(CONF_ACCESS) | $(SETUP) $(CHECKED)

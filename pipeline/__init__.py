@@ -4,7 +4,7 @@ Stages, one module each (numbers as in :mod:`pipeline.paths`, the README and ``p
 
     1  ingest → 2a borders → 2b zones → 2c border-regions
                 3a network → 3b crossings → 3c link → 3d accessibility, 4 influence
-                5a economy, 5b surface → 5c population, 5d people-influence
+                5a economy → 5b population → 5c people-influence
     6a publish → 6b maps → 6c validate
 
 Each stage module holds pure functions and one ``run()`` that reads its inputs and writes its outputs

@@ -152,21 +152,15 @@ def economy(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEF
 
 
 @app.command()
-def surface(ctx: typer.Context, stages: Folder = DEFAULT.stages, rasters: Folder = DEFAULT.rasters) -> None:
-    """5b surface: the population surface (rasters/population.tif; STAGES/population_surface.tif, …_units.gpkg)."""
-    _go(ctx, "surface", (p := _stages_at(stages)), rasters, p.population_surface)
-
-
-@app.command()
 def population(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.population,
                rasters: Folder = DEFAULT.rasters) -> None:
-    """5c population: people in the belts, people-weighted accessibility."""
+    """5b population: population surface, people in the belts, people-weighted accessibility."""
     _go(ctx, "population", _stages_at(stages, out), out, rasters)
 
 
 @app.command("people-influence")
 def people_influence(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEFAULT.people_influence) -> None:
-    """5d people-influence: people in the catchments and market areas, people whose fastest pole is abroad."""
+    """5c people-influence: people in the catchments and market areas, people whose fastest pole is abroad."""
     _go(ctx, "people-influence", _stages_at(stages, out), out)
 
 

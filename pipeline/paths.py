@@ -16,9 +16,8 @@ All paths are relative to the output folder ``OUT`` (Make variable, default ``ou
     4  influence       → influence.gpkg, rasters/huff_probability.tif, stages/catchment_poles.tif,
                          stages/market_poles.tif
     5a economy         → economy.gpkg
-    5b surface         → rasters/population.tif, stages/population_surface.tif, stages/population_units.gpkg
-    5c population      → population.gpkg, rasters/person_hours_lost_current.tif
-    5d people-influence → people_influence.gpkg
+    5b population      → population.gpkg, rasters/population.tif, stages/population_surface.tif
+    5c people-influence → people_influence.gpkg
     6a publish         → borders.gpkg, REPORT.md, border_regions.qgs
     6b maps            → maps/*.png, maps/*.pdf
     6c validate        → VALIDATION.md
@@ -57,12 +56,10 @@ STAGES: tuple[Stage, ...] = (
           "catchments, Huff market areas, beyond influence, cross-border influence, axes"),
     Stage("5a", "economy", "economy", ("economy.yaml", "poles.yaml"),
           "official statistics joined to the regions; the paper's economic claims; trade"),
-    Stage("5b", "surface", "surface", ("population.yaml", "economy.yaml", "accessibility.yaml", "network.yaml"),
-          "population surface: official regional totals over settlements and roads"),
-    Stage("5c", "population", "population", ("population.yaml", "economy.yaml", "accessibility.yaml",
+    Stage("5b", "population", "population", ("population.yaml", "economy.yaml", "accessibility.yaml",
                                               "network.yaml", "poles.yaml"),
-          "people in the belts; people-weighted accessibility"),
-    Stage("5d", "people-influence", "people_influence", ("influence.yaml", "accessibility.yaml"),
+          "population surface; people in the belts; people-weighted accessibility"),
+    Stage("5c", "people-influence", "people_influence", ("influence.yaml", "accessibility.yaml"),
           "people in the catchments and market areas; people whose fastest pole is abroad"),
     Stage("6a", "publish", "publish", ("official_borders.yaml", "influence.yaml", "economy.yaml"),
           "borders.gpkg, REPORT.md and the QGIS project"),
@@ -155,10 +152,6 @@ class Paths:
     @property
     def market_poles(self) -> Path:
         return self.stages / "market_poles.tif"
-
-    @property
-    def population_units(self) -> Path:
-        return self.stages / "population_units.gpkg"
 
     @property
     def people_influence(self) -> Path:

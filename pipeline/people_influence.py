@@ -1,10 +1,10 @@
-"""Stage 5d, people-influence: the people of the population surface in the areas of influence.
+"""Stage 5c, people-influence: the people of the population surface in the areas of influence.
 
 A stage of its own so that the population surface (5b) and the influence stage (4) run at the same
-time: this one needs both (not the population stage, 5c), and takes a few seconds.
+time: this one needs both, and takes a few seconds.
 
 Reads the population surface at full precision (``stages/population_surface.tif``, written by the
-surface stage: band 1 persons per cell, float64; band 2 is 1 on the cells of the focus country's
+population stage: band 1 persons per cell, float64; band 2 is 1 on the cells of the focus country's
 statistical units), the countries (``stages/ingest.gpkg``), the belts (``stages/zones.gpkg``) and border
 regions (``stages/border_regions.gpkg``), the catchments and Huff market areas of ``influence.gpkg`` and
 the same areas as rasters of pole ids (``stages/catchment_poles.tif``, ``stages/market_poles.tif``: the
@@ -196,7 +196,7 @@ def run(cfg, stages, out: Path) -> None:
         raise DataMissingError(f"{stages.influence} not found: run the influence stage first (make all builds it)")
     countries_ea = read_layer(stages.ingest, "countries").to_crs(cfg.equal_area_crs)
     grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
-    pop, focus = read_stage_raster(stages.population_surface, grid, "surface")[:2]
+    pop, focus = read_stage_raster(stages.population_surface, grid, "population")
     focus = focus > 0
     shape = (grid.height, grid.width)
     own = burn(((g, i + 1) for i, g in enumerate(countries_ea.geometry.values)), out_shape=shape,

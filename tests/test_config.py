@@ -116,7 +116,7 @@ def test_makefile_names_every_file_of_the_paths_module() -> None:
     makefile = (ROOT / "Makefile").read_text()
     p = Paths(Path("OUT"))
     for name in ("ingest", "borders", "zones", "border_regions", "network", "crossings", "linked", "crossing_hours",
-                 "catchment_poles", "market_poles", "population_surface", "population_units"):
+                 "catchment_poles", "market_poles", "population_surface"):
         assert f"$(STAGES)/{getattr(p, name).name}" in makefile, name
     for name in ("accessibility", "influence", "economy", "population", "people_influence", "borders_gpkg",
                  "report", "project", "validation"):

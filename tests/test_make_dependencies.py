@@ -18,7 +18,6 @@ STAGES = {"stages/ingest.gpkg": "ingest", "stages/borders.gpkg": "borders", "sta
           "stages/border_regions.gpkg": "border_regions", "stages/network.gpkg": "network",
           "stages/crossings.gpkg": "crossings", "stages/linked.arrays": "link", "accessibility.gpkg": "accessibility",
           "influence.gpkg": "influence", "economy.gpkg": "economy", "population.gpkg": "population",
-          "stages/population_units.gpkg": "surface",
           "people_influence.gpkg": "people_influence",
           "maps/zones.png": "maps", "borders.gpkg": "publish"}
 # The command line reaches every stage and the configuration package every model: they are not followed

@@ -1,4 +1,4 @@
-"""Stage 5d: people in the areas of influence, on a grid of known cells (two countries side by side)."""
+"""Stage 5c: people in the areas of influence, on a grid of known cells (two countries side by side)."""
 
 from __future__ import annotations
 
