@@ -172,6 +172,7 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
     poles = np.asarray(poles, dtype=np.int64)
     if batch is None:
         batch = int(np.clip(HUFF_BATCH_BYTES // (8 * max(len(lk.pts.xy), 1)), 1, HUFF_MAX_BATCH))
+
     def point_tables(ids: np.ndarray, own_pole: np.ndarray, what: str = "") -> tuple[np.ndarray, np.ndarray]:
         """exp(−β·t) from each pole of ``ids`` to each access point (batch order), and t as float32 rounded up
         with the poles grouped by country (``own_pole``), for the straight legs' bound."""
