@@ -327,7 +327,10 @@ class Frame:
         index = np.searchsorted(np.asarray(bounds, dtype=np.float64), values, side="right")
         index = np.minimum(index, cmap.N).astype(np.uint8)            # above the last bound: the last class
         index[~(values >= bounds[0])] = 0                              # NaN or below the first bound
-        self.ax.imshow(lut[index], extent=(b.left, b.right, b.bottom, b.top), interpolation="nearest", zorder=1)
+        # "none": the PDF embeds the raster as it is, every cell the frame shows (3,316 × 2,009 at 1 km), not
+        # resampled to the figure's 100 dpi (1,044 × 633, three cells a pixel), and skips that resampling; the
+        # PNG is pixel-identical to "nearest".
+        self.ax.imshow(lut[index], extent=(b.left, b.right, b.bottom, b.top), interpolation="none", zorder=1)
         self.handles += [Patch(facecolor=_rgb(c), edgecolor="#777", label=lab) for *_, lab, c in classes]
         if below.any():
             self.handles.insert(0, Patch(facecolor="#f2f0eb", edgecolor="#777",

@@ -72,3 +72,31 @@ def test_every_country_in_the_frame_is_named_clear_of_the_legend(tmp_path):
     legend = fr.ax.get_legend().get_window_extent(renderer)
     for name in ("KAZAKHSTAN", "CHINA"):
         assert not labels[name].overlaps(legend), name
+
+
+def test_a_raster_map_pdf_holds_every_cell_of_the_frame_not_a_100_dpi_copy(tmp_path):
+    """A 2,800 × 1,700 km raster of 1 km cells covering the frame: the PDF embeds it at its own resolution (the
+    cells the frame shows), where the figure's 100 dpi would have given about 1,000 pixels across."""
+    import re
+
+    import rasterio
+    from affine import Affine
+
+    from pipeline.maps import HOURS
+
+    countries = gpd.GeoDataFrame({"country": ["KAZ"], "name": ["Kazakhstan"]},
+                                 geometry=[shapely.box(50, 42, 80, 54)], crs="EPSG:4326")
+    fr = Frame("Test raster map", countries, "KAZ", ALBERS, None)
+    x0, x1, y0, y1 = fr.extent
+    cols, rows = int((x1 - x0) // 1000) + 40, int((y1 - y0) // 1000) + 40   # the frame and 20 cells around it
+    hours = np.add.outer(np.arange(rows), np.arange(cols)).astype(np.float32) / 500
+    path = tmp_path / "hours.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=1, dtype="float32",
+                       crs=ALBERS.to_wkt(), transform=Affine(1000, 0, x0 - 20_000, 0, -1000, y1 + 20_000),
+                       nodata=-9999) as dst:
+        dst.write(hours, 1)
+    fr.raster(path, HOURS, "hours")
+    fr.finish(tmp_path, "raster")
+    pdf = (tmp_path / "raster.pdf").read_bytes()
+    width = max(int(w) for w in re.findall(rb"/Width (\d+)", pdf))
+    assert width >= (x1 - x0) / 1000 - 2   # every 1 km cell across the frame
