@@ -655,8 +655,19 @@ def poles_by_label(pole_label: np.ndarray, pole_x: np.ndarray, pole_y: np.ndarra
 
 
 def rounded_up_float32(minutes: np.ndarray) -> np.ndarray:
-    """float32 minutes never below the float64 ones (inf stays inf): a bound that stays conservative when
-    :func:`huff_batch` filters the straight legs with it, in half the memory."""
+    """float32 minutes never below the float64 ones: a bound that stays conservative when :func:`huff_batch`
+    filters the straight legs with it, in half the memory.
+
+    Parameters
+    ----------
+    minutes
+        float64 minutes (inf: unreachable).
+
+    Returns
+    -------
+    ndarray (float32)
+        Each value's nearest float32 at or above it (inf stays inf).
+    """
     low = minutes.astype(np.float32)
     return np.where(low < minutes, np.nextafter(low, np.float32(np.inf)), low)
 

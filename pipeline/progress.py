@@ -122,7 +122,18 @@ def name_log_lines(command: str) -> None:
 @contextmanager
 def announced(command: str, number: str) -> Iterator[None]:
     """Log a stage's start (``4 influence …``) and end (``influence done in 20.1 s``), its log lines named in
-    a parallel make (:func:`name_log_lines`)."""
+    a parallel make (:func:`name_log_lines`).
+
+    Parameters
+    ----------
+    command, number
+        The stage's command and number (:data:`pipeline.paths.STAGES`).
+
+    Yields
+    ------
+    None
+        While the stage runs.
+    """
     t0 = time.perf_counter()
     name_log_lines(command)
     log.info("[bold]%s %s[/bold] …", number, command, extra={"markup": True})
