@@ -411,8 +411,11 @@ class Linked:
     off_kmh: float
 
     def for_poles(self, poles: np.ndarray) -> Linked:
-        """The same links restricted to some poles (global pole ids are kept)."""
+        """The same links restricted to some poles (global pole ids are kept); itself for every pole (the cells'
+        nearest poles are already those)."""
         poles = np.asarray(poles)
+        if np.array_equal(np.unique(poles), np.arange(len(self.poles_ea))):
+            return self
         keep = np.isin(self.links[0], poles)
         cells = self.cells
         pole, pole_min = nearest_poles(cells.raster, self.grid, self.poles_ea, self.pole_label, poles,

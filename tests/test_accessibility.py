@@ -249,3 +249,17 @@ def test_burn_gives_the_cells_rasterio_gives_for_shapely_geometries() -> None:
         assert np.array_equal(got, want) and len(np.unique(got)) == 5
     assert geojson(holed)["coordinates"][1] == [list(c) for c in holed.interiors[0].coords]
     assert geojson(shapely.Polygon()).is_empty          # passed through unchanged
+
+
+def test_links_for_every_pole_are_the_links_themselves_and_a_subset_finds_its_own_nearest_pole() -> None:
+    from pipeline.accessibility import link, minutes_per_metre, nearest_poles
+
+    edges, grid, labels, pole, areas = world(split=False)
+    poles = np.array([pole[0], [pole[0][0] + 60_000, pole[0][1]], [pole[0][0] + 120_000, pole[0][1]]])
+    lk = link(edges, poles, grid, areas, mode="road", off_kmh=OFF_KMH, spacing=250.0, k=4)
+    assert lk.for_poles(np.array([2, 0, 1])) is lk
+    every = nearest_poles(lk.cells.raster, grid, lk.poles_ea, lk.pole_label, np.arange(3), minutes_per_metre(OFF_KMH))
+    np.testing.assert_array_equal(lk.cells.pole, every[0])
+    np.testing.assert_array_equal(lk.cells.pole_min, every[1])
+    sub = lk.for_poles(np.array([0, 2]))
+    assert set(np.unique(sub.cells.pole)) == {0, 2} and set(np.unique(sub.links[0])) == {0, 2}
