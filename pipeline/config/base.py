@@ -71,8 +71,8 @@ def read_yaml(path: Path) -> Any:
     """Parse a YAML file; a missing file or bad YAML is a :class:`ConfigError` naming it."""
     if not path.is_file():
         raise ConfigError(f"configuration file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:   # libyaml's parser when PyYAML has it (the same data, several times faster), else PyYAML's own
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return {} if data is None else data
