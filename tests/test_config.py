@@ -180,3 +180,15 @@ def test_one_stage_numbering_in_help_readme_and_module_docstrings() -> None:
 
 def test_the_command_line_only_dispatches() -> None:
     assert len((ROOT / "pipeline" / "cli.py").read_text().splitlines()) <= 300
+
+
+def test_the_configuration_reads_every_yaml_file_as_pyyamls_own_loader_does() -> None:
+    """read_yaml uses libyaml's parser when PyYAML has it: the same data for every file of layers/."""
+    import yaml
+
+    from pipeline.config.base import read_yaml
+
+    files = sorted((ROOT / "layers").glob("*.yaml"))
+    assert len(files) >= 10
+    for path in files:
+        assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8")), path.name
