@@ -5,9 +5,9 @@ Reads the crossings stage's edges (``stages/crossings.gpkg``), the countries (``
 ``layers/accessibility.yaml`` (grid, mode, access-point spacing, k), ``layers/network.yaml`` (off-network
 speed) and the poles (``layers/poles.yaml``, GeoNames). Writes ``stages/linked.arrays``: numpy arrays one
 after another in the ``.npy`` format (:mod:`numpy.lib.format`, no pickles), the first holding the names
-of the others; uncompressed, about 0.4 GB on the data pack, written and read at disk speed (a ``.npz``
-took 1.2 s to write: zip's checksums). It holds everything about the links that does not depend on the
-border scenario:
+of the others; uncompressed, about 0.4 GB on the data pack (zstd would make it 0.15 GB, but the minutes of
+the legs barely compress and compressing took as long as writing the difference). It holds everything
+about the links that does not depend on the border scenario:
 
   * the grid: ``grid_transform`` (the six GDAL coefficients), ``grid_shape`` (height, width), ``grid_crs``
     (WKT) of the equal-area grid;
