@@ -450,6 +450,11 @@ def road_edges(edges: gpd.GeoDataFrame, mode: str) -> gpd.GeoDataFrame:
     return road
 
 
+def node_count(road: gpd.GeoDataFrame) -> int:
+    """Nodes of a mode's graph: one more than its largest node id."""
+    return int(max(road["u"].max(), road["v"].max())) + 1
+
+
 def base_edges(road: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The edges off the border crossings, renumbered, with ``minutes``: the same in every scenario."""
     base = road[road["class"] != CROSSING_CLASS].reset_index(drop=True)
@@ -463,7 +468,7 @@ def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.G
                  dtype="int32", out_shape=(grid.height, grid.width),
                  transform=grid.transform)
     road = road_edges(edges, mode)
-    n_nodes = int(max(road["u"].max(), road["v"].max())) + 1
+    n_nodes = node_count(road)
     base = base_edges(road)
     pts = access_points(base.geometry.to_crs(grid.crs), spacing)
     pts_label, pole_label = point_labels(pts, areas), label_points(poles_ea, areas)
@@ -618,6 +623,34 @@ def unreached_region_error(hours: np.ndarray, regions: gpd.GeoDataFrame, grid: G
                      "is inside them: extend the network (layers/network.yaml) or add a pole (layers/poles.yaml).")
 
 
+def read_inputs(cfg, stages) -> tuple:
+    """What linking reads, for :func:`prepare` and for the link stage's reader: the configuration and the
+    study grid laid over the countries.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (accessibility.yaml and network.yaml are read).
+    stages : Paths
+        Where the stage files are (``crossings``, ``ingest``).
+
+    Returns
+    -------
+    tuple
+        accessibility and network configuration, the crossings stage's edges (lon/lat), the countries (lon/lat
+        and in the equal-area CRS), the :class:`Grid`.
+    """
+    from .config import load_accessibility, load_network
+    from .io import read_layer
+
+    acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
+    edges = read_layer(stages.crossings, "edges")
+    countries = read_layer(stages.ingest, "countries")
+    countries_ea = countries.to_crs(cfg.equal_area_crs)
+    grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
+    return acc, net, edges, countries, countries_ea, grid
+
+
 def prepare(cfg, stages) -> Prepared:
     """Read the network, countries and poles, lay the study grid and link poles and cells.
 
@@ -633,15 +666,9 @@ def prepare(cfg, stages) -> Prepared:
     Prepared
         Raises a clear error when a pole cannot join the network.
     """
-    from .config import load_accessibility, load_network
-    from .io import read_layer
     from .poles import load_poles
 
-    acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
-    edges = read_layer(stages.crossings, "edges")
-    countries = read_layer(stages.ingest, "countries")
-    countries_ea = countries.to_crs(cfg.equal_area_crs)
-    grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
+    acc, net, edges, countries, countries_ea, grid = read_inputs(cfg, stages)
     poles = load_poles(cfg.layers_dir, cfg.bbox, window=grid_outline(grid),
                        home=countries.set_index("country").geometry[cfg.focus_country])
 

@@ -658,11 +658,13 @@ def write_pole_grids(path: Path, grids: dict, grid, what: str) -> Path:
     Path
         ``path``; tag ``band_<i>`` names band i.
     """
-    from .rasters import write_stage_raster
+    from .rasters import stage_raster_bands
 
-    names = list(grids)
-    return write_stage_raster(path, [np.asarray(grids[n], dtype=np.int32) for n in names], grid.transform, grid.crs,
-                              {"description": what, **{f"band_{i}": n for i, n in enumerate(names, start=1)}})
+    with stage_raster_bands(path, len(grids), (grid.height, grid.width), np.int32, grid.transform, grid.crs,
+                            {"description": what}) as put:
+        for name, g in grids.items():
+            put(g, name)
+    return Path(path)
 
 
 HUFF_VARIANTS = {

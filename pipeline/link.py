@@ -155,25 +155,20 @@ def load_prepared(cfg, stages):
     from affine import Affine
     from pyproj import CRS
 
-    from .accessibility import AccessPoints, CellLinks, Grid, Linked, Prepared, base_edges, road_edges, study_grid
-    from .config import load_accessibility, load_network
+    from .accessibility import (AccessPoints, CellLinks, Grid, Linked, Prepared, base_edges, node_count, read_inputs,
+                                road_edges)
     from .errors import DataMissingError
-    from .io import read_layer
 
     path = Path(stages.linked)
     if not path.is_file():
         raise DataMissingError(f"{path} not found: run the link stage first (make all builds it)")
-    acc, net = load_accessibility(cfg.layers_dir), load_network(cfg.layers_dir, cfg.sources)
-    edges = read_layer(stages.crossings, "edges")
-    countries = read_layer(stages.ingest, "countries")
-    countries_ea = countries.to_crs(cfg.equal_area_crs)
-    grid = study_grid(countries_ea, cfg.focus_country, acc.extent_buffer_km, acc.resolution_m)
+    acc, net, edges, countries, countries_ea, grid = read_inputs(cfg, stages)
     road = road_edges(edges, acc.mode)
     base = base_edges(road)
     a = read_linked(path)
     saved = Grid(Affine.from_gdal(*a["grid_transform"]), int(a["grid_shape"][1]), int(a["grid_shape"][0]),
                  CRS.from_wkt(str(a["grid_crs"])))
-    n_nodes = int(max(road["u"].max(), road["v"].max())) + 1
+    n_nodes = node_count(road)
     same = ((saved.height, saved.width) == (grid.height, grid.width) and saved.transform.almost_equals(grid.transform)
             and saved.crs == grid.crs and int(a["n_nodes"]) == n_nodes and int(a["n_base_edges"]) == len(base)
             and float(a["off_kmh"]) == net.off_network_kmh and int(a["cell_point"].shape[0]) == acc.k_nearest)

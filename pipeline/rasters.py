@@ -228,9 +228,7 @@ def read_named_bands(path: Path | str, grid, stage: str) -> dict[str, np.ndarray
     dict
         Band name → array, in band order.
     """
-    bands = read_stage_raster(path, grid, stage)
-    with rasterio.open(path) as src:
-        tags = src.tags()
+    bands, tags = _read_stage(path, grid, stage)
     return {tags.get(f"band_{i}", str(i)): band for i, band in enumerate(bands, start=1)}
 
 
@@ -251,6 +249,11 @@ def read_stage_raster(path: Path | str, grid, stage: str) -> list[np.ndarray]:
     list of ndarray
         One array per band.
     """
+    return _read_stage(path, grid, stage)[0]
+
+
+def _read_stage(path: Path | str, grid, stage: str) -> tuple[list[np.ndarray], dict[str, str]]:
+    """A stage raster's bands and dataset tags, in one opening (the checks of :func:`read_stage_raster`)."""
     from .errors import DataMissingError
 
     path = Path(path)
@@ -260,7 +263,7 @@ def read_stage_raster(path: Path | str, grid, stage: str) -> list[np.ndarray]:
         if (src.height, src.width) != (grid.height, grid.width) or not src.transform.almost_equals(grid.transform):
             raise DataMissingError(f"{path} is on another grid than this configuration's: run the {stage} stage "
                                    "again (make all does)")
-        return [src.read(i) for i in range(1, src.count + 1)]
+        return [src.read(i) for i in range(1, src.count + 1)], src.tags()
 
 
 def _polygon(rings: list) -> shapely.Polygon:
