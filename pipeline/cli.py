@@ -67,11 +67,11 @@ def _go(ctx: typer.Context, command: str, *args: object, **kwargs: object) -> No
     from .io import all_or_nothing, check_writable, stage_lock
     from .progress import announced
 
-    cfg = _config(ctx)
+    cfg, s = _config(ctx), stage(command)
     paths = [a for a in (*args, *kwargs.values()) if isinstance(a, Path)]
     check_writable(command, paths)
-    with announced(command, stage(command).number), stage_lock(command, paths), all_or_nothing():
-        importlib.import_module(f"pipeline.{stage(command).module}").run(cfg, *args, **kwargs)
+    with announced(command, s.number), stage_lock(command, paths), all_or_nothing():
+        importlib.import_module(f"pipeline.{s.module}").run(cfg, *args, **kwargs)
 
 
 def _stages_at(stages: Path, out: Path | None = None) -> Paths:

