@@ -114,11 +114,14 @@ $(shell [ "$$(readlink $(STAGES)/data)" = '$(PIPELINE_DATA_DIR)' ] || ln -sfn '$
 # (empty before set-up). Asking the pipeline costs a Python start, so the lists are kept in
 # $(STAGES)/sources.mk, remade only when the configuration, the data directory or the set-up changes
 # (a no-op `make all` starts no Python). Only the files present are prerequisites: a missing one is
-# reported by the pipeline, with how to get it.
+# reported by the pipeline, with how to get it. The same Python start checks the whole configuration
+# (check-config below) and, when it passes, records that (the first step of a cold `make all` is one
+# start, not two); when it fails, the check-config rule runs it again to report every problem.
 $(STAGES)/sources.mk: layers/sources.yaml layers/network.yaml layers/study.yaml $(STAGES)/data_dir.txt \
 		$(wildcard pipeline/config/*.py) pipeline/download.py pipeline/cli.py $(SETUP)
-	@$(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' sources --make --stage ingest --stage network \
-	   --under $(STAGES)/data > $@.tmp 2>/dev/null || { echo "SOURCES_INGEST :="; echo "SOURCES_NETWORK :="; } > $@.tmp
+	@rm -f $@.tmp; $(PIPE) --quiet --data-dir '$(PIPELINE_DATA_DIR)' check-config --make-sources $@.tmp \
+	   --under $(STAGES)/data >/dev/null 2>&1 && touch $(CHECKED); \
+	   test -s $@.tmp || { echo "SOURCES_INGEST :="; echo "SOURCES_NETWORK :="; } > $@.tmp
 	@mv $@.tmp $@
 ifneq ($(MAKECMDGOALS),$(filter clean help,$(MAKECMDGOALS)))   # not for `make clean` or `make help` alone
 -include $(STAGES)/sources.mk

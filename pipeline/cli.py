@@ -190,10 +190,17 @@ def validate(ctx: typer.Context, outputs: Folder = DEFAULT.out, out: File = DEFA
 # --- tools ----------------------------------------------------------------------------------------
 
 @app.command("check-config")
-def check_config(ctx: typer.Context) -> None:
-    """Validate every file of the configuration folder and the checks that span files."""
+def check_config(ctx: typer.Context,
+                 make_sources: Annotated[Path | None, typer.Option(
+                     help="first write the Makefile's source lists here (as `sources --make`, both stages)")] = None,
+                 under: Annotated[str, typer.Option(help="with --make-sources: as `sources --under`")] = "") -> None:
+    """Validate every file of the configuration folder and the checks that span files (with
+    ``--make-sources``, the Makefile's first step: its source lists and the check in one Python start)."""
     from .config import check_config as check
+    from .download import write_source_lists
 
+    if make_sources is not None:
+        write_source_lists(lambda: _config(ctx), make_sources, under)
     for line in check(ctx.obj["layers"], ctx.obj["data_dir"], ctx.obj["focus"]):
         log.info(line)
 

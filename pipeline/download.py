@@ -180,6 +180,35 @@ def source_lines(cfg, stages: list[str], under: str = "", make: bool = False) ->
     return lines
 
 
+def write_source_lists(config, path: Path, under: str = "") -> bool:
+    """The Makefile's source lists (:func:`source_lines` of both stages, ``make=True``) written to ``path``,
+    before the configuration is checked: nothing is written when the configuration cannot be loaded
+    (the check that follows reports why, with every other problem).
+
+    Parameters
+    ----------
+    config
+        Called without arguments, returns the run's Config (or raises a PipelineError).
+    path
+        The file to write (the Makefile writes a temporary it renames).
+    under
+        As for :func:`source_lines`.
+
+    Returns
+    -------
+    bool
+        Whether the lists were written.
+    """
+    from .errors import PipelineError
+
+    try:
+        lines = source_lines(config(), ["ingest", "network"], under, make=True)
+    except PipelineError:
+        return False
+    Path(path).write_text("\n".join(lines) + "\n")
+    return True
+
+
 def stage_sources(cfg, stage: str) -> list:
     """The data files a stage reads (Make's prerequisites): ``ingest`` or ``network``.
 

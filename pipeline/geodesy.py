@@ -19,7 +19,6 @@ from functools import lru_cache
 import numpy as np
 import shapely
 from pyproj import Geod, Transformer
-from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 KM = 1000.0
@@ -148,6 +147,8 @@ def distance_to_line_km(points: np.ndarray, line: BaseGeometry, *, spacing_km: f
     The line is densified to ``spacing_km``; the error this leaves is at most
     ``spacing²/(8·d)`` (a few metres at 1 km, far less for belts of 100 km).
     """
+    from scipy.spatial import cKDTree   # here: scipy.spatial takes 0.2 s to import, and most stages never need it
+
     dense = shapely.get_coordinates(shapely.segmentize(line, spacing_km / _DEG_KM))
     tree = cKDTree(_unit_vectors(dense))
     points = np.asarray(points, dtype=float).reshape(-1, 2)

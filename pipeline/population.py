@@ -92,14 +92,35 @@ def ancillary_weight(land: np.ndarray, roads: np.ndarray, settlements: np.ndarra
     ndarray (float64)
         The weight on land, 0 elsewhere.
     """
-    from scipy.ndimage import distance_transform_edt
-
     w = np.full(land.shape, floor, dtype=np.float64)
     for mask, decay in ((roads, road_decay_km), (settlements, settlement_decay_km)):
         if mask.any():
-            d_km = distance_transform_edt(~mask) * res_m / 1000.0
+            d_km = cell_distances(mask) * res_m / 1000.0
             w += np.exp(-d_km / decay)
     return np.where(land, w, 0.0)
+
+
+def cell_distances(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance (in cells) from every cell to the nearest True cell of ``mask`` (0 on it).
+
+    The exact distance transform of the ``edt`` package (Felzenszwalb–Huttenlocher, several times faster than
+    :func:`scipy.ndimage.distance_transform_edt` on a grid of millions of cells) as squared distances: whole
+    numbers, exact in its float32 up to 2²⁴ (4,096 cells), whose float64 square root is scipy's distance to
+    the last bit; farther (grids wider than 4,096 cells) they round by at most 6·10⁻⁸ of the distance.
+
+    Parameters
+    ----------
+    mask
+        Boolean grid, with at least one True cell.
+
+    Returns
+    -------
+    ndarray (float64)
+        Distances in cells.
+    """
+    import edt
+
+    return np.sqrt(edt.edtsq(~mask, black_border=False, parallel=1).astype(np.float64))
 
 
 def totals_in_grid(totals: np.ndarray, area_share: np.ndarray, settled_all: np.ndarray,
@@ -389,10 +410,9 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     labels = burn(((g, i + 1) for i, g in enumerate(units_ea.values)), out_shape=(grid.height, grid.width),
                  transform=grid.transform, fill=0, dtype="int32")
     land = labels > 0
-    cities = _geonames(conf.settlements_min_population)
+    cities = _geonames(conf.settlements_min_population, cfg.bbox)
     s = pd.DataFrame([(float(c["longitude"]), float(c["latitude"]), int(c["population"])) for c in cities],
                      columns=["lon", "lat", "pop"])
-    s = s[s["lon"].between(cfg.bbox[0], cfg.bbox[2]) & s["lat"].between(cfg.bbox[1], cfg.bbox[3])]
     xy = gpd.GeoSeries(gpd.points_from_xy(s["lon"], s["lat"]), crs="EPSG:4326").to_crs(grid.crs)
     rows, cols = grid.cell(np.column_stack([xy.x, xy.y]))
     inside = (rows >= 0) & (rows < grid.height) & (cols >= 0) & (cols < grid.width)

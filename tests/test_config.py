@@ -80,6 +80,23 @@ def test_a_mistake_in_any_file_fails_check_config_with_one_clear_line(layers: Pa
     assert " ".join(message.split()) in text
 
 
+def test_make_s_first_step_writes_the_source_lists_and_fails_on_a_mistake_in_another_file(layers: Path, cfg,
+                                                                                          tmp_path: Path) -> None:
+    """The Makefile's first Python start (check-config --make-sources): the lists Make includes, then the check;
+    a mistake elsewhere fails the check but leaves the lists (they do not depend on it)."""
+    lists = tmp_path / "sources.mk"
+    ok = cli(layers, cfg, "--quiet", "check-config", "--make-sources", str(lists), "--under", "D")
+    assert ok.returncode == 0, ok.stderr
+    ingest, network = lists.read_text().splitlines()
+    assert ingest.startswith("SOURCES_INGEST := D/naturalearth/") and "ne_10m_admin_1_states_provinces" in ingest
+    assert network.startswith("SOURCES_NETWORK := D/") and "ne_10m_roads" in network
+    lists.unlink()
+    replace(layers / "economy.yaml", "  base_year: 2019", "  base_yaer: 2019")
+    bad = cli(layers, cfg, "check-config", "--make-sources", str(lists), "--under", "D")
+    assert bad.returncode == 2 and "economy.base_yaer: unknown key" in " ".join(bad.stderr.split())
+    assert lists.read_text().splitlines() == [ingest, network]
+
+
 def test_every_problem_of_every_file_is_reported_at_once(layers: Path, cfg) -> None:
     replace(layers / "study.yaml", "  tolerance_km: 5.0", "  tolerence_km: 50")
     replace(layers / "study.yaml", "distances_km: [100, 150]", "distances_km: [.nan]")

