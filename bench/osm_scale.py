@@ -55,16 +55,20 @@ def osm_tree(dest: Path, data_dir: Path, pbf: Path) -> Path:
 
 
 def run_sampled(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
-    """Run ``cmd``; (wall seconds, peak resident memory of it and all it runs at once in MB, sampled every
-    0.2 s, the completed process with its captured output)."""
-    from bench import tree_rss_mb
+    """Run ``cmd``; (wall seconds, peak resident memory of it and all it runs at once in MB, the warm process
+    of the checkout in ``cwd`` and its commands included, sampled every 0.2 s, the completed process with its
+    captured output)."""
+    from bench import stop_warm, tree_rss_mb, warm_processes
 
     peak = 0.0
+    stop_warm(cwd)
+    warm: list = []
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
         while proc.poll() is None:
-            peak = max(peak, tree_rss_mb(proc.pid))
+            warm = warm or warm_processes(cwd)   # Make's commands are forked from it, outside make's tree
+            peak = max(peak, tree_rss_mb(proc.pid, warm))
             time.sleep(0.2)
         wall = time.perf_counter() - t0
         out.seek(0)

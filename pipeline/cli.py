@@ -70,7 +70,8 @@ def _go(ctx: typer.Context, command: str, *args: object, **kwargs: object) -> No
     cfg, s = _config(ctx), stage(command)
     paths = [a for a in (*args, *kwargs.values()) if isinstance(a, Path)]
     check_writable(command, paths)
-    with announced(command, s.number), stage_lock(command, paths), all_or_nothing():
+    detail = " ".join(str(a) for a in (*args, *kwargs.values()) if not isinstance(a, Path))   # e.g. the maps
+    with announced(command, s.number), stage_lock(command, paths, detail), all_or_nothing():
         importlib.import_module(f"pipeline.{s.module}").run(cfg, *args, **kwargs)
 
 
@@ -176,9 +177,10 @@ def publish(ctx: typer.Context, stages: Folder = DEFAULT.stages, out: File = DEF
 
 @app.command()
 def maps(ctx: typer.Context, outputs: Folder = DEFAULT.out, out_dir: Annotated[
-        Path, typer.Option("--out", file_okay=False)] = DEFAULT.maps) -> None:
+        Path, typer.Option("--out", file_okay=False)] = DEFAULT.maps, names: Annotated[list[str] | None, typer.Option(
+        "--map", help="draw only this map (repeatable; default every map)")] = None) -> None:
     """6b maps: publication maps (PNG 300 dpi and vector PDF) from the outputs."""
-    _go(ctx, "maps", outputs, out_dir)
+    _go(ctx, "maps", outputs, out_dir, names=tuple(names or ()))
 
 
 @app.command()
@@ -199,8 +201,7 @@ def check_config(ctx: typer.Context,
     from .config import check_config as check
     from .download import write_source_lists
 
-    if make_sources is not None:
-        write_source_lists(lambda: _config(ctx), make_sources, under)
+    _ = make_sources is not None and write_source_lists(lambda: _config(ctx), make_sources, under)
     for line in check(ctx.obj["layers"], ctx.obj["data_dir"], ctx.obj["focus"]):
         log.info(line)
 
@@ -208,9 +209,7 @@ def check_config(ctx: typer.Context,
 @app.command("config-docs")
 def config_docs(out: File = Path("docs/configuration.md")) -> None:
     """Write the configuration reference (docs/configuration.md) from the typed models."""
-    from .config.docs import write
-
-    write(out)
+    __import__("pipeline.config.docs", fromlist=["write"]).write(out)
 
 
 @app.command()

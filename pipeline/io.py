@@ -397,7 +397,7 @@ def leave_on_sigterm(say: Callable[[str], object]) -> None:
 
 
 @contextmanager
-def stage_lock(command: str, paths: list[Path]) -> Iterator[None]:
+def stage_lock(command: str, paths: list[Path], detail: str = "") -> Iterator[None]:
     """One run of a stage on the same files at a time: an exclusive lock named after the stage and its
     paths (in the system's temporary folder, so nothing is left beside the outputs; the kernel releases it
     when the process ends, even killed), or one "already running" error (another ``make all`` in the same
@@ -409,6 +409,9 @@ def stage_lock(command: str, paths: list[Path]) -> Iterator[None]:
         The stage, for the message.
     paths
         The stage's path arguments (inputs and outputs); the last is named in the message.
+    detail
+        Its other arguments (e.g. the maps to draw: two runs drawing different maps into one folder do not
+        exclude each other).
 
     Raises
     ------
@@ -423,7 +426,7 @@ def stage_lock(command: str, paths: list[Path]) -> Iterator[None]:
         yield
         return
     target = paths[-1]
-    key = command + "|" + "|".join(sorted(str(p.resolve()) for p in paths))   # this stage on these files
+    key = command + "|" + detail + "|" + "|".join(sorted(str(p.resolve()) for p in paths))   # on these files
     folder = Path(tempfile.gettempdir()) / "border-pipeline-locks"
     folder.mkdir(exist_ok=True)
     lock = folder / (hashlib.sha1(key.encode()).hexdigest()[:16] + ".lock")

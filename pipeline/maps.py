@@ -46,6 +46,9 @@ CREDIT = ("Data: Natural Earth (public domain); geokz, A. Rodionov (CC BY 4.0); 
           "Crossing delays: ADB CAREC CPMM 2022. Lengths, areas and times computed by border-pipeline.")
 MAPS = ("zones", "travel_time", "barrier", "influence", "influence_kazakh", "axes", "economy", "trade", "population",
         "barrier_people")
+#: The maps drawn from the influence stage's layers (the others take the poles from accessibility.gpkg, the
+#: same poles: ``pipeline maps --map zones`` draws before the influence stage has run).
+INFLUENCE_STAGE_MAPS = ("influence", "influence_kazakh", "axes")
 #: Maps drawn at once at most (a process drawing a raster map peaks at about 1 GB).
 MAX_WORKERS = 4
 STATS_CREDIT = ("Statistics: BNS Kazakhstan, Rosstat, NSC Kyrgyzstan, NBS China; trade: BNS, WITS; "
@@ -437,7 +440,8 @@ def draw_maps(outputs: Path, out_dir: Path, focus: str, crs: CRS, distances: tup
         return sorted(written)
     influence = outputs / "influence.gpkg"
     countries = border_layer(outputs, "countries")
-    poles = gpd.read_file(influence, layer="poles")
+    poles = gpd.read_file(influence if set(names) & set(INFLUENCE_STAGE_MAPS) else outputs / "accessibility.gpkg",
+                          layer="poles")
     written: list[Path] = []
     for name in track(names, "maps") if len(names) > 1 else names:
         if name == "zones":
@@ -759,8 +763,8 @@ def trade_map(economy: Path, countries: gpd.GeoDataFrame, focus: str, crs: CRS, 
     return fr.finish(out_dir, "trade")
 
 
-def run(cfg, outputs: Path, out_dir: Path) -> None:
-    """Draw every publication map from the outputs into ``out_dir``.
+def run(cfg, outputs: Path, out_dir: Path, names: tuple[str, ...] = ()) -> None:
+    """Draw the publication maps (``names``, default every map) from the outputs into ``out_dir``.
 
     Parameters
     ----------
@@ -771,9 +775,15 @@ def run(cfg, outputs: Path, out_dir: Path) -> None:
         ``population.gpkg``, ``rasters/``).
     out_dir
         Folder of the PNG and PDF files.
+    names
+        Maps of :data:`MAPS` (``--map``; an unknown name is an error).
     """
     from .config import load_influence
+    from .errors import PipelineError
 
+    if unknown := [n for n in names if n not in MAPS]:
+        raise PipelineError(f"unknown map(s) {', '.join(map(repr, unknown))}: the maps are {', '.join(MAPS)}")
     scenario = load_influence(cfg.layers_dir).beyond.scenario
-    files = draw_maps(outputs, out_dir, cfg.focus_country, cfg.equal_area_crs, cfg.distances_km, scenario=scenario)
+    files = draw_maps(outputs, out_dir, cfg.focus_country, cfg.equal_area_crs, cfg.distances_km,
+                      tuple(names) or MAPS, scenario=scenario)
     log.info("wrote %d files in %s", len(files), out_dir)

