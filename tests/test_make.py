@@ -41,17 +41,17 @@ def test_make_all_then_nothing_to_do(tree: Path, cfg) -> None:
     assert make(tree, cfg, "-q", "all").returncode == 0  # -q: exit 0 only if everything is up to date
     check_outputs(tree)
     second = make(tree, cfg, "all")
-    assert "-m pipeline" not in second.stdout
+    assert "warm_client.py" not in second.stdout
 
 
 def test_touching_a_stage_reruns_only_what_depends_on_it(tree: Path, cfg) -> None:
     assert make(tree, cfg, "all").returncode == 0
     (tree / "pipeline" / "report.py").touch()
     out = make(tree, cfg, "all").stdout
-    assert "-m pipeline publish" in out
+    assert "warm_client.py publish" in out
     for stage in ("ingest", "borders", "zones", "border-regions", "network", "crossings", "link", "accessibility",
                   "influence"):
-        assert f"-m pipeline {stage} " not in out, stage
+        assert f"warm_client.py {stage} " not in out, stage
 
 
 def test_the_links_read_from_the_link_stage_are_those_linking_again_gives(tree: Path, cfg, tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_new_data_dir_rebuilds(tree: Path, cfg, tmp_path: Path) -> None:
                          cwd=tree, capture_output=True, text=True, timeout=600)
     assert res.returncode != 0
     # The sources are missing: `make all` first downloads them (make data); offline, that fails saying so.
-    assert "-m pipeline download" in res.stdout
+    assert "warm_client.py download" in res.stdout
     assert "is this machine online?" in res.stderr and "DATA_DIR" in res.stderr and "Traceback" not in res.stderr
     assert (tree / "outputs" / "borders.gpkg").is_file()  # the previous output is untouched
 
@@ -380,13 +380,14 @@ def test_make_does_not_delete_the_outputs_of_a_killed_grouped_stage(tree: Path, 
     proc = subprocess.Popen(["make", f"PYTHON={sys.executable}", f"DATA_DIR={cfg.data_dir}", "all"], cwd=tree,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.time() + 120
-    while time.time() < deadline:  # wait for the accessibility stage to start working
-        ps = subprocess.run(["pgrep", "-f", "pipeline accessibility"], capture_output=True, text=True).stdout
+    while time.time() < deadline:  # wait for the accessibility stage to start working (its command, as Make ran it)
+        ps = subprocess.run(["pgrep", "-f", "warm_client.py accessibility"], capture_output=True, text=True).stdout
         if ps.strip():
             break
-        time.sleep(0.5)
-    time.sleep(8)  # linking cells, well before its outputs are written
-    for pid in ps.split():
+        time.sleep(0.2)
+    assert ps.strip(), "the accessibility stage never started"
+    time.sleep(2)  # travel times, well before its outputs are written (it takes some 7 s)
+    for pid in ps.split():   # the command Make started: it forwards the signal to the stage
         os.kill(int(pid), signal.SIGTERM)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode != 0
@@ -425,12 +426,12 @@ def test_ten_random_kills_of_make_all_then_make_all_give_the_outputs_of_a_clean_
         proc = subprocess.Popen(["make", f"PYTHON={sys.executable}", f"DATA_DIR={cfg.data_dir}", "OUT=killed", "all"],
                                 cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        time.sleep(rng.uniform(1.0, 25.0))
+        time.sleep(rng.uniform(1.0, 20.0))
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)   # the stages forked from the warm process die with their clients
             kills += 1
         proc.wait()
-    assert kills >= 5   # most moments fell inside the build
+    assert kills >= 3   # moments fell inside the build (each run resumes the last: later ones may finish first)
     final = make(tree, cfg, "OUT=killed", "all")
     assert final.returncode == 0, final.stderr[-3000:]
     assert _compare(clean, tree / "killed") == []
