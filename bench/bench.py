@@ -495,7 +495,8 @@ def osm_section(json_path: Path) -> list[str]:
         f"the road network; Make runs network → crossings → link → accessibility → influence on it (exit "
         f"{osm['make_exit']}, {osm['seconds_all']:.0f} s in all with Make and Python start-up"
         + (f"; accessibility and influence at once, as `make` runs them, everything running at once at most "
-           f"{osm['peak_concurrent_mb']:,} MB" if "peak_concurrent_mb" in osm else "") + ").", "",
+           f"{osm['peak_concurrent_mb']:,} MB, the warm process and the pages it shares with the commands counted "
+           "in each" if "peak_concurrent_mb" in osm else "") + ").", "",
         *table(["stage", "seconds", "peak memory (MB)", "exit"], rows, "lrrr"), ""]
 
 
