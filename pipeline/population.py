@@ -255,6 +255,7 @@ def resample_sum(path: Path, grid) -> np.ndarray:
     from rasterio.warp import Resampling, reproject
 
     from .errors import DataError
+    from .rasters import read_filled
 
     try:
         src = rasterio.open(path)
@@ -263,7 +264,7 @@ def resample_sum(path: Path, grid) -> np.ndarray:
     with src:
         if src.crs is None:
             raise DataError(f"{path}: has no CRS; assign one (gdal_edit.py -a_srs)")
-        data = src.read(1, masked=True).astype("float64").filled(0.0)
+        data = read_filled(src, 0.0)
         if not np.isfinite(data).all() or (data < 0).any():
             raise DataError(f"{path}: holds negative or non-finite persons per cell")
         out = np.zeros((grid.height, grid.width), dtype=np.float64)
@@ -396,7 +397,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
     from .io import read_layer
     from .outputs import write_stage
     from .poles import _geonames
-    from .rasters import read_stage_raster, write_geotiff, zone_cells
+    from .rasters import read_filled, read_stage_raster, write_geotiff, zone_cells
     from .statistics import load_tables
     from .zones import cross_border_zones
 
@@ -517,7 +518,7 @@ def run(cfg, stages, out: Path, rasters: Path) -> None:
                                  conf.crossing_minutes)
     crossing_h = None
     with rasterio.open(rasters / "barrier_current.tif") as src:
-        lost = src.read(1, masked=True).astype("float64").filled(np.nan)
+        lost = read_filled(src, np.nan)
     write_geotiff(rasters / "person_hours_lost_current.tif", np.where(land, pop * lost, np.nan), grid.transform,
                   grid.crs, {"units": "person-hours per cell (per km²)", "scenario": "current",
                              "description": "people × hours lost against open borders (barrier_current.tif × "
@@ -614,14 +615,14 @@ def _access_by_people(cfg, stages, rasters: Path, pop: np.ndarray, grid, conf, c
     import rasterio
 
     from .io import read_layer
-    from .rasters import zone_cells
+    from .rasters import read_filled, zone_cells
 
     hours = {}
     for scenario in ("open", "current", "closed"):
         path = rasters / f"access_{scenario}.tif"
         if path.is_file():
             with rasterio.open(path) as src:
-                hours[scenario] = src.read(1, masked=True).astype("float64").filled(np.inf)
+                hours[scenario] = read_filled(src, np.inf)
     if "open" not in hours:
         from .errors import DataMissingError
 

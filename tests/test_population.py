@@ -130,3 +130,22 @@ def test_belt_grp_is_each_regions_grp_times_the_share_of_its_people_inside() -> 
     assert t.regions == 3 and t.regions_without_grp == 1 and t.grp_year == 2021
     none = belt_grp_by_people(rb.iloc[[2]], grp, 2021, "AAA").iloc[0]
     assert np.isnan(none.grp_usd_mn) and none.regions_without_grp == 1
+
+
+@pytest.mark.parametrize("nodata", [-9999.0, float("nan"), None])
+def test_read_filled_gives_what_a_masked_read_filled_gives(tmp_path: Path, nodata) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from pipeline.rasters import read_filled
+
+    values = np.arange(12, dtype=np.float32).reshape(3, 4)
+    values[0, 1] = values[2, 3] = -9999.0 if nodata is None or not np.isnan(nodata) else np.nan
+    path = tmp_path / "r.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=3, width=4, count=1, dtype="float32", crs="EPSG:3857",
+                       transform=from_origin(0, 3, 1, 1), nodata=nodata) as dst:
+        dst.write(values, 1)
+    with rasterio.open(path) as src:
+        ours, theirs = read_filled(src, np.inf), src.read(1, masked=True).astype("float64").filled(np.inf)
+    np.testing.assert_array_equal(ours, theirs)
+    assert ours.dtype == np.float64 and (np.isinf(ours).sum() == (0 if nodata is None else 2))
