@@ -111,8 +111,10 @@ def _child(conn: socket.socket, request: dict, fds: list[int]) -> None:
 
         runpy.run_module("pipeline", run_name="__main__", alter_sys=True)   # what -m does
         code = 0
-    except SystemExit as exc:
+    except SystemExit as exc:   # as the interpreter ends: an int is the code, another value is printed, code 1
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
     except BaseException:   # noqa: BLE001 - as an uncaught exception ends a fresh process
         import traceback
 

@@ -68,9 +68,9 @@ def _start_server(path: str) -> None:
     commands through their clients only); it gives up at once if another start won the race."""
     import subprocess
 
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     server = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm.py")
-    try:
+    try:   # (a temporary folder that cannot be written: every command runs the ordinary way)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         subprocess.Popen([sys.executable, "-I", server, path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     except OSError:
