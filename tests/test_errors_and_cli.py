@@ -586,3 +586,34 @@ def test_an_unknown_map_name_is_one_line_naming_the_maps(tmp_path) -> None:
     text = " ".join(run.stderr.split())
     assert "unknown map(s) 'nosuch': the maps are zones, travel_time, barrier" in text
     assert not (tmp_path / "maps").exists()
+
+
+def test_a_forked_worker_returns_its_result_and_raises_its_error_in_the_stage() -> None:
+    """pipeline.io.forked: the worker reads the stage's memory (nothing pickled on the way in) and its
+    result or exception comes back; a PipelineError keeps its message and exit code."""
+    import numpy as np
+
+    from pipeline.errors import ConfigError
+    from pipeline.io import forked
+
+    big = np.arange(5_000_000, dtype=np.int64)   # 40 MB: read in the worker, never sent
+
+    def total(offset: int) -> int:
+        return int(big.sum()) + offset
+
+    assert forked(total, 1)() == 5_000_000 * 4_999_999 // 2 + 1
+
+    def fails() -> None:
+        raise ConfigError("layers/influence.yaml: bad")
+
+    with pytest.raises(ConfigError, match="layers/influence.yaml: bad") as exc:
+        forked(fails)()
+    assert exc.value.exit_code == 2
+
+    def dies() -> None:
+        import os
+
+        os._exit(3)
+
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        forked(dies)()
