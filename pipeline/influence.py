@@ -2,8 +2,9 @@
 cross-border influence and development axes.
 
 Reads the crossings stage's graph, the link stage's cells and poles joined to it (``stages/linked.arrays``),
-countries, zones and border regions, ``layers/influence.yaml``, and the regional GRP and population of ``layers/stats/`` (through
-``layers/economy.yaml``) for the GRP attraction. Writes ``outputs/influence.gpkg`` with layers
+countries, zones and border regions, ``layers/influence.yaml``, and the regional GRP and population of
+``layers/stats/`` (through ``layers/economy.yaml``) for the GRP attraction. Writes ``outputs/influence.gpkg``
+with layers
   * ``poles``; ``catchments`` (per tier set and scenario: the cells whose fastest pole is each pole,
     with ``area_km2`` and ``population``: GeoNames settlements ≥ 5,000 inside);
   * ``huff_dominant`` (per dominant pole: area and mean probability, Huff model of the configured
@@ -19,6 +20,8 @@ countries, zones and border regions, ``layers/influence.yaml``, and the regional
     nearest edge by a straight access leg at the off-network speed, counted: ``mode``, ``length_km``,
     ``minutes``, ``outside_km``, ``route``; legs between two home stops kept at home where the network
     allows) and ``axis_corridors`` (geodesic buffers of the first mode's axes, clipped to land);
+  * ``sensitivity`` (the headline figures under each variant of ``influence.sensitivity``: computed in a
+    worker process beside the rest of the stage, :func:`sensitivity_stage_part`);
 and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole); for the people-influence stage,
 the same areas as rasters of pole ids (int32, −1 none, one band per area set named by tag ``band_<i>``):
 ``stages/catchment_poles.tif`` (``tier_set|scenario``) and ``stages/market_poles.tif`` (Huff attraction).
