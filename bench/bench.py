@@ -127,9 +127,13 @@ def stop_warm(tree: Path) -> None:
     psutil.wait_procs(procs, timeout=10)
 
 
-def tree_rss_mb(pid: int, also: list | None = None) -> float:
-    """Resident memory of a process and all its descendants, and of the processes ``also`` and theirs (MB;
-    pages shared after a fork count in each)."""
+def tree_rss_mb(pid: int, also: list | None = None, pss: bool = False) -> float:
+    """Resident memory of a process and all its descendants, and of the processes ``also`` and theirs (MB).
+
+    With ``pss=False`` the resident set sizes add up: a page shared after a fork counts in each process
+    (an upper bound). With ``pss=True`` the proportional set sizes (Linux): a shared page counts once, split
+    among the processes sharing it, so the sum is the memory they hold together.
+    """
     import psutil
 
     procs = []
@@ -143,8 +147,8 @@ def tree_rss_mb(pid: int, also: list | None = None) -> float:
     total = 0
     for p in procs:
         try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
+            total += p.memory_full_info().pss if pss else p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
             pass
     return total / 2**20
 
@@ -505,9 +509,12 @@ def osm_section(json_path: Path) -> list[str]:
         f"({osm['ways']:,} ways, {osm['nodes']:,} nodes, {osm['pbf_mb']:.0f} MB; bench/synthetic_osm.py) replaces "
         f"the road network; Make runs network → crossings → link → accessibility → influence on it (exit "
         f"{osm['make_exit']}, {osm['seconds_all']:.0f} s in all with Make and Python start-up"
-        + (f"; accessibility and influence at once, as `make` runs them, everything running at once at most "
-           f"{osm['peak_concurrent_mb']:,} MB, the warm process and the pages it shares with the commands counted "
-           "in each" if "peak_concurrent_mb" in osm else "") + ").", "",
+        + ("; accessibility and influence at once, as `make` runs them, everything running at once at most "
+           + (f"{osm['peak_concurrent_pss_mb']:,} MB (proportional set sizes: a page that processes share counted "
+              f"once; {osm['peak_concurrent_mb']:,} MB of resident set sizes, which count it in each), "
+              if "peak_concurrent_pss_mb" in osm else f"{osm['peak_concurrent_mb']:,} MB, ")
+           + "the warm process, its commands and their workers included" if "peak_concurrent_mb" in osm else "")
+        + ").", "",
         *table(["stage", "seconds", "peak memory (MB)", "exit"], rows, "lrrr"), ""]
 
 

@@ -55,12 +55,12 @@ def osm_tree(dest: Path, data_dir: Path, pbf: Path) -> Path:
 
 
 def run_sampled(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
-    """Run ``cmd``; (wall seconds, peak resident memory of it and all it runs at once in MB, the warm process
-    of the checkout in ``cwd`` and its commands included, sampled every 0.2 s, the completed process with its
-    captured output)."""
+    """Run ``cmd``; (wall seconds, (peak resident memory of it and all it runs at once in MB, the same in
+    proportional set sizes: shared pages once), the warm process of the checkout in ``cwd`` and its commands
+    included, sampled every 0.2 s, the completed process with its captured output)."""
     from bench import stop_warm, tree_rss_mb, warm_processes
 
-    peak = 0.0
+    peak = peak_pss = 0.0
     stop_warm(cwd)
     warm: list = []
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -69,11 +69,12 @@ def run_sampled(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, sub
         while proc.poll() is None:
             warm = warm or warm_processes(cwd)   # Make's commands are forked from it, outside make's tree
             peak = max(peak, tree_rss_mb(proc.pid, warm))
+            peak_pss = max(peak_pss, tree_rss_mb(proc.pid, warm, pss=True))
             time.sleep(0.2)
         wall = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
-        return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        return wall, (peak, peak_pss), subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
 
 
 def main() -> int:
@@ -94,14 +95,15 @@ def main() -> int:
         # As a user's `make` runs it: at the top level, with the Makefile's parallel jobs (accessibility and
         # influence at once), everything running at once sampled for memory
         env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-        wall, together, res = run_sampled(["make", f"PYTHON={sys.executable}", f"DATA_DIR={work / 'data'}",
-                                           "outputs/accessibility.gpkg", "outputs/influence.gpkg"],
-                                          tree, {**env, "PIPELINE_STAGE_LOG": str(log), "CI": "1"})
+        wall, (together, together_pss), res = run_sampled(
+            ["make", f"PYTHON={sys.executable}", f"DATA_DIR={work / 'data'}", "outputs/accessibility.gpkg",
+             "outputs/influence.gpkg"], tree, {**env, "PIPELINE_STAGE_LOG": str(log), "CI": "1"})
         stages = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
         stages = [s for s in stages if s["stage"] in ("network", "crossings", "link", "accessibility", "influence")]
         RESULTS["osm_synthetic"] = {
             "ways": info["ways"], "nodes": info["nodes"], "pbf_mb": round(info["megabytes"], 1),
             "make_exit": res.returncode, "seconds_all": round(wall, 1), "peak_concurrent_mb": round(together),
+            "peak_concurrent_pss_mb": round(together_pss),
             "stages": {s["stage"]: {"seconds": round(s["seconds"], 1), "peak_mb": round(s["peak_rss_mb"]),
                                     "exit": s["exit"]} for s in stages}}
         rows = [(s["stage"], f"{s['seconds']:.0f}", f"{s['peak_rss_mb']:,.0f}", str(s["exit"])) for s in stages]

@@ -1053,20 +1053,22 @@ def focus_of(p, focus_country: str) -> tuple[np.ndarray, object]:
             p.countries.set_index("country").geometry[focus_country])
 
 
-def sensitivity_stage_part(cfg, stages, conf, conf_path: str) -> pd.DataFrame:
+def sensitivity_stage_part(cfg, stages, conf, conf_path: str, p) -> pd.DataFrame:
     """:func:`sensitivity_runs` from the stage's inputs, as the influence stage's worker process runs it
-    beside the rest of the stage (its own reading of the linked model: 0.5 s, and its memory).
+    beside the rest of the stage (forked once the linked model is read: it shares those pages).
 
     Parameters
     ----------
     cfg : Config
         The run's configuration.
     stages : Paths
-        Stage files: ``linked``, ``crossings``, ``ingest``, ``zones``.
+        Stage files: ``crossings``, ``zones``.
     conf : InfluenceSection
         The influence configuration.
     conf_path
         ``layers/influence.yaml`` (for errors).
+    p : accessibility.Prepared
+        The linked model (:func:`link.load_prepared`).
 
     Returns
     -------
@@ -1075,10 +1077,8 @@ def sensitivity_stage_part(cfg, stages, conf, conf_path: str) -> pd.DataFrame:
     """
     from .config import load_network
     from .io import read_layer
-    from .link import load_prepared
 
     net = load_network(cfg.layers_dir, cfg.sources)
-    p = load_prepared(cfg, stages)
     focus_cells, focus_ll = focus_of(p, cfg.focus_country)
     stops_at, checkpoint_names = axis_stops(p.poles, cfg.layers_dir, conf, Path(conf_path))
     return sensitivity_runs(p.lk, p.poles, conf, focus_cells, focus_ll, read_layer(stages.crossings, "edges"),
@@ -1116,13 +1116,14 @@ def run(cfg, stages, out, rasters) -> None:
     conf_path = cfg.layers_dir / "influence.yaml"
     net = load_network(cfg.layers_dir, cfg.sources)
     conf = load_influence(cfg.layers_dir)
-    # The sensitivity variants in a worker process, beside the rest (forked first: before this process starts
-    # the compiled kernels' threads, which a fork must not copy); the stage waits for its table at the end.
-    sensitivity_table = forked(sensitivity_stage_part, cfg, stages, conf, str(conf_path))
     # GeoNames first: its JSON leaves freed small objects that the later ones reuse (read after the linked
     # cells, it kept about 80 MB more for the rest of the stage)
     settlements = load_settlements(cfg.bbox)
     p = load_prepared(cfg, stages)   # linked by the link stage
+    # The sensitivity variants in a worker process beside the rest, sharing the model just read (forked
+    # before this process starts the compiled kernels' threads, which a fork must not copy); the stage waits
+    # for its table at the end.
+    sensitivity_table = forked(sensitivity_stage_part, cfg, stages, conf, str(conf_path), p)
     poles, lk, grid = p.poles, p.lk, p.grid
     unknown = sorted({t for ts in conf.tier_sets.values() for t in ts} - set(poles["tier"]))
     if unknown:

@@ -183,7 +183,6 @@ def load_prepared(cfg, stages):
     from .accessibility import (AccessPoints, CellLinks, Grid, Linked, Prepared, base_edges, node_count, read_inputs,
                                 road_edges)
     from .errors import DataMissingError
-    from .kernels import land_cells
 
     path = Path(stages.linked)
     if not path.is_file():
@@ -202,7 +201,10 @@ def load_prepared(cfg, stages):
         raise DataMissingError(f"{path} was made for another grid, network or off-network speed than this "
                                "configuration's: run the link stage again (make all does)")
     raster = a["cell_raster"].astype(np.int32)   # as accessibility.link_cells made it
-    rows, cols, label = land_cells(raster)
+    # its labelled cells in numpy.nonzero order (kernels.land_cells' order), with numpy: no compiled parallel
+    # kernel (its threads) runs here, so a stage may fork a worker that shares what was read (influence)
+    rows, cols = (i.astype(np.int32) for i in np.nonzero(raster))
+    label = raster[rows, cols]
     if len(rows) != a["cell_point"].shape[1]:
         raise DataMissingError(f"{path} is damaged (its cells do not match its raster): run the link stage again "
                                "(make all does)")
