@@ -49,9 +49,8 @@ def _main(ctx: typer.Context,
                                      f"{FOCUS_ENV}; default: the first of study.focus_countries)")] = None,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors")] = False,
           ) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s",
-                        datefmt="[%X]", handlers=[RichHandler(console=err_console, show_path=False)],
-                        force=True)
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=err_console, show_path=False)], force=True)
     logging.getLogger("pyogrio").setLevel(logging.WARNING)
     ctx.obj = {"layers": layers, "data_dir": data_dir, "focus": focus}
 
@@ -192,8 +191,7 @@ def validate(ctx: typer.Context, outputs: Folder = DEFAULT.out, out: File = DEFA
 # --- tools ----------------------------------------------------------------------------------------
 
 @app.command("check-config")
-def check_config(ctx: typer.Context,
-                 make_sources: Annotated[Path | None, typer.Option(
+def check_config(ctx: typer.Context, make_sources: Annotated[Path | None, typer.Option(
                      help="first write the Makefile's source lists here (as `sources --make`, both stages)")] = None,
                  under: Annotated[str, typer.Option(help="with --make-sources: as `sources --under`")] = "") -> None:
     """Validate every file of the configuration folder and the checks that span files (with
@@ -201,7 +199,8 @@ def check_config(ctx: typer.Context,
     from .config import check_config as check
     from .download import write_source_lists
 
-    _ = make_sources is not None and write_source_lists(lambda: _config(ctx), make_sources, under)
+    if make_sources is not None:
+        write_source_lists(lambda: _config(ctx), make_sources, under)
     for line in check(ctx.obj["layers"], ctx.obj["data_dir"], ctx.obj["focus"]):
         log.info(line)
 
@@ -209,7 +208,9 @@ def check_config(ctx: typer.Context,
 @app.command("config-docs")
 def config_docs(out: File = Path("docs/configuration.md")) -> None:
     """Write the configuration reference (docs/configuration.md) from the typed models."""
-    __import__("pipeline.config.docs", fromlist=["write"]).write(out)
+    from .config.docs import write
+
+    write(out)
 
 
 @app.command()
