@@ -21,7 +21,7 @@ with layers
     ``minutes``, ``outside_km``, ``route``; legs between two home stops kept at home where the network
     allows) and ``axis_corridors`` (geodesic buffers of the first mode's axes, clipped to land);
   * ``sensitivity`` (the headline figures under each variant of ``influence.sensitivity``: computed in a
-    worker process beside the rest of the stage, :func:`sensitivity_stage_part`);
+    worker process beside the rest of the stage, :func:`sensitivity_runs`);
 and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole); for the people-influence stage,
 the same areas as rasters of pole ids (int32, −1 none, one band per area set named by tag ``band_<i>``):
 ``stages/catchment_poles.tif`` (``tier_set|scenario``) and ``stages/market_poles.tif`` (Huff attraction).
@@ -1053,39 +1053,6 @@ def focus_of(p, focus_country: str) -> tuple[np.ndarray, object]:
             p.countries.set_index("country").geometry[focus_country])
 
 
-def sensitivity_stage_part(cfg, stages, conf, conf_path: str, p) -> pd.DataFrame:
-    """:func:`sensitivity_runs` from the stage's inputs, as the influence stage's worker process runs it
-    beside the rest of the stage (forked once the linked model is read: it shares those pages).
-
-    Parameters
-    ----------
-    cfg : Config
-        The run's configuration.
-    stages : Paths
-        Stage files: ``crossings``, ``zones``.
-    conf : InfluenceSection
-        The influence configuration.
-    conf_path
-        ``layers/influence.yaml`` (for errors).
-    p : accessibility.Prepared
-        The linked model (:func:`link.load_prepared`).
-
-    Returns
-    -------
-    DataFrame
-        As :func:`sensitivity_runs`.
-    """
-    from .config import load_network
-    from .io import read_layer
-
-    net = load_network(cfg.layers_dir, cfg.sources)
-    focus_cells, focus_ll = focus_of(p, cfg.focus_country)
-    stops_at, checkpoint_names = axis_stops(p.poles, cfg.layers_dir, conf, Path(conf_path))
-    return sensitivity_runs(p.lk, p.poles, conf, focus_cells, focus_ll, read_layer(stages.crossings, "edges"),
-                            stops_at, checkpoint_names, read_layer(stages.zones, "zones"), p.grid,
-                            net.off_network_kmh, cfg.ellipsoid, conf_path)
-
-
 def run(cfg, stages, out, rasters) -> None:
     """Catchments, Huff market areas, territories beyond influence, cross-border influence, axes.
 
@@ -1120,15 +1087,20 @@ def run(cfg, stages, out, rasters) -> None:
     # cells, it kept about 80 MB more for the rest of the stage)
     settlements = load_settlements(cfg.bbox)
     p = load_prepared(cfg, stages)   # linked by the link stage
-    # The sensitivity variants in a worker process beside the rest, sharing the model just read (forked
-    # before this process starts the compiled kernels' threads, which a fork must not copy); the stage waits
-    # for its table at the end.
-    sensitivity_table = forked(sensitivity_stage_part, cfg, stages, conf, str(conf_path), p)
     poles, lk, grid = p.poles, p.lk, p.grid
     unknown = sorted({t for ts in conf.tier_sets.values() for t in ts} - set(poles["tier"]))
     if unknown:
         raise ConfigError(f"{conf_path}: tier_sets name unknown tier(s) {', '.join(unknown)} (tiers of "
                           f"layers/poles.yaml: {', '.join(sorted(set(poles['tier'])))})")
+    all_edges = p.edges   # the crossings stage's edges, every mode
+    focus_cells, focus_ll = focus_of(p, cfg.focus_country)
+    stops_at, checkpoint_names = axis_stops(poles, cfg.layers_dir, conf, conf_path)
+    zones = read_layer(stages.zones, "zones")
+    # The sensitivity variants in a worker process beside the rest, sharing what was just read (forked before
+    # this process starts the compiled kernels' threads, which a fork must not copy); the stage waits for its
+    # table at the end.
+    sensitivity_table = forked(sensitivity_runs, lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at,
+                               checkpoint_names, zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
     pole_cols = poles[["pole_id", "name", "tier", "country"]]
 
     def finish(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -1140,13 +1112,11 @@ def run(cfg, stages, out, rasters) -> None:
         gdf["population"] = settlement_population(gdf, settlements)
         return gdf
 
-    focus_cells, focus_ll = focus_of(p, cfg.focus_country)
     with stage_raster_bands(stages.catchment_poles, len(conf.tier_sets) * len(conf.scenarios), focus_cells.shape,
                             np.int32, grid.transform, grid.crs, {"description": "each cell's fastest pole (pole_id, "
                                                                  "-1 none) per tier set and scenario: the catchments"}
                             ) as put:
         catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells, put)
-    zones = read_layer(stages.zones, "zones")
     belts_union = shapely.union_all(zones.to_crs(cfg.output_crs).geometry.values)
 
     def in_belts(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -1225,8 +1195,6 @@ def run(cfg, stages, out, rasters) -> None:
                                    settlements.to_crs(grid.crs), target_cells)
     fastest = beyond_rasters = None
 
-    stops_at, checkpoint_names = axis_stops(poles, cfg.layers_dir, conf, conf_path)
-    all_edges = read_layer(stages.crossings, "edges")
     axes = axes_routes({m: scenario_edges(all_edges[all_edges["mode"] == m], conf.axes.scenario)
                         for m in conf.axes.modes}, conf.axes.routes, stops_at, checkpoint_names, focus_ll,
                        off_kmh=net.off_network_kmh, crs_ea=grid.crs, ellps=cfg.ellipsoid, path=str(conf_path))
