@@ -20,11 +20,15 @@ with layers
     nearest edge by a straight access leg at the off-network speed, counted: ``mode``, ``length_km``,
     ``minutes``, ``outside_km``, ``route``; legs between two home stops kept at home where the network
     allows) and ``axis_corridors`` (geodesic buffers of the first mode's axes, clipped to land);
-  * ``sensitivity`` (the headline figures under each variant of ``influence.sensitivity``: computed in a
-    worker process beside the rest of the stage, :func:`sensitivity_runs`);
+  * ``sensitivity`` (the headline figures under each variant of ``influence.sensitivity``,
+    :func:`sensitivity_runs`);
 and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole); for the people-influence stage,
 the same areas as rasters of pole ids (int32, −1 none, one band per area set named by tag ``band_<i>``):
 ``stages/catchment_poles.tif`` (``tier_set|scenario``) and ``stages/market_poles.tif`` (Huff attraction).
+
+The Huff market areas (their layers and rasters, :func:`market_areas`) and then the sensitivity variants are
+computed in a worker process forked beside the rest of the stage (on 2 cores the stage takes about the time
+of its larger half); its rasters are renamed into place with the stage's other outputs, all or nothing.
 """
 
 from __future__ import annotations
@@ -1053,6 +1057,128 @@ def focus_of(p, focus_country: str) -> tuple[np.ndarray, object]:
             p.countries.set_index("country").geometry[focus_country])
 
 
+@dataclass
+class PolygonSettings:
+    """How the stage's area polygons are finished for the outputs: CRS, ellipsoid, the settlements counted in
+    them and the cross-border belts."""
+    output_crs: object
+    ellipsoid: str
+    settlements: gpd.GeoDataFrame
+    belts: shapely.Geometry
+
+    def finish(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """To the output CRS (repaired: reprojected cell outlines may touch themselves), with geodesic
+        ``area_km2`` and settlement ``population``.
+
+        Parameters
+        ----------
+        gdf
+            Polygons in any CRS.
+
+        Returns
+        -------
+        GeoDataFrame
+            The same rows in the output CRS, with ``area_km2`` and ``population``.
+        """
+        from .geodesy import area_km2
+
+        gdf = gdf.to_crs(self.output_crs)
+        gdf = gdf.set_geometry([polygonal(g) for g in shapely.make_valid(gdf.geometry.values)], crs=gdf.crs)
+        gdf["area_km2"] = area_km2(gdf.geometry.values, self.ellipsoid)
+        gdf["population"] = settlement_population(gdf, self.settlements)
+        return gdf
+
+    def in_belts(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """``belt_km2`` and ``belt_population``: the part inside the cross-border belts (what the report shows;
+        the rest of the window carries the edge effects).
+
+        Parameters
+        ----------
+        gdf
+            Polygons in the output CRS.
+
+        Returns
+        -------
+        GeoDataFrame
+            ``gdf`` with the two columns.
+        """
+        from .geodesy import area_km2
+
+        inside = shapely.intersection(gdf.geometry.values, self.belts)
+        gdf["belt_km2"] = area_km2(inside, self.ellipsoid)
+        gdf["belt_population"] = settlement_population(gpd.GeoDataFrame(geometry=inside, crs=gdf.crs),
+                                                       self.settlements)
+        return gdf
+
+
+def market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, focus_cells: np.ndarray,
+                 polygons: PolygonSettings, market_path: Path, probability_path: Path, focus_country: str
+                 ) -> dict[str, pd.DataFrame]:
+    """The Huff market areas under each attraction (:data:`HUFF_VARIANTS`) as the stage's layers, and their
+    rasters.
+
+    Parameters
+    ----------
+    lk : accessibility.Linked
+        The linked model.
+    poles
+        The poles (``pole_id``, ``name``, ``tier``, ``country``, ``population``, ``grp_per_capita_usd``,
+        ``attraction_grp_usd``).
+    conf : InfluenceSection
+        The Huff model (tier set, scenario, α, β, attraction shown, GRP year).
+    off_kmh
+        Off-network speed (km/h).
+    focus_cells
+        Boolean grid: land of the focus country (for ``huff_changes``).
+    polygons
+        How the areas are finished.
+    market_path, probability_path
+        Written: ``stages/market_poles.tif`` (each cell's dominant pole per attraction, int32, −1 none) and
+        ``rasters/huff_probability.tif`` (the dominant pole's probability, attraction ``huff.attraction``).
+    focus_country
+        ISO3 of the focus country (column ``country`` of ``huff_changes``).
+
+    Returns
+    -------
+    dict
+        Layers ``huff_dominant`` (the configured attraction), ``huff_variants`` (every attraction): one
+        polygon per dominant pole in the output CRS, ``mean_probability``, ``area_km2``, ``population``,
+        ``belt_km2``, ``belt_population``; ``huff_changes`` (focus-country km² whose dominant pole changes
+        between attractions).
+    """
+    from .rasters import write_geotiff
+
+    grid = lk.grid
+    pop_a = poles["population"].to_numpy(dtype=float)
+    has_grp = poles["grp_per_capita_usd"].notna().to_numpy()
+    variants = huff_market_areas(lk, poles, conf, off_kmh, {
+        "population": pop_a, "population_grp_poles": np.where(has_grp, pop_a, 0.0),
+        "grp": poles["attraction_grp_usd"].fillna(0.0).to_numpy()})
+    prob_grid, _, huff_areas = variants[conf.huff.attraction]
+    write_pole_grids(market_path, {k: b for k, (_, b, _) in variants.items()}, grid,
+                     "each cell's dominant Huff pole (pole_id, -1 none) per attraction: the market areas")
+    Path(probability_path).parent.mkdir(parents=True, exist_ok=True)
+    write_geotiff(probability_path, prob_grid, grid.transform, grid.crs,
+                  {"units": "probability", "description": "Huff probability of the dominant pole",
+                   "attraction": HUFF_VARIANTS[conf.huff.attraction],
+                   **({"grp_year": str(conf.huff.grp_year)} if conf.huff.attraction == "grp" else {}),
+                   "alpha": f"{conf.huff.alpha:g}", "beta_per_hour": f"{conf.huff.beta_per_hour:g}",
+                   "scenario": conf.huff.scenario, "tier_set": conf.huff.tier_set})
+    pole_cols = poles[["pole_id", "name", "tier", "country"]]
+    huff = polygons.in_belts(polygons.finish(huff_areas.merge(pole_cols, on="pole_id")))
+    huff_var = polygons.finish(pd.concat([a.assign(variant=k) for k, (_, _, a) in variants.items()],
+                                         ignore_index=True).merge(pole_cols, on="pole_id"))
+    huff_var = polygons.in_belts(huff_var[["variant", "pole_id", "name", "tier", "country", "mean_probability",
+                                           "area_km2", "population", "geometry"]].copy())
+    cell_km2 = abs(grid.transform.a * grid.transform.e) / 1e6
+    changes = huff_changes({k: b for k, (_, b, _) in variants.items()}, focus_cells, cell_km2,
+                           [("population", "population_grp_poles"), ("population_grp_poles", "grp"),
+                            ("population", "grp")])
+    return {"huff_dominant": huff, "huff_variants": huff_var,
+            "huff_changes": changes.assign(scenario=conf.huff.scenario, tier_set=conf.huff.tier_set,
+                                           grp_year=conf.huff.grp_year, country=focus_country)}
+
+
 def run(cfg, stages, out, rasters) -> None:
     """Catchments, Huff market areas, territories beyond influence, cross-border influence, axes.
 
@@ -1069,15 +1195,15 @@ def run(cfg, stages, out, rasters) -> None:
     rasters : Path
         Folder of ``huff_probability.tif``.
     """
+    from .accessibility import hours_per_scenario
     from .config import load_economy, load_influence, load_network
     from .crossings import scenario_edges
     from .errors import ConfigError
-    from .geodesy import area_km2
-    from .io import forked, read_layer
+    from .io import adopt, forked, in_worker, read_layer, remove_stale_temporaries
     from .link import load_prepared
     from .outputs import write_stage
     from .poles import load_settlements
-    from .rasters import means_in_zones, stage_raster_bands, write_geotiff, zone_masks
+    from .rasters import means_in_zones, stage_raster_bands, zone_masks
     from .statistics import load_tables
 
     conf_path = cfg.layers_dir / "influence.yaml"
@@ -1096,55 +1222,13 @@ def run(cfg, stages, out, rasters) -> None:
     focus_cells, focus_ll = focus_of(p, cfg.focus_country)
     stops_at, checkpoint_names = axis_stops(poles, cfg.layers_dir, conf, conf_path)
     zones = read_layer(stages.zones, "zones")
-    # The sensitivity variants in a worker process beside the rest, sharing what was just read (forked before
-    # this process starts the compiled kernels' threads, which a fork must not copy); the stage waits for its
-    # table at the end.
-    sensitivity_table = forked(sensitivity_runs, lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at,
-                               checkpoint_names, zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
-    pole_cols = poles[["pole_id", "name", "tier", "country"]]
-
-    def finish(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        """To the output CRS (repaired: reprojected cell outlines may touch themselves), with geodesic area and
-        settlement population."""
-        gdf = gdf.to_crs(cfg.output_crs)
-        gdf = gdf.set_geometry([polygonal(g) for g in shapely.make_valid(gdf.geometry.values)], crs=gdf.crs)
-        gdf["area_km2"] = area_km2(gdf.geometry.values, cfg.ellipsoid)
-        gdf["population"] = settlement_population(gdf, settlements)
-        return gdf
-
-    with stage_raster_bands(stages.catchment_poles, len(conf.tier_sets) * len(conf.scenarios), focus_cells.shape,
-                            np.int32, grid.transform, grid.crs, {"description": "each cell's fastest pole (pole_id, "
-                                                                 "-1 none) per tier set and scenario: the catchments"}
-                            ) as put:
-        catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells, put)
-    belts_union = shapely.union_all(zones.to_crs(cfg.output_crs).geometry.values)
-
-    def in_belts(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        """``belt_km2`` and ``belt_population``: the part inside the cross-border belts (what the report shows;
-        the rest of the window carries the edge effects)."""
-        inside = shapely.intersection(gdf.geometry.values, belts_union)
-        gdf["belt_km2"] = area_km2(inside, cfg.ellipsoid)
-        gdf["belt_population"] = settlement_population(gpd.GeoDataFrame(geometry=inside, crs=gdf.crs), settlements)
-        return gdf
-
-    catchments = in_belts(finish(catch.merge(pole_cols, on="pole_id")))
-    beyond_gdf = finish(beyond)
-
+    belts = shapely.union_all(zones.to_crs(cfg.output_crs).geometry.values)
     vintage_names = ["naturalearth", *cfg.vintages]
     vintages = [read_layer(stages.ingest, "regions")]
     vintages += [read_layer(stages.ingest, f"regions_{v}") for v in cfg.vintages]
-    rb = pd.concat([r[r["country"] == cfg.focus_country] for r in vintages], ignore_index=True)
-    rb = gpd.GeoDataFrame(rb[["vintage", "region_id", "iso_3166_2", "name_en", "area_km2", "geometry"]],
-                          geometry="geometry", crs=cfg.output_crs)
-    rb_cells = zone_masks(rb.geometry.to_crs(grid.crs), grid.transform, focus_cells.shape)   # once for every set
-    for set_name, far in beyond_rasters.items():
-        share = means_in_zones(np.where(focus_cells, far.astype(np.float32), np.nan), rb_cells)
-        rb[f"beyond_share_{set_name}"] = share
-        rb[f"beyond_km2_{set_name}"] = share * rb["area_km2"]
-
+    eco = load_economy(cfg.layers_dir)
     grp = pole_grp_per_capita(poles, {v: vintages[k] for k, v in reversed(list(enumerate(vintage_names)))},
-                              load_tables(cfg.layers_dir, load_economy(cfg.layers_dir)),
-                              load_economy(cfg.layers_dir), conf.huff.grp_year)
+                              load_tables(cfg.layers_dir, eco), eco, conf.huff.grp_year)
     poles["grp_region"] = grp["grp_region"]
     poles["grp_per_capita_usd"] = grp["grp_per_capita_usd"]
     poles["attraction_grp_usd"] = poles["population"] * poles["grp_per_capita_usd"]
@@ -1157,73 +1241,82 @@ def run(cfg, stages, out, rasters) -> None:
     if missing:
         log.info("Huff with GRP attraction: %d pole(s) without a regional GRP per capita in %d leave that "
                  "model: %s", len(missing), conf.huff.grp_year, ", ".join(missing))
-    pop_a = poles["population"].to_numpy(dtype=float)
-    has_grp = poles["grp_per_capita_usd"].notna().to_numpy()
-    variants = huff_market_areas(lk, poles, conf, net.off_network_kmh, {
-        "population": pop_a, "population_grp_poles": np.where(has_grp, pop_a, 0.0),
-        "grp": poles["attraction_grp_usd"].fillna(0.0).to_numpy()})
-    prob_grid, _, huff_areas = variants[conf.huff.attraction]
-    write_pole_grids(stages.market_poles, {k: b for k, (_, b, _) in variants.items()}, grid,
-                     "each cell's dominant Huff pole (pole_id, -1 none) per attraction: the market areas")
-    rasters.mkdir(parents=True, exist_ok=True)
-    write_geotiff(rasters / "huff_probability.tif", prob_grid, grid.transform, grid.crs,
-                  {"units": "probability", "description": "Huff probability of the dominant pole",
-                   "attraction": HUFF_VARIANTS[conf.huff.attraction],
-                   **({"grp_year": str(conf.huff.grp_year)} if conf.huff.attraction == "grp" else {}),
-                   "alpha": f"{conf.huff.alpha:g}", "beta_per_hour": f"{conf.huff.beta_per_hour:g}",
-                   "scenario": conf.huff.scenario, "tier_set": conf.huff.tier_set})
-    huff = in_belts(finish(huff_areas.merge(pole_cols, on="pole_id")))
-    huff_var = finish(pd.concat([a.assign(variant=k) for k, (_, _, a) in variants.items()], ignore_index=True)
-                      .merge(pole_cols, on="pole_id"))
-    huff_var = in_belts(huff_var[["variant", "pole_id", "name", "tier", "country", "mean_probability", "area_km2",
-                                  "population", "geometry"]].copy())
-    cell_km2 = abs(grid.transform.a * grid.transform.e) / 1e6
-    changes = huff_changes({k: b for k, (_, b, _) in variants.items()}, focus_cells, cell_km2,
-                           [("population", "population_grp_poles"), ("population_grp_poles", "grp"),
-                            ("population", "grp")])
-    variants = prob_grid = huff_areas = None   # the variants' grids (some 300 MB) are no longer needed
+    polygons = PolygonSettings(cfg.output_crs, cfg.ellipsoid, settlements, belts)
+    huff_probability = rasters / "huff_probability.tif"
 
-    regions = read_layer(stages.border_regions, "border_regions")
-    cols = ["kind", "name", "segment_id", "country", "geometry"]
-    targets = gpd.GeoDataFrame(pd.concat([
-        zones.assign(kind="zone", name=zones["zone_id"])[cols],
-        regions.drop_duplicates(["vintage", "region_id"]).assign(
-            kind=lambda d: "region_" + d["vintage"], name=lambda d: d["name_en"])[cols]], ignore_index=True),
-        geometry="geometry", crs=cfg.output_crs)
-    target_cells = zone_masks(targets.geometry.to_crs(grid.crs), grid.transform, (grid.height, grid.width))
-    cross = cross_border_influence(lk, fastest, targets, list(p.countries_ea["country"]),
-                                   settlements.to_crs(grid.crs), target_cells)
-    fastest = beyond_rasters = None
+    def beside() -> tuple:
+        """The worker's part: the Huff market areas (their rasters left as temporaries for this process to
+        rename with its other outputs), then the sensitivity variants."""
+        huff = in_worker(market_areas, lk, poles, conf, net.off_network_kmh, focus_cells, polygons,
+                         stages.market_poles, huff_probability, cfg.focus_country)
+        return huff, sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at,
+                                      checkpoint_names, zones, grid, net.off_network_kmh, cfg.ellipsoid,
+                                      str(conf_path))
 
-    axes = axes_routes({m: scenario_edges(all_edges[all_edges["mode"] == m], conf.axes.scenario)
-                        for m in conf.axes.modes}, conf.axes.routes, stops_at, checkpoint_names, focus_ll,
-                       off_kmh=net.off_network_kmh, crs_ea=grid.crs, ellps=cfg.ellipsoid, path=str(conf_path))
-    axes = axes[["axis", "branch", "leg", "mode", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
-                 "from_access_km", "to_access_km", "route", "geometry"]]
-    from .accessibility import hours_per_scenario
+    # The Huff market areas and the sensitivity variants in a worker process beside the rest, sharing what was
+    # just read (forked before this process starts the compiled kernels' threads, which a fork must not copy);
+    # the stage takes its layers and rasters at the end.
+    worker = forked(beside)
+    try:
+        with stage_raster_bands(stages.catchment_poles, len(conf.tier_sets) * len(conf.scenarios),
+                                focus_cells.shape, np.int32, grid.transform, grid.crs,
+                                {"description": "each cell's fastest pole (pole_id, -1 none) per tier set and "
+                                 "scenario: the catchments"}) as put:
+            catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells, put)
+        pole_cols = poles[["pole_id", "name", "tier", "country"]]
+        catchments = polygons.in_belts(polygons.finish(catch.merge(pole_cols, on="pole_id")))
+        beyond_gdf = polygons.finish(beyond)
 
-    h_edge = hours_per_scenario(lk, (conf.beyond.scenario,))[conf.beyond.scenario][0]
-    road_kmh = all_edges.loc[all_edges["mode"] == "road", "speed_kmh"]
-    land = on_grid(lk, np.ones(len(lk.cells.rows)), 0) > 0
-    flag = edge_flags(h_edge, land, grid, float(road_kmh.max()), outside_cities(cfg.layers_dir, grid))
-    edge = class_polygons(np.where(flag, 1, -1), grid.transform, grid.crs, name="flagged")
-    edge = finish(edge.assign(scenario=conf.beyond.scenario, vmax_kmh=float(road_kmh.max())))
-    edge["focus_km2"] = float(flag[focus_cells].sum()) * abs(grid.transform.a * grid.transform.e) / 1e6
-    share = means_in_zones(flag.astype(np.float32), target_cells)
-    cross["edge_flag_share"] = np.tile(share, len(cross) // len(targets))   # targets repeat per scenario
-    h_edge = land = flag = None
-    sens = sensitivity_table()   # the worker's (started first)
-    land = shapely.union_all(p.countries.geometry.values)
-    drawn = axes[(axes["mode"] == conf.axes.modes[0]) & axes.geometry.notna()]   # corridors of the first mode
-    corridors = gpd.GeoDataFrame([{"axis": a, "mode": conf.axes.modes[0], "width_km": conf.axes.corridor_km,
-                                   "geometry": corridor(g.geometry, conf.axes.corridor_km, land)}
-                                  for a, g in drawn.groupby("axis")], geometry="geometry", crs=cfg.output_crs)
-    corridors = finish(corridors)
-    write_stage(cfg, out, {"poles": poles, "catchments": catchments, "huff_dominant": huff,
-                           "huff_variants": huff_var, "huff_changes": changes.assign(
-                               scenario=conf.huff.scenario, tier_set=conf.huff.tier_set,
-                               grp_year=conf.huff.grp_year, country=cfg.focus_country),
-                           "beyond_influence": beyond_gdf, "region_beyond": rb,
-                           "cross_border_influence": cross, "axes": axes, "axis_corridors": corridors,
-                           "sensitivity": sens, "edge_effect": edge},
+        rb = pd.concat([r[r["country"] == cfg.focus_country] for r in vintages], ignore_index=True)
+        rb = gpd.GeoDataFrame(rb[["vintage", "region_id", "iso_3166_2", "name_en", "area_km2", "geometry"]],
+                              geometry="geometry", crs=cfg.output_crs)
+        rb_cells = zone_masks(rb.geometry.to_crs(grid.crs), grid.transform, focus_cells.shape)   # once for all
+        for set_name, far in beyond_rasters.items():
+            share = means_in_zones(np.where(focus_cells, far.astype(np.float32), np.nan), rb_cells)
+            rb[f"beyond_share_{set_name}"] = share
+            rb[f"beyond_km2_{set_name}"] = share * rb["area_km2"]
+
+        regions = read_layer(stages.border_regions, "border_regions")
+        cols = ["kind", "name", "segment_id", "country", "geometry"]
+        targets = gpd.GeoDataFrame(pd.concat([
+            zones.assign(kind="zone", name=zones["zone_id"])[cols],
+            regions.drop_duplicates(["vintage", "region_id"]).assign(
+                kind=lambda d: "region_" + d["vintage"], name=lambda d: d["name_en"])[cols]], ignore_index=True),
+            geometry="geometry", crs=cfg.output_crs)
+        target_cells = zone_masks(targets.geometry.to_crs(grid.crs), grid.transform, (grid.height, grid.width))
+        cross = cross_border_influence(lk, fastest, targets, list(p.countries_ea["country"]),
+                                       settlements.to_crs(grid.crs), target_cells)
+        fastest = beyond_rasters = None
+
+        axes = axes_routes({m: scenario_edges(all_edges[all_edges["mode"] == m], conf.axes.scenario)
+                            for m in conf.axes.modes}, conf.axes.routes, stops_at, checkpoint_names, focus_ll,
+                           off_kmh=net.off_network_kmh, crs_ea=grid.crs, ellps=cfg.ellipsoid, path=str(conf_path))
+        axes = axes[["axis", "branch", "leg", "mode", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
+                     "from_access_km", "to_access_km", "route", "geometry"]]
+        h_edge = hours_per_scenario(lk, (conf.beyond.scenario,))[conf.beyond.scenario][0]
+        road_kmh = all_edges.loc[all_edges["mode"] == "road", "speed_kmh"]
+        land = on_grid(lk, np.ones(len(lk.cells.rows)), 0) > 0
+        flag = edge_flags(h_edge, land, grid, float(road_kmh.max()), outside_cities(cfg.layers_dir, grid))
+        edge = class_polygons(np.where(flag, 1, -1), grid.transform, grid.crs, name="flagged")
+        edge = polygons.finish(edge.assign(scenario=conf.beyond.scenario, vmax_kmh=float(road_kmh.max())))
+        edge["focus_km2"] = float(flag[focus_cells].sum()) * abs(grid.transform.a * grid.transform.e) / 1e6
+        share = means_in_zones(flag.astype(np.float32), target_cells)
+        cross["edge_flag_share"] = np.tile(share, len(cross) // len(targets))   # targets repeat per scenario
+        h_edge = land = flag = None
+        land = shapely.union_all(p.countries.geometry.values)
+        drawn = axes[(axes["mode"] == conf.axes.modes[0]) & axes.geometry.notna()]   # corridors of the first mode
+        corridors = gpd.GeoDataFrame([{"axis": a, "mode": conf.axes.modes[0], "width_km": conf.axes.corridor_km,
+                                       "geometry": corridor(g.geometry, conf.axes.corridor_km, land)}
+                                      for a, g in drawn.groupby("axis")], geometry="geometry", crs=cfg.output_crs)
+        corridors = polygons.finish(corridors)
+        (huff, pairs), sens = worker()
+    except BaseException:
+        worker.cancel()   # and the temporaries of its rasters, which it may have been writing
+        for target in (stages.market_poles, huff_probability):
+            remove_stale_temporaries(target, ".tif")
+        raise
+    adopt(pairs)
+    write_stage(cfg, out, {"poles": poles, "catchments": catchments, **huff, "beyond_influence": beyond_gdf,
+                           "region_beyond": rb, "cross_border_influence": cross, "axes": axes,
+                           "axis_corridors": corridors, "sensitivity": sens, "edge_effect": edge},
                 DESCRIPTIONS)

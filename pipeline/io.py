@@ -79,9 +79,10 @@ def forked(fn, *args, **kwargs) -> Callable[[], object]:
     """Start ``fn(*args, **kwargs)`` in a forked worker process of the stage, beside what the stage does next.
 
     The worker starts from a copy of this process's memory (nothing is pickled on the way in; only the
-    result is, on the way out: keep it small) and writes no output. Fork before this process runs a compiled
-    parallel kernel: a fork copies none of its threads (GNU OpenMP, numba's threading layer here), and the
-    worker would wait on them forever. The stage's SIGTERM handling (:func:`leave_on_sigterm`) ends it; it is
+    result is, on the way out: keep it small). Its outputs, if any, it writes under :func:`in_worker` and
+    returns for the stage to :func:`adopt`. Fork before this process runs a compiled parallel kernel: a fork
+    copies none of its threads (GNU OpenMP, numba's threading layer here), and the worker would wait on them
+    forever. The stage's SIGTERM handling (:func:`leave_on_sigterm`) ends it; it is
     in the stage's process group.
 
     Parameters
@@ -95,7 +96,8 @@ def forked(fn, *args, **kwargs) -> Callable[[], object]:
     -------
     callable
         Waits for the worker and returns ``fn``'s result, or raises its exception (a PipelineError keeps its
-        message and exit code).
+        message and exit code). Its ``cancel()`` ends the worker at once (SIGKILL) instead: for a stage that
+        fails before it needs the result.
     """
     import multiprocessing
 
@@ -128,6 +130,12 @@ def forked(fn, *args, **kwargs) -> Callable[[], object]:
             raise value
         return value
 
+    def cancel() -> None:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+    result.cancel = cancel
     return result
 
 

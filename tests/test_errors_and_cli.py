@@ -617,3 +617,34 @@ def test_a_forked_worker_returns_its_result_and_raises_its_error_in_the_stage() 
 
     with pytest.raises(RuntimeError, match="exit code 3"):
         forked(dies)()
+
+
+def test_a_forked_worker_cancelled_by_a_failing_stage_ends_at_once_and_its_temporaries_go(tmp_path: Path) -> None:
+    """The influence stage's pattern: a worker writes an output under in_worker, the stage fails before it
+    takes the result; cancel() kills the worker (no waiting for its work) and the stage removes the
+    temporary it was writing; the target keeps its old content."""
+    import time
+
+    from pipeline import io
+
+    target = tmp_path / "market_poles.tif"
+    target.write_text("old")
+
+    def slow_writer() -> None:
+        with io.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            time.sleep(60)
+
+    with pytest.raises(RuntimeError, match="the stage failed"), io.all_or_nothing():
+        worker = io.forked(io.in_worker, slow_writer)
+        try:
+            while not any(p.name.startswith(".market_poles.") for p in tmp_path.iterdir()):
+                time.sleep(0.01)
+            raise RuntimeError("the stage failed")
+        except BaseException:
+            t0 = time.monotonic()
+            worker.cancel()
+            assert time.monotonic() - t0 < 10   # killed, not waited for (it sleeps 60 s)
+            assert len(io.remove_stale_temporaries(target, ".tif")) == 1
+            raise
+    assert [p.name for p in tmp_path.iterdir()] == ["market_poles.tif"] and target.read_text() == "old"
