@@ -23,7 +23,7 @@ with layers
   * ``sensitivity`` (the headline figures under each variant of ``influence.sensitivity``,
     :func:`sensitivity_runs`);
 and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole); for the people-influence stage,
-the same areas as rasters of pole ids (int32, −1 none, one band per area set named by tag ``band_<i>``):
+the same areas as rasters of pole ids (int16, −1 none, one band per area set named by tag ``band_<i>``):
 ``stages/catchment_poles.tif`` (``tier_set|scenario``) and ``stages/market_poles.tif`` (Huff attraction).
 
 The Huff market areas (their layers and rasters, :func:`market_areas`) and then the sensitivity variants are
@@ -603,7 +603,7 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
     focus_cells
         Boolean grid: land of the focus country.
     put
-        If given, called as ``put(grid, "tier_set|scenario")`` with each cell's fastest pole (int32, −1: none)
+        If given, called as ``put(grid, "tier_set|scenario")`` with each cell's fastest pole (int16, −1: none)
         of every tier set and scenario, as they are made (the catchments as a raster,
         :func:`~pipeline.rasters.stage_raster_bands`).
 
@@ -646,8 +646,9 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
 
 
 def write_pole_grids(path: Path, grids: dict, grid, what: str) -> Path:
-    """Areas of influence as a stage raster for the people-influence stage: one int32 band per area set, each
-    cell's pole (−1: none), so that stage sums people per pole without burning the polygons again.
+    """Areas of influence as a stage raster for the people-influence stage: one int16 band per area set, each
+    cell's pole (−1: none), so that stage sums people per pole without burning the polygons again (int16:
+    pole ids are, :data:`pipeline.poles.MAX_POLES`; read and written in a third of int32's time).
 
     Parameters
     ----------
@@ -667,7 +668,7 @@ def write_pole_grids(path: Path, grids: dict, grid, what: str) -> Path:
     """
     from .rasters import stage_raster_bands
 
-    with stage_raster_bands(path, len(grids), (grid.height, grid.width), np.int32, grid.transform, grid.crs,
+    with stage_raster_bands(path, len(grids), (grid.height, grid.width), np.int16, grid.transform, grid.crs,
                             {"description": what}) as put:
         for name, g in grids.items():
             put(g, name)
@@ -1133,7 +1134,7 @@ def market_areas(lk, poles: gpd.GeoDataFrame, conf, off_kmh: float, focus_cells:
     polygons
         How the areas are finished.
     market_path, probability_path
-        Written: ``stages/market_poles.tif`` (each cell's dominant pole per attraction, int32, −1 none) and
+        Written: ``stages/market_poles.tif`` (each cell's dominant pole per attraction, int16, −1 none) and
         ``rasters/huff_probability.tif`` (the dominant pole's probability, attraction ``huff.attraction``).
     focus_country
         ISO3 of the focus country (column ``country`` of ``huff_changes``).
@@ -1259,7 +1260,7 @@ def run(cfg, stages, out, rasters) -> None:
     worker = forked(beside)
     try:
         with stage_raster_bands(stages.catchment_poles, len(conf.tier_sets) * len(conf.scenarios),
-                                focus_cells.shape, np.int32, grid.transform, grid.crs,
+                                focus_cells.shape, np.int16, grid.transform, grid.crs,
                                 {"description": "each cell's fastest pole (pole_id, -1 none) per tier set and "
                                  "scenario: the catchments"}) as put:
             catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells, put)

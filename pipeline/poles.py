@@ -13,6 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import msgspec
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -69,6 +70,10 @@ def geonames_cities() -> dict[int, dict]:
     return {int(c["geonameid"]): c for c in _geonames(15000)}
 
 
+#: The most poles a study may have: the rasters of each cell's fastest or dominant pole hold int16 pole ids.
+MAX_POLES = int(np.iinfo(np.int16).max)
+
+
 def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float],
                window: shapely.Geometry | None = None, home: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
     """The growth poles of ``layers/poles.yaml``, resolved against GeoNames.
@@ -116,6 +121,9 @@ def load_poles(layers_dir: Path | str, bbox: tuple[float, float, float, float],
     out["listed"] = True
     if spec.complete is not None and window is not None and home is not None:
         out = complete_abroad(out, spec.complete, window, home)
+    if len(out) > MAX_POLES:
+        raise ConfigError(f"{path}: {len(out):,} poles; at most {MAX_POLES:,} (the rasters of each cell's pole "
+                          "hold int16 pole ids): raise complete.min_population")
     out.insert(0, "pole_id", range(len(out)))
     return out
 
