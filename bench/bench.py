@@ -6,7 +6,8 @@ Sections, all measured in the same run on this machine (wall-clock seconds):
    directory; three output folders), the median reported (single runs on a shared virtual machine vary by
    several seconds), then a no-op `make all`, then a cold `make -j1 all`; each stage's seconds and peak
    resident memory (from $PIPELINE_STAGE_LOG, of the median run), and the memory of everything running at
-   once (sampled, the largest of the runs).
+   once (sampled, the largest of the runs); the influence stage by itself (median of three), then with more
+   poles (lower ``complete.min_population``): seconds and memory against the number of poles.
 2. Scale-out: `make studies` (one border study per focus country) serially and with `make -j<cores>`.
 3. The accessibility raster at each BENCH_RES cell size against scikit-image MCP_Geometric and
    GRASS r.cost on the same friction surface (ratio = peer seconds / pipeline seconds).
@@ -27,6 +28,9 @@ measures; each key carries the date it was measured). Keys:
   ``peak_mb`` (largest stage process), ``peak_concurrent_mb`` (make's whole process tree, sampled),
   ``cold_seconds_j1`` and ``peak_concurrent_mb_j1`` (``make -j1 all``: one stage at a time), ``stages``
   (stage → ``seconds``, ``peak_mb``, from the parallel run).
+- ``influence_alone``: the influence stage by itself after the cold builds (the warm process running):
+  ``seconds`` (median of ``runs_seconds``), ``peak_mb`` (its largest process), ``poles`` (a list: per
+  ``min_population`` of layers/poles.yaml's ``complete``, ``poles``, ``seconds``, ``peak_mb``).
 - ``access_<cell>m`` (e.g. ``access_1000m``, ``access_500m``): ``cells``, ``seconds`` (pipeline, one
   scenario, linking included), ``seconds_3_scenarios``, ``mcp_seconds``, ``rcost_seconds`` (r.cost itself,
   null without GRASS), ``rcost_seconds_with_io``, ``ratio_vs_mcp`` and ``ratio_vs_rcost`` (peer seconds /
@@ -55,6 +59,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 from scipy.sparse.csgraph import dijkstra
 from skimage.graph import MCP_Geometric
@@ -198,6 +203,7 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
 
     stages = read(log)
     largest = max(s["peak_rss_mb"] for s in stages)
+    alone = influence_alone(tree, data_dir)
     RESULTS["make_all"] = {"jobs": jobs, "cold_seconds": round(cold, 2),
                            "cold_runs_seconds": [round(r[0], 2) for r in runs], "noop_seconds": round(noop, 2),
                            "peak_mb": round(largest), "peak_concurrent_mb": round(together),
@@ -222,7 +228,67 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
             *table(["stage", "seconds", "peak memory (MB)"], rows, "lrr"), "",
             "A stage's seconds are measured inside its process, in the median parallel run (two stages at once "
             "share the cores); a command forked from the warm process has its libraries imported already (the "
-            "first commands, before it is ready, import them).", ""]
+            "first commands, before it is ready, import them).", "", *alone]
+
+
+#: Thresholds of ``complete.min_population`` (layers/poles.yaml) of the influence runs with more poles: the
+#: configured one first, then lower ones (more GeoNames cities abroad join as poles).
+POLE_THRESHOLDS = (300_000, 100_000, 30_000, 15_000)
+
+
+def influence_alone(tree: Path, data_dir: Path, runs: int = 3) -> list[str]:
+    """The influence stage by itself (the cores to itself, the warm process running, as in a rebuild after an
+    edit of layers/influence.yaml), on copies of a cold build's stage files: ``runs`` times with the
+    configuration as it is (median), then once per lower ``complete.min_population`` of POLE_THRESHOLDS
+    (the link stage first, for its poles): seconds and the largest process against the number of poles."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    work = tree / "influence_alone"
+
+    def stage(layers: Path, stages: Path, *command: str) -> dict:
+        log = work / "stage.jsonl"
+        log.unlink(missing_ok=True)
+        run = subprocess.run([sys.executable, "-I", "-S", "pipeline/warm_client.py", "--layers", str(layers),
+                              "--data-dir", str(data_dir), *command], cwd=tree, capture_output=True, text=True,
+                             env={**env, "PIPELINE_STAGE_LOG": str(log)})
+        if run.returncode != 0:
+            sys.exit(f"bench: {' '.join(command)} failed:\n{run.stderr[-2000:]}")
+        return json.loads(log.read_text().splitlines()[-1])
+
+    rows, results = [], []
+    for k, threshold in enumerate(POLE_THRESHOLDS):
+        layers, stages = work / f"layers_{threshold}", work / f"stages_{threshold}"
+        shutil.copytree(tree / "layers", layers)
+        shutil.copytree(tree / "outputs" / "stages", stages)
+        if k:
+            text = (layers / "poles.yaml").read_text()
+            old = f"min_population: {POLE_THRESHOLDS[0]}"
+            if old not in text:
+                sys.exit(f"bench: layers/poles.yaml has no '{old}' (POLE_THRESHOLDS of bench/bench.py)")
+            (layers / "poles.yaml").write_text(text.replace(old, f"min_population: {threshold}"))
+            stage(layers, stages, "link", "--stages", str(stages))
+        command = ("influence", "--stages", str(stages), "--out", str(work / "influence.gpkg"),
+                   "--rasters", str(work / "rasters"))
+        done = sorted((stage(layers, stages, *command) for _ in range(runs if k == 0 else 1)),
+                      key=lambda r: r["seconds"])
+        median = done[len(done) // 2]
+        poles = int(pyogrio.read_info(work / "influence.gpkg", layer="poles")["features"])
+        results.append({"min_population": threshold, "poles": poles, "seconds": round(median["seconds"], 2),
+                        "runs_seconds": [round(r["seconds"], 2) for r in done],
+                        "peak_mb": round(median["peak_rss_mb"])})
+        each = ", ".join(f"{r['seconds']:.1f}" for r in done)
+        rows.append((f"{threshold:,}" + (" (configured)" if k == 0 else ""), str(poles),
+                     f"{median['seconds']:.1f}" + (f" (median of {each})" if len(done) > 1 else ""),
+                     f"{median['peak_rss_mb']:,.0f}"))
+        shutil.rmtree(stages)
+    RESULTS["influence_alone"] = {"seconds": results[0]["seconds"], "runs_seconds": results[0]["runs_seconds"],
+                                  "peak_mb": results[0]["peak_mb"], "poles": results}
+    return ["### The influence stage by itself, and with more poles", "",
+            "The influence stage run on its own (both cores to itself and its worker process, the warm process "
+            "running: as after an edit of layers/influence.yaml), on copies of the cold build's stage files; "
+            "then with more poles: a lower `complete.min_population` of layers/poles.yaml lets more GeoNames "
+            "cities abroad join (the link stage runs first). Seconds inside the stage's process; memory of its "
+            "largest process (itself or its worker).", "",
+            *table(["complete.min_population", "poles", "seconds", "peak memory (MB)"], rows, "rrrr"), ""]
 
 
 # --- 2. scale-out -------------------------------------------------------------------------------
