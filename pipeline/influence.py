@@ -26,14 +26,16 @@ and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole);
 the same areas as rasters of pole ids (int16, −1 none, one band per area set named by tag ``band_<i>``):
 ``stages/catchment_poles.tif`` (``tier_set|scenario``) and ``stages/market_poles.tif`` (Huff attraction).
 
-The Huff market areas (their layers and rasters, :func:`market_areas`) and then the sensitivity variants are
-computed in a worker process forked beside the rest of the stage (on 2 cores the stage takes about the time
-of its larger half); its rasters are renamed into place with the stage's other outputs, all or nothing.
+The sensitivity variants are computed in a worker process forked beside the rest of the stage, and the Huff
+market areas (their layers and rasters, :func:`market_areas`) by whichever of the two processes is free first
+(on 2 cores the stage takes about the time of its larger half); rasters the worker writes are renamed into
+place with the stage's other outputs, all or nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -1245,18 +1247,26 @@ def run(cfg, stages, out, rasters) -> None:
     polygons = PolygonSettings(cfg.output_crs, cfg.ellipsoid, settlements, belts)
     huff_probability = rasters / "huff_probability.tif"
 
-    def beside() -> tuple:
-        """The worker's part: the Huff market areas (their rasters left as temporaries for this process to
-        rename with its other outputs), then the sensitivity variants."""
-        huff = in_worker(market_areas, lk, poles, conf, net.off_network_kmh, focus_cells, polygons,
-                         stages.market_poles, huff_probability, cfg.focus_country)
-        return huff, sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at,
-                                      checkpoint_names, zones, grid, net.off_network_kmh, cfg.ellipsoid,
-                                      str(conf_path))
+    huff_args = (lk, poles, conf, net.off_network_kmh, focus_cells, polygons, stages.market_poles, huff_probability,
+                 cfg.focus_country)
+    huff_taken = multiprocessing.get_context("fork").Value("b", 0)   # shared with the worker
 
-    # The Huff market areas and the sensitivity variants in a worker process beside the rest, sharing what was
-    # just read (forked before this process starts the compiled kernels' threads, which a fork must not copy);
-    # the stage takes its layers and rasters at the end.
+    def take_huff() -> bool:
+        """True for the first process to ask: it computes the Huff market areas."""
+        with huff_taken.get_lock():
+            first, huff_taken.value = not huff_taken.value, 1
+        return first
+
+    def beside() -> tuple:
+        """The worker's part: the sensitivity variants, then the Huff market areas unless the stage took them
+        first (their rasters left as temporaries for the stage to rename with its other outputs)."""
+        sens = sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, checkpoint_names,
+                                zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
+        return (in_worker(market_areas, *huff_args) if take_huff() else None), sens
+
+    # The sensitivity variants in a worker process beside the rest, sharing what was just read (forked before
+    # this process starts the compiled kernels' threads, which a fork must not copy); the Huff market areas in
+    # whichever of the two is free first (the worker on the data pack, this process on a large network).
     worker = forked(beside)
     try:
         with stage_raster_bands(stages.catchment_poles, len(conf.tier_sets) * len(conf.scenarios),
@@ -1310,13 +1320,18 @@ def run(cfg, stages, out, rasters) -> None:
                                        "geometry": corridor(g.geometry, conf.axes.corridor_km, land)}
                                       for a, g in drawn.groupby("axis")], geometry="geometry", crs=cfg.output_crs)
         corridors = polygons.finish(corridors)
-        (huff, pairs), sens = worker()
+        huff = market_areas(*huff_args) if take_huff() else None
+        in_worker_huff, sens = worker()
     except BaseException:
         worker.cancel()   # and the temporaries of its rasters, which it may have been writing
         for target in (stages.market_poles, huff_probability):
             remove_stale_temporaries(target, ".tif")
         raise
-    adopt(pairs)
+    log.info("Huff market areas computed by %s", "the worker, after the sensitivity variants" if huff is None
+             else "the stage's process, before the worker had finished the sensitivity variants")
+    if huff is None:
+        huff, pairs = in_worker_huff
+        adopt(pairs)
     write_stage(cfg, out, {"poles": poles, "catchments": catchments, **huff, "beyond_influence": beyond_gdf,
                            "region_beyond": rb, "cross_border_influence": cross, "axes": axes,
                            "axis_corridors": corridors, "sensitivity": sens, "edge_effect": edge},
