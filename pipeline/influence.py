@@ -591,7 +591,7 @@ def on_grid(lk, values: np.ndarray, fill: float, dtype=np.float64) -> np.ndarray
 
 
 def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray, put=None
-                          ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict, dict]:
+                          ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict, dict, np.ndarray | None]:
     """Catchments per tier set and scenario; land beyond every pole of a set (beyond scenario).
 
     Parameters
@@ -619,11 +619,14 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
         Scenario → fastest pole per linked cell, for the cross-border tier set.
     beyond_rasters : dict
         Tier set → boolean grid beyond the threshold.
+    every_pole_hours : ndarray or None
+        Hours to the fastest of every pole in the beyond scenario (float32 grid, NaN none), if a tier set holds
+        every pole (what :func:`edge_flags` needs), else None.
     """
     from .accessibility import hours_per_scenario
 
     grid = lk.grid
-    catch, beyond, fastest, beyond_rasters = [], [], {}, {}
+    catch, beyond, fastest, beyond_rasters, every_pole_hours = [], [], {}, {}, None
     for set_name, tiers in conf.tier_sets.items():
         ids = poles.index[poles["tier"].isin(tiers)].to_numpy()
         for scenario, (hours, which) in hours_per_scenario(lk.for_poles(ids), tuple(conf.scenarios)).items():
@@ -636,6 +639,8 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
             if set_name == conf.cross_border.tier_set:
                 fastest[scenario] = which
             if scenario == conf.beyond.scenario:
+                if len(ids) == len(poles):
+                    every_pole_hours = hours
                 far = beyond_mask(hours, focus_cells, conf.beyond.hours)
                 beyond_rasters[set_name] = far
                 b = class_polygons(np.where(far, 1, -1), grid.transform, grid.crs, name="beyond")
@@ -644,7 +649,7 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
     catchments = gpd.GeoDataFrame(pd.concat(catch, ignore_index=True), geometry="geometry", crs=grid.crs)
     beyond_gdf = gpd.GeoDataFrame(pd.concat(beyond, ignore_index=True), geometry="geometry",
                                   crs=grid.crs).drop(columns="beyond")
-    return catchments, beyond_gdf, fastest, beyond_rasters
+    return catchments, beyond_gdf, fastest, beyond_rasters, every_pole_hours
 
 
 def write_pole_grids(path: Path, grids: dict, grid, what: str) -> Path:
@@ -1107,7 +1112,12 @@ class PolygonSettings:
         """
         from .geodesy import area_km2
 
-        inside = shapely.intersection(gdf.geometry.values, self.belts)
+        geoms = np.asarray(gdf.geometry.values, dtype=object)
+        shapely.prepare(self.belts)
+        # those clear of the belts are empty without an overlay (a sixth of the time)
+        clear = shapely.disjoint(self.belts, geoms)
+        inside = np.full(len(geoms), shapely.Polygon(), dtype=object)
+        inside[~clear] = shapely.intersection(geoms[~clear], self.belts)
         gdf["belt_km2"] = area_km2(inside, self.ellipsoid)
         gdf["belt_population"] = settlement_population(gpd.GeoDataFrame(geometry=inside, crs=gdf.crs),
                                                        self.settlements)
@@ -1273,7 +1283,8 @@ def run(cfg, stages, out, rasters) -> None:
                                 focus_cells.shape, np.int16, grid.transform, grid.crs,
                                 {"description": "each cell's fastest pole (pole_id, -1 none) per tier set and "
                                  "scenario: the catchments"}) as put:
-            catch, beyond, fastest, beyond_rasters = catchments_and_beyond(lk, poles, conf, focus_cells, put)
+            catch, beyond, fastest, beyond_rasters, h_edge = catchments_and_beyond(lk, poles, conf, focus_cells,
+                                                                                   put)
         pole_cols = poles[["pole_id", "name", "tier", "country"]]
         catchments = polygons.in_belts(polygons.finish(catch.merge(pole_cols, on="pole_id")))
         beyond_gdf = polygons.finish(beyond)
@@ -1304,7 +1315,8 @@ def run(cfg, stages, out, rasters) -> None:
                            off_kmh=net.off_network_kmh, crs_ea=grid.crs, ellps=cfg.ellipsoid, path=str(conf_path))
         axes = axes[["axis", "branch", "leg", "mode", "from_stop", "to_stop", "length_km", "minutes", "outside_km",
                      "from_access_km", "to_access_km", "route", "geometry"]]
-        h_edge = hours_per_scenario(lk, (conf.beyond.scenario,))[conf.beyond.scenario][0]
+        if h_edge is None:   # no tier set holds every pole
+            h_edge = hours_per_scenario(lk, (conf.beyond.scenario,))[conf.beyond.scenario][0]
         road_kmh = all_edges.loc[all_edges["mode"] == "road", "speed_kmh"]
         land = on_grid(lk, np.ones(len(lk.cells.rows)), 0) > 0
         flag = edge_flags(h_edge, land, grid, float(road_kmh.max()), outside_cities(cfg.layers_dir, grid))
