@@ -4,9 +4,10 @@ Sections, all measured in the same run on this machine (wall-clock seconds):
 
 1. End to end: cold `make all` three times in a fresh copy of the code and configuration (same data
    directory; three output folders), the median reported (single runs on a shared virtual machine vary by
-   several seconds), then a no-op `make all`, then a cold `make -j1 all`; each stage's seconds and peak
-   resident memory (from $PIPELINE_STAGE_LOG, of the median run), and the memory of everything running at
-   once (sampled, the largest of the runs); the influence stage by itself (median of three), then with more
+   several seconds; timed without sampling memory, whose own CPU lengthens a build on 2 cores), a fourth
+   cold build sampled for the memory of everything running at once, then a no-op `make all`, then a cold
+   `make -j1 all`; each stage's seconds and peak resident memory (from $PIPELINE_STAGE_LOG, of the median
+   run); the influence stage by itself (median of three), then with more
    poles (lower ``complete.min_population``): seconds and memory against the number of poles.
 2. Scale-out: `make studies` (one border study per focus country) serially and with `make -j<cores>`.
 3. The accessibility raster at each BENCH_RES cell size against scikit-image MCP_Geometric and
@@ -25,7 +26,9 @@ measures; each key carries the date it was measured). Keys:
 - ``machine``: ``cpu``, ``cores``, ``memory_gib``, ``python``.
 - ``make_all``: ``jobs`` (make's parallel jobs, one per core), ``cold_seconds`` (the median of
   ``cold_runs_seconds``, three cold builds), ``noop_seconds``,
-  ``peak_mb`` (largest stage process), ``peak_concurrent_mb`` (make's whole process tree, sampled),
+  ``peak_mb`` (largest stage process), ``peak_concurrent_mb`` and ``peak_concurrent_pss_mb`` (make's whole
+  process tree and the warm process's, sampled in a fourth cold build of ``sampled_seconds``: resident and
+  proportional set sizes),
   ``cold_seconds_j1`` and ``peak_concurrent_mb_j1`` (``make -j1 all``: one stage at a time), ``stages``
   (stage → ``seconds``, ``peak_mb``, from the parallel run).
 - ``influence_alone``: the influence stage by itself after the cold builds (the warm process running):
@@ -158,14 +161,15 @@ def tree_rss_mb(pid: int, also: list | None = None, pss: bool = False) -> float:
     return total / 2**20
 
 
-def run_make(tree: Path, data_dir: Path, *args: str, log: Path | None = None,
-             sample: bool = False) -> tuple[float, float]:
-    """Run make in ``tree``; (wall seconds, peak resident memory of make and everything it runs at once, MB,
-    sampled every 50 ms when ``sample``, else 0)."""
+def run_make(tree: Path, data_dir: Path, *args: str, log: Path | None = None, sample: bool = False,
+             cold: bool = False) -> tuple[float, float, float]:
+    """Run make in ``tree``; (wall seconds, peak memory of make and everything it runs at once in resident set
+    sizes and in proportional set sizes, MB, sampled every 50 ms when ``sample``, else 0 and 0). ``cold`` (and
+    ``sample``): no warm process at the start. Sampling costs CPU on a small machine: time a build without it."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # a top-level make
     env.update({"PIPELINE_STAGE_LOG": str(log)} if log else {})
-    peak = 0.0
-    if sample:
+    peak = peak_pss = 0.0
+    if sample or cold:
         stop_warm(tree)   # cold: the run starts its own warm process
     warm: list = []
     with tempfile.TemporaryFile("w+") as err:
@@ -177,25 +181,27 @@ def run_make(tree: Path, data_dir: Path, *args: str, log: Path | None = None,
                 # the warm process and the commands forked from it are outside make's tree: found once
                 warm = warm or warm_processes(tree)
                 peak = max(peak, tree_rss_mb(proc.pid, warm))
+                peak_pss = max(peak_pss, tree_rss_mb(proc.pid, warm, pss=True))
             time.sleep(0.05)
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             err.seek(0)
             sys.exit(f"bench: make {' '.join(args)} failed:\n{err.read()[-2000:]}")
-    return seconds, peak
+    return seconds, peak, peak_pss
 
 
 def end_to_end(tree: Path, data_dir: Path) -> list[str]:
     log1 = tree / "stages_j1.jsonl"
     jobs = os.cpu_count() or 1
-    runs = []   # (seconds, peak at once, log) of three cold builds into three output folders
+    runs = []   # (seconds, log) of three cold builds into three output folders, timed without sampling
     for i, out in enumerate(("outputs", "outputs_cold2", "outputs_cold3")):
         log_i = tree / f"stages_cold{i + 1}.jsonl"
-        runs.append((*run_make(tree, data_dir, f"OUT={out}", "all", log=log_i, sample=True), log_i))
-    cold, _, log = sorted(runs, key=lambda r: r[0])[1]
-    together = max(r[1] for r in runs)
-    noop, _ = run_make(tree, data_dir, "all")
-    cold1, together1 = run_make(tree, data_dir, "-j1", "OUT=outputs_j1", "all", log=log1, sample=True)
+        runs.append((run_make(tree, data_dir, f"OUT={out}", "all", log=log_i, cold=True)[0], log_i))
+    cold, log = sorted(runs, key=lambda r: r[0])[1]
+    # a fourth cold build for the memory at once (the sampling's own CPU would lengthen a timed build)
+    sampled, together, together_pss = run_make(tree, data_dir, "OUT=outputs_sampled", "all", sample=True)
+    noop, _, _ = run_make(tree, data_dir, "all")
+    cold1, together1, _ = run_make(tree, data_dir, "-j1", "OUT=outputs_j1", "all", log=log1, sample=True)
 
     def read(path: Path) -> list[dict]:
         stages = [json.loads(line) for line in path.read_text().splitlines()]
@@ -206,7 +212,8 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
     alone = influence_alone(tree, data_dir)
     RESULTS["make_all"] = {"jobs": jobs, "cold_seconds": round(cold, 2),
                            "cold_runs_seconds": [round(r[0], 2) for r in runs], "noop_seconds": round(noop, 2),
-                           "peak_mb": round(largest), "peak_concurrent_mb": round(together),
+                           "sampled_seconds": round(sampled, 2), "peak_mb": round(largest),
+                           "peak_concurrent_mb": round(together), "peak_concurrent_pss_mb": round(together_pss),
                            "cold_seconds_j1": round(cold1, 2), "peak_concurrent_mb_j1": round(together1),
                            "stages": {s["stage"]: {"seconds": round(s["seconds"], 2), "peak_mb": round(s["peak_rss_mb"])}
                                       for s in stages}}
@@ -219,9 +226,11 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
             f"not depend on each other run at once, the Makefile's default of one job per core, here {jobs}): "
             f"**{cold:.1f} s**, the median of three cold builds "
             f"({', '.join(f'{r[0]:.1f}' for r in runs)} s; a shared virtual machine varies); the largest stage "
-            f"process **{largest:,.0f} MB**, everything running at once at most **{together:,.0f} MB** "
-            f"(resident memory of make's process tree and of the warm process's, sampled every 50 ms; pages a "
-            f"forked process shares count in each). One stage at a time "
+            f"process **{largest:,.0f} MB**. Everything running at once, in a fourth cold build sampled every "
+            f"50 ms (make's process tree and the warm process's; {sampled:.1f} s, the sampling's own CPU "
+            f"included): at most **{together_pss:,.0f} MB** of proportional set sizes (a page that forked "
+            f"processes share counted once), {together:,.0f} MB of resident set sizes (counted in each). One "
+            f"stage at a time "
             f"(`make -j1 all`): {cold1:.1f} s, at most {together1:,.0f} MB. No-op `make all` (nothing changed): "
             f"**{noop:.2f} s** (Make only checks file times; no Python starts: the source lists Make needs "
             "are cached in outputs/stages/sources.mk).", "",
@@ -300,7 +309,7 @@ def scale_out(tree: Path, data_dir: Path) -> list[str]:
     rows = []
     for jobs in sorted({1, cores}):
         shutil.rmtree(tree / "outputs" / "studies", ignore_errors=True)
-        t, _ = run_make(tree, data_dir, f"-j{jobs}", "studies")
+        t, _, _ = run_make(tree, data_dir, f"-j{jobs}", "studies")
         rows.append((f"make -j{jobs} studies", str(len(studies)), f"{t:.1f}", f"{t / len(studies):.1f}"))
     serial = float(rows[0][2])
     rows = [(*r, f"{serial / float(r[2]):.2f}") for r in rows]

@@ -63,10 +63,12 @@ def write_geotiff(path: Path | str, data: np.ndarray, transform: Affine, crs: CR
     """Write one band (NaN → nodata) atomically, tagged with the outputs' licence and credit (also as the
     TIFF copyright tag) besides ``tags`` (units, description, scenario …)."""
     band = np.where(np.isfinite(data), data, nodata).astype(np.float32)
-    # DEFLATE (every GIS reads it) at level 3: 30 % faster to write than the default 6, files 2 % larger
+    # DEFLATE (every GIS reads it) at level 1: a travel-time raster with its overviews in 0.35 s against 0.48 s
+    # at level 3 and about 0.7 s at the default 6, files 2 % and 4 % larger (ZSTD would halve the time, but not
+    # every GIS reads it)
     profile = {"driver": "GTiff", "height": band.shape[0], "width": band.shape[1], "count": 1,
                "dtype": "float32", "crs": crs.to_wkt(), "transform": transform, "nodata": nodata,
-               "compress": "deflate", "zlevel": 3, "predictor": 3, "tiled": True, "blockxsize": 256,
+               "compress": "deflate", "zlevel": 1, "predictor": 3, "tiled": True, "blockxsize": 256,
                "blockysize": 256, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
     from .outputs import CREDIT, LICENCE
 
