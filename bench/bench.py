@@ -231,7 +231,7 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
             f"included): at most **{together_pss:,.0f} MB** of proportional set sizes (a page that forked "
             f"processes share counted once), {together:,.0f} MB of resident set sizes (counted in each). One "
             f"stage at a time "
-            f"(`make -j1 all`): {cold1:.1f} s, at most {together1:,.0f} MB. No-op `make all` (nothing changed): "
+            f"(`make -j1 all`, sampled likewise): {cold1:.1f} s, at most {together1:,.0f} MB. No-op `make all` (nothing changed): "
             f"**{noop:.2f} s** (Make only checks file times; no Python starts: the source lists Make needs "
             "are cached in outputs/stages/sources.mk).", "",
             *table(["stage", "seconds", "peak memory (MB)"], rows, "lrr"), "",
