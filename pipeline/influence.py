@@ -26,10 +26,10 @@ and ``outputs/rasters/huff_probability.tif`` (probability of the dominant pole);
 the same areas as rasters of pole ids (int16, −1 none, one band per area set named by tag ``band_<i>``):
 ``stages/catchment_poles.tif`` (``tier_set|scenario``) and ``stages/market_poles.tif`` (Huff attraction).
 
-The sensitivity variants are computed in a worker process forked beside the rest of the stage, and the Huff
-market areas (their layers and rasters, :func:`market_areas`) by whichever of the two processes is free first
-(on 2 cores the stage takes about the time of its larger half); rasters the worker writes are renamed into
-place with the stage's other outputs, all or nothing.
+The Huff market areas (their layers and rasters, :func:`market_areas`) are computed in a worker process forked
+beside the rest of the stage; then both processes take the sensitivity variants one at a time until none is
+left, so that they end together (on 2 cores the stage takes about half its CPU time); rasters the worker
+writes are renamed into place with the stage's other outputs, all or nothing.
 """
 
 from __future__ import annotations
@@ -957,8 +957,9 @@ def outside_cities(layers_dir, grid) -> np.ndarray:
 
 def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray, focus_ll, all_edges: pd.DataFrame,
                      stops_at: dict, checkpoint_names: set[str], zones: gpd.GeoDataFrame, grid, off_kmh: float,
-                     ellps: str, path: str) -> pd.DataFrame:
-    """The headline figures under every variant of ``conf.sensitivity`` (see :mod:`pipeline.sensitivity`).
+                     ellps: str, path: str, claim=None) -> list[tuple[int, dict]]:
+    """The headline figures under the variants of ``conf.sensitivity`` (see :mod:`pipeline.sensitivity`):
+    every variant, or those ``claim`` hands out.
 
     Parameters
     ----------
@@ -984,18 +985,21 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
         The base off-network speed (km/h).
     ellps, path
         Ellipsoid; the configuration file (for errors).
+    claim : callable, optional
+        Called before each variant; returns the position of the next variant to compute, or None when none
+        is left (two processes share the variants so). Default: every variant in turn.
 
     Returns
     -------
-    DataFrame
-        variant, metric, target, value, unit (metrics of :func:`sensitivity.headline`, ``beyond_share_pct``
-        per threshold, ``leg_min`` per road axis leg).
+    list of (int, dict)
+        (position of the variant, {"variant": name, "values": metric|target → value}) for
+        :func:`sensitivity.table` (metrics of :func:`sensitivity.headline`, ``beyond_share_pct`` per
+        threshold, ``leg_min`` per road axis leg).
     """
     from .accessibility import hours_per_scenario
     from .crossings import scenario_edges
-    from .progress import track
     from .rasters import zone_masks
-    from .sensitivity import headline, scaled_edges, scaled_links, table, variants
+    from .sensitivity import headline, scaled_edges, scaled_links, variants
 
     s = conf.sensitivity
     abroad = ~shapely.contains_xy(focus_ll, poles.geometry.x.to_numpy(), poles.geometry.y.to_numpy())
@@ -1003,7 +1007,12 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
     masks = zone_masks(zones_ea, grid.transform, (grid.height, grid.width))   # once for every variant
     road = all_edges[all_edges["mode"] == "road"]
     rows = []
-    for name, kw in track(variants(s), "sensitivity: one run per variant", total=len(variants(s))):
+    todo = variants(s)
+    if claim is None:
+        claim = iter(list(range(len(todo))) + [None]).__next__
+    while (k := claim()) is not None:
+        name, kw = todo[k]
+        log.info("sensitivity: variant %d of %d, %s", k + 1, len(todo), name)
         v = scaled_links(lk, **kw)
         hours = hours_per_scenario(v, ("open", "current"))
         values = headline(hours, focus_cells, abroad, zones_ea, grid.transform, conf.beyond.hours, masks)
@@ -1016,8 +1025,8 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
         legs = axes_routes({"road": edges}, conf.axes.routes, stops_at, checkpoint_names, focus_ll,
                            off_kmh=kw.get("off_kmh", off_kmh), crs_ea=grid.crs, ellps=ellps, path=path)
         values |= {f"leg_min|{r.axis}: {r.from_stop} → {r.to_stop}": float(r.minutes) for r in legs.itertuples()}
-        rows.append({"variant": name, "values": values})
-    return table(rows)
+        rows.append((k, {"variant": name, "values": values}))
+    return rows
 
 
 def axis_stops(poles: gpd.GeoDataFrame, layers_dir: Path, conf, conf_path: Path) -> tuple[dict, set[str]]:
@@ -1217,6 +1226,8 @@ def run(cfg, stages, out, rasters) -> None:
     from .outputs import write_stage
     from .poles import load_settlements
     from .rasters import means_in_zones, stage_raster_bands, zone_masks
+    from .sensitivity import table as sensitivity_table
+    from .sensitivity import variants as sensitivity_variants
     from .statistics import load_tables
 
     conf_path = cfg.layers_dir / "influence.yaml"
@@ -1259,24 +1270,27 @@ def run(cfg, stages, out, rasters) -> None:
 
     huff_args = (lk, poles, conf, net.off_network_kmh, focus_cells, polygons, stages.market_poles, huff_probability,
                  cfg.focus_country)
-    huff_taken = multiprocessing.get_context("fork").Value("b", 0)   # shared with the worker
+    n_variants = len(sensitivity_variants(conf.sensitivity))
+    next_variant = multiprocessing.get_context("fork").Value("i", 0)   # shared with the worker
 
-    def take_huff() -> bool:
-        """True for the first process to ask: it computes the Huff market areas."""
-        with huff_taken.get_lock():
-            first, huff_taken.value = not huff_taken.value, 1
-        return first
+    def claim() -> int | None:
+        """The next sensitivity variant to compute (None: none left), for whichever process asks first."""
+        with next_variant.get_lock():
+            k, next_variant.value = next_variant.value, next_variant.value + 1
+        return k if k < n_variants else None
+
+    def sensitivity(claim) -> list:
+        return sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, checkpoint_names,
+                                zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path), claim)
 
     def beside() -> tuple:
-        """The worker's part: the sensitivity variants, then the Huff market areas unless the stage took them
-        first (their rasters left as temporaries for the stage to rename with its other outputs)."""
-        sens = sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, checkpoint_names,
-                                zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path))
-        return (in_worker(market_areas, *huff_args) if take_huff() else None), sens
+        """The worker's part: the Huff market areas (their rasters left as temporaries for the stage to rename
+        with its other outputs), then sensitivity variants until none is left."""
+        return in_worker(market_areas, *huff_args), sensitivity(claim)
 
-    # The sensitivity variants in a worker process beside the rest, sharing what was just read (forked before
-    # this process starts the compiled kernels' threads, which a fork must not copy); the Huff market areas in
-    # whichever of the two is free first (the worker on the data pack, this process on a large network).
+    # The Huff market areas in a worker process beside the rest, sharing what was just read (forked before this
+    # process starts the compiled kernels' threads, which a fork must not copy); then both processes take the
+    # sensitivity variants one at a time until none is left, so that they end together.
     worker = forked(beside)
     try:
         with stage_raster_bands(stages.catchment_poles, len(conf.tier_sets) * len(conf.scenarios),
@@ -1332,18 +1346,16 @@ def run(cfg, stages, out, rasters) -> None:
                                        "geometry": corridor(g.geometry, conf.axes.corridor_km, land)}
                                       for a, g in drawn.groupby("axis")], geometry="geometry", crs=cfg.output_crs)
         corridors = polygons.finish(corridors)
-        huff = market_areas(*huff_args) if take_huff() else None
-        in_worker_huff, sens = worker()
+        mine = sensitivity(claim)
+        (huff, pairs), theirs = worker()
     except BaseException:
         worker.cancel()   # and the temporaries of its rasters, which it may have been writing
         for target in (stages.market_poles, huff_probability):
             remove_stale_temporaries(target, ".tif")
         raise
-    log.info("Huff market areas computed by %s", "the worker, after the sensitivity variants" if huff is None
-             else "the stage's process, before the worker had finished the sensitivity variants")
-    if huff is None:
-        huff, pairs = in_worker_huff
-        adopt(pairs)
+    adopt(pairs)
+    log.info("sensitivity variants: %d computed by the stage's process, %d by its worker", len(mine), len(theirs))
+    sens = sensitivity_table([row for _, row in sorted(mine + theirs, key=lambda kr: kr[0])])
     write_stage(cfg, out, {"poles": poles, "catchments": catchments, **huff, "beyond_influence": beyond_gdf,
                            "region_beyond": rb, "cross_border_influence": cross, "axes": axes,
                            "axis_corridors": corridors, "sensitivity": sens, "edge_effect": edge},

@@ -183,3 +183,58 @@ def test_label_means_are_the_means_per_label_with_negative_labels_left_out() -> 
     ok = lab >= 0
     expect = np.bincount(lab[ok], val[ok], 50) / np.bincount(lab[ok], minlength=50)
     np.testing.assert_array_equal(label_means(lab, val, 50), expect)   # bincount's sums, in the same order
+
+
+def _gdal_class_polygons(classes: np.ndarray, transform: Affine, nodata: int = -1) -> tuple[list, list]:
+    """GDAL's polygonising (connectivity 4) and a union of each value's pieces: what class_polygons gave
+    before it traced the rings itself."""
+    import shapely
+    from rasterio import features
+
+    data = classes.astype(np.int32)
+    pieces = [(shapely.geometry.shape(g), int(v))
+              for g, v in features.shapes(data, mask=data != nodata, transform=transform, connectivity=4)]
+    values = sorted({v for _, v in pieces})
+    return values, [shapely.coverage_union_all([g for g, v in pieces if v == value]) for value in values]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_traced_class_polygons_are_gdals_polygons_and_hold_exactly_their_cells(seed: int) -> None:
+    """Random rasters of a few values and nodata (speckled and in blobs, holes, islands in lakes, regions that
+    meet themselves at a corner): each value's (multi)polygon is valid, topologically equal to GDAL's, and
+    its area is its number of cells times the cell area, exactly."""
+    import shapely
+    from pyproj import CRS
+
+    from pipeline.rasters import class_polygons
+
+    rng = np.random.default_rng(seed)
+    for trial in range(60):
+        h, w = (int(n) for n in rng.integers(1, 40, 2))
+        grid = rng.integers(-1, int(rng.integers(1, 5)), (h, w))
+        if trial % 2:   # blobs
+            grid = np.repeat(np.repeat(grid, 3, 0), 3, 1)[:h, :w]
+        t = T if trial % 3 else Affine(0.5, 0.0, 10.0, 0.0, -0.25, 3.0)
+        got = class_polygons(grid, t, CRS.from_epsg(3857), name="v")
+        values, want = _gdal_class_polygons(grid, t)
+        assert list(got["v"]) == values
+        for value, g, ref in zip(values, got.geometry.values, want):
+            assert shapely.is_valid(g), shapely.is_valid_reason(g)
+            assert shapely.equals(g, ref)
+            assert g.area == pytest.approx(np.count_nonzero(grid == value) * abs(t.a * t.e), rel=1e-12)
+
+
+def test_a_region_meeting_itself_at_a_corner_has_a_hole_touching_its_shell_there() -> None:
+    """A ring of seven cells round one empty cell, open only at a corner (4-connectivity keeps the empty cell
+    a hole): one valid polygon of 7 cells, one hole of one cell, touching the shell at that corner."""
+    import shapely
+    from pyproj import CRS
+
+    from pipeline.rasters import class_polygons
+
+    grid = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 0]])
+    got = class_polygons(grid, Affine(1.0, 0.0, 0.0, 0.0, -1.0, 3.0), CRS.from_epsg(3857), name="v")
+    one = got.geometry.values[list(got["v"]).index(1)]
+    assert one.geom_type == "Polygon" and shapely.is_valid(one) and one.area == 7.0
+    assert len(one.interiors) == 1 and shapely.Polygon(one.interiors[0]).area == 1.0
+    assert shapely.Point(2.0, 1.0).intersects(one.exterior) and shapely.Point(2.0, 1.0).intersects(one.interiors[0])
