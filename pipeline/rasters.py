@@ -291,14 +291,6 @@ def _read_stage(path: Path | str, grid, stage: str) -> tuple[list[np.ndarray], d
         return [src.read(i) for i in range(1, src.count + 1)], src.tags()
 
 
-def _polygon(rings: list) -> shapely.Polygon:
-    """A GeoJSON polygon's rings as a shapely polygon, through numpy arrays (``shapely.geometry.shape``
-    converts coordinate by coordinate in Python: three times slower on polygonised rasters)."""
-    shell = shapely.linearrings(np.array(rings[0], dtype=float))
-    holes = [shapely.linearrings(np.array(r, dtype=float)) for r in rings[1:]]
-    return shapely.polygons(shell, holes=np.array(holes, dtype=object) if holes else None)
-
-
 #: Straight runs of a polygonised raster get a vertex at least every this many cells (:func:`class_polygons`).
 SEGMENT_CELLS = 10
 
