@@ -161,28 +161,42 @@ def tree_rss_mb(pid: int, also: list | None = None, pss: bool = False) -> float:
     return total / 2**20
 
 
+def top_level_env() -> dict[str, str]:
+    """This process's environment for a make of its own (none of an enclosing make's job-server variables)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
+def sampled_peaks(proc: subprocess.Popen, tree: Path, interval: float) -> tuple[float, float]:
+    """Until ``proc`` ends, every ``interval`` s: the memory of it and everything it runs at once, the warm
+    process of ``tree``'s checkout and the commands forked from it included (they are outside ``proc``'s tree);
+    the peaks in resident and in proportional set sizes (MB)."""
+    peak = peak_pss = 0.0
+    warm: list = []
+    while proc.poll() is None:
+        warm = warm or warm_processes(tree)   # found once it runs
+        peak = max(peak, tree_rss_mb(proc.pid, warm))
+        peak_pss = max(peak_pss, tree_rss_mb(proc.pid, warm, pss=True))
+        time.sleep(interval)
+    return peak, peak_pss
+
+
 def run_make(tree: Path, data_dir: Path, *args: str, log: Path | None = None, sample: bool = False,
              cold: bool = False) -> tuple[float, float, float]:
     """Run make in ``tree``; (wall seconds, peak memory of make and everything it runs at once in resident set
     sizes and in proportional set sizes, MB, sampled every 50 ms when ``sample``, else 0 and 0). ``cold`` (and
     ``sample``): no warm process at the start. Sampling costs CPU on a small machine: time a build without it."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # a top-level make
-    env.update({"PIPELINE_STAGE_LOG": str(log)} if log else {})
-    peak = peak_pss = 0.0
+    env = top_level_env() | ({"PIPELINE_STAGE_LOG": str(log)} if log else {})
     if sample or cold:
         stop_warm(tree)   # cold: the run starts its own warm process
-    warm: list = []
     with tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(["make", f"PYTHON={sys.executable}", f"DATA_DIR={data_dir}", *args], cwd=tree,
                                 env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
-        while proc.poll() is None:
-            if sample:
-                # the warm process and the commands forked from it are outside make's tree: found once
-                warm = warm or warm_processes(tree)
-                peak = max(peak, tree_rss_mb(proc.pid, warm))
-                peak_pss = max(peak_pss, tree_rss_mb(proc.pid, warm, pss=True))
-            time.sleep(0.05)
+        if sample:
+            peak, peak_pss = sampled_peaks(proc, tree, 0.05)
+        else:
+            proc.wait()
+            peak = peak_pss = 0.0
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             err.seek(0)
@@ -230,8 +244,8 @@ def end_to_end(tree: Path, data_dir: Path) -> list[str]:
             f"50 ms (make's process tree and the warm process's; {sampled:.1f} s, the sampling's own CPU "
             f"included): at most **{together_pss:,.0f} MB** of proportional set sizes (a page that forked "
             f"processes share counted once), {together:,.0f} MB of resident set sizes (counted in each). One "
-            f"stage at a time "
-            f"(`make -j1 all`, sampled likewise): {cold1:.1f} s, at most {together1:,.0f} MB. No-op `make all` (nothing changed): "
+            f"stage at a time (`make -j1 all`, sampled likewise): {cold1:.1f} s, at most {together1:,.0f} MB. "
+            f"No-op `make all` (nothing changed): "
             f"**{noop:.2f} s** (Make only checks file times; no Python starts: the source lists Make needs "
             "are cached in outputs/stages/sources.mk).", "",
             *table(["stage", "seconds", "peak memory (MB)"], rows, "lrr"), "",
@@ -250,7 +264,7 @@ def influence_alone(tree: Path, data_dir: Path, runs: int = 3) -> list[str]:
     edit of layers/influence.yaml), on copies of a cold build's stage files: ``runs`` times with the
     configuration as it is (median), then once per lower ``complete.min_population`` of POLE_THRESHOLDS
     (the link stage first, for its poles): seconds and the largest process against the number of poles."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env = top_level_env()
     work = tree / "influence_alone"
 
     def stage(layers: Path, stages: Path, *command: str) -> dict:
@@ -265,10 +279,10 @@ def influence_alone(tree: Path, data_dir: Path, runs: int = 3) -> list[str]:
 
     rows, results = [], []
     for k, threshold in enumerate(POLE_THRESHOLDS):
-        layers, stages = work / f"layers_{threshold}", work / f"stages_{threshold}"
-        shutil.copytree(tree / "layers", layers)
-        shutil.copytree(tree / "outputs" / "stages", stages)
+        layers, stages = (work / f"layers_{threshold}" if k else tree / "layers"), work / f"stages_{threshold}"
+        shutil.copytree(tree / "outputs" / "stages", stages)   # the stage writes stage files beside them
         if k:
+            shutil.copytree(tree / "layers", layers)
             text = (layers / "poles.yaml").read_text()
             old = f"min_population: {POLE_THRESHOLDS[0]}"
             if old not in text:

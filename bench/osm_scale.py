@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic_osm  # noqa: E402
-from bench import RESULTS, copy_tree, refresh_osm_section, table, write_json  # noqa: E402
+from bench import RESULTS, copy_tree, refresh_osm_section, table, top_level_env, write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ROAD_OSM = """    road:
@@ -54,27 +54,23 @@ def osm_tree(dest: Path, data_dir: Path, pbf: Path) -> Path:
     return tree
 
 
-def run_sampled(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
+def run_sampled(cmd: list[str], cwd: Path, env: dict
+                ) -> tuple[float, tuple[float, float], subprocess.CompletedProcess]:
     """Run ``cmd``; (wall seconds, (peak resident memory of it and all it runs at once in MB, the same in
     proportional set sizes: shared pages once), the warm process of the checkout in ``cwd`` and its commands
-    included, sampled every 0.2 s, the completed process with its captured output)."""
-    from bench import stop_warm, tree_rss_mb, warm_processes
+    included, sampled every 0.2 s (:func:`bench.sampled_peaks`), the completed process with its captured
+    output)."""
+    from bench import sampled_peaks, stop_warm
 
-    peak = peak_pss = 0.0
     stop_warm(cwd)
-    warm: list = []
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
-        while proc.poll() is None:
-            warm = warm or warm_processes(cwd)   # Make's commands are forked from it, outside make's tree
-            peak = max(peak, tree_rss_mb(proc.pid, warm))
-            peak_pss = max(peak_pss, tree_rss_mb(proc.pid, warm, pss=True))
-            time.sleep(0.2)
+        peaks = sampled_peaks(proc, cwd, 0.2)
         wall = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
-        return wall, (peak, peak_pss), subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        return wall, peaks, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
 
 
 def main() -> int:
@@ -94,10 +90,9 @@ def main() -> int:
         log = tree / "stages.jsonl"
         # As a user's `make` runs it: at the top level, with the Makefile's parallel jobs (accessibility and
         # influence at once), everything running at once sampled for memory
-        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
         wall, (together, together_pss), res = run_sampled(
             ["make", f"PYTHON={sys.executable}", f"DATA_DIR={work / 'data'}", "outputs/accessibility.gpkg",
-             "outputs/influence.gpkg"], tree, {**env, "PIPELINE_STAGE_LOG": str(log), "CI": "1"})
+             "outputs/influence.gpkg"], tree, {**top_level_env(), "PIPELINE_STAGE_LOG": str(log), "CI": "1"})
         stages = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
         stages = [s for s in stages if s["stage"] in ("network", "crossings", "link", "accessibility", "influence")]
         RESULTS["osm_synthetic"] = {

@@ -38,6 +38,7 @@ import logging
 import multiprocessing
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -1008,8 +1009,8 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
     road = all_edges[all_edges["mode"] == "road"]
     rows = []
     todo = variants(s)
-    if claim is None:
-        claim = iter(list(range(len(todo))) + [None]).__next__
+    if claim is None:   # every variant in turn
+        claim = partial(next, iter(range(len(todo))), None)
     while (k := claim()) is not None:
         name, kw = todo[k]
         log.info("sensitivity: variant %d of %d, %s", k + 1, len(todo), name)
@@ -1279,14 +1280,14 @@ def run(cfg, stages, out, rasters) -> None:
             k, next_variant.value = next_variant.value, next_variant.value + 1
         return k if k < n_variants else None
 
-    def sensitivity(claim) -> list:
+    def sensitivity() -> list:
         return sensitivity_runs(lk, poles, conf, focus_cells, focus_ll, all_edges, stops_at, checkpoint_names,
                                 zones, grid, net.off_network_kmh, cfg.ellipsoid, str(conf_path), claim)
 
     def beside() -> tuple:
         """The worker's part: the Huff market areas (their rasters left as temporaries for the stage to rename
         with its other outputs), then sensitivity variants until none is left."""
-        return in_worker(market_areas, *huff_args), sensitivity(claim)
+        return in_worker(market_areas, *huff_args), sensitivity()
 
     # The Huff market areas in a worker process beside the rest, sharing what was just read (forked before this
     # process starts the compiled kernels' threads, which a fork must not copy); then both processes take the
@@ -1346,7 +1347,7 @@ def run(cfg, stages, out, rasters) -> None:
                                        "geometry": corridor(g.geometry, conf.axes.corridor_km, land)}
                                       for a, g in drawn.groupby("axis")], geometry="geometry", crs=cfg.output_crs)
         corridors = polygons.finish(corridors)
-        mine = sensitivity(claim)
+        mine = sensitivity()
         (huff, pairs), theirs = worker()
     except BaseException:
         worker.cancel()   # and the temporaries of its rasters, which it may have been writing

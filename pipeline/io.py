@@ -82,8 +82,8 @@ def forked(fn, *args, **kwargs) -> Callable[[], object]:
     result is, on the way out: keep it small). Its outputs, if any, it writes under :func:`in_worker` and
     returns for the stage to :func:`adopt`. Fork before this process runs a compiled parallel kernel: a fork
     copies none of its threads (GNU OpenMP, numba's threading layer here), and the worker would wait on them
-    forever. The stage's SIGTERM handling (:func:`leave_on_sigterm`) ends it; it is
-    in the stage's process group.
+    forever. The stage's SIGTERM handling (:func:`leave_on_sigterm`) ends it; it is in the stage's process
+    group.
 
     Parameters
     ----------

@@ -735,7 +735,6 @@ def label_sums(labels, a, b, n):
     return out
 
 
-
 @njit(cache=True, inline="always")
 def _is_edge(labels, r, c, d, value):
     """Whether the cell edge leaving grid corner (r, c) in direction ``d`` (0 east, 1 north, 2 west, 3 south,
@@ -772,8 +771,6 @@ def label_rings(labels, nodata):
         Ring i is vertices start[i]:start[i + 1].
     value : ndarray (R,)
         The value of each ring's region.
-    inner_row, inner_col : ndarray (R,) int32
-        The cell just right of each ring's first edge (outside the region: inside a hole for a hole).
 
     Notes
     -----
@@ -802,8 +799,6 @@ def label_rings(labels, nodata):
     cols = np.empty(n_edges + n_east, dtype=np.int32)
     start = np.empty(n_east + 1, dtype=np.int64)
     value = np.empty(n_east, dtype=labels.dtype)
-    inner_row = np.empty(n_east, dtype=np.int32)
-    inner_col = np.empty(n_east, dtype=np.int32)
     seen = np.zeros((h + 1, w), dtype=np.bool_)   # eastward edges already traced, by their start corner
     dr = (0, -1, 0, 1)
     dc = (1, 0, -1, 0)
@@ -816,8 +811,6 @@ def label_rings(labels, nodata):
                 continue
             start[n_r] = n_v
             value[n_r] = v
-            inner_row[n_r] = r0
-            inner_col[n_r] = c0
             rows[n_v] = r0
             cols[n_v] = c0
             n_v += 1
@@ -842,4 +835,4 @@ def label_rings(labels, nodata):
                 d = nd
             n_r += 1
     start[n_r] = n_v
-    return rows[:n_v], cols[:n_v], start[:n_r + 1], value[:n_r], inner_row[:n_r], inner_col[:n_r]
+    return rows[:n_v], cols[:n_v], start[:n_r + 1], value[:n_r]

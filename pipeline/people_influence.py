@@ -204,10 +204,8 @@ def run(cfg, stages, out: Path) -> None:
     influence = {n: read_layer(stages.influence, n) for n in ("catchments", "huff_dominant", "huff_variants")}
     pole_country = read_layer(stages.influence, "poles").set_index("pole_id")["country"]
     # int16 on disk, int32 for the sums (pole id + 1 must not overflow, one compiled kernel for both)
-    catchment_poles = {k: g.astype(np.int32) for k, g in read_named_bands(stages.catchment_poles, grid,
-                                                                          "influence").items()}
-    market_poles = {k: g.astype(np.int32) for k, g in read_named_bands(stages.market_poles, grid,
-                                                                       "influence").items()}
+    catchment_poles, market_poles = ({k: g.astype(np.int32) for k, g in read_named_bands(path, grid, "influence")
+                                      .items()} for path in (stages.catchment_poles, stages.market_poles))
     fastest = dict(sorted((k.split("|", 1)[1], g) for k, g in catchment_poles.items()
                           if k.split("|", 1)[0] == infl.cross_border.tier_set))   # scenarios in name order
     across = fastest_pole_abroad(fastest, pole_country.reindex(range(int(pole_country.index.max()) + 1)).fillna("")

@@ -367,7 +367,7 @@ def class_polygons(classes: np.ndarray, transform: Affine, crs: CRS, name: str =
     """
     from .kernels import label_rings
 
-    rows, cols, start, value, _, _ = label_rings(np.ascontiguousarray(classes, dtype=np.int32), np.int32(nodata))
+    rows, cols, start, value = label_rings(np.ascontiguousarray(classes, dtype=np.int32), np.int32(nodata))
     if not len(value):
         return gpd.GeoDataFrame({name: np.array([], dtype=np.int64)}, geometry=[], crs=crs)
     rows, cols, start, value = _simple_rings(rows, cols, start, value, classes.shape)
