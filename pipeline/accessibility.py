@@ -33,13 +33,13 @@ import pandas as pd
 import shapely
 from affine import Affine
 from pyproj import CRS
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from .crossings import CROSSING_CLASS, scenario_edges
 from .errors import DataError
-from .kernels import best_of_k_on_grid, land_cells, min_of_k, nearest_k_labelled
+from .kernels import best_of_k_at, best_of_k_on_grid, land_cells, min_of_k, nearest_k_labelled
 from .network import graph_matrix
 from .rasters import burn
 
@@ -188,13 +188,15 @@ def unreachable_areas(hours: np.ndarray, areas: gpd.GeoSeries, grid: Grid) -> np
 
 
 def node_times(graph_edges: pd.DataFrame, link_edges: pd.DataFrame, n_nodes: int,
-               pts: AccessPoints, links: tuple[np.ndarray, ...], n_poles: int
+               pts: AccessPoints, links: tuple[np.ndarray, ...], n_poles: int, graph: csr_matrix | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Minutes from the nearest pole to every node, and which pole (−1 where unreachable).
 
     ``graph_edges`` is the scenario's network; ``link_edges`` the edges the access points lie on.
     Each pole is a virtual node joined to both ends of its access points' edges (off-network minutes
-    plus the minutes along the edge; the cheapest of parallel links); one multi-source Dijkstra."""
+    plus the minutes along the edge; the cheapest of parallel links); one multi-source Dijkstra.
+    ``graph``, if given, is ``network.graph_matrix(graph_edges, n_nodes + n_poles)`` made once for several
+    calls (one per pole: :func:`pole_point_minutes`)."""
     pole, j, access_min = links
     e = pts.edge[j]
     w = link_edges["minutes"].to_numpy()[e]
@@ -207,7 +209,7 @@ def node_times(graph_edges: pd.DataFrame, link_edges: pd.DataFrame, n_nodes: int
     a, b, w = frame["a"].to_numpy(), frame["b"].to_numpy(), frame["w"].to_numpy()
     virtual = coo_matrix((np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
                          shape=(size, size)).tocsr()
-    graph = (graph_matrix(graph_edges, size) + virtual).tocsr()
+    graph = ((graph_matrix(graph_edges, size) if graph is None else graph) + virtual).tocsr()
     dist, _, source = dijkstra(graph, directed=False, indices=np.arange(n_nodes, size),
                                min_only=True, return_predecessors=True)
     return dist[:n_nodes], np.where(source[:n_nodes] >= 0, source[:n_nodes] - n_nodes, -1)
@@ -328,14 +330,41 @@ def nearest_poles(labels: np.ndarray, grid: Grid, poles_xy: np.ndarray, pole_lab
     return pole[0], pole_min[0]
 
 
-def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Hours to the nearest pole per cell (NaN off land or unreachable) and that pole's id (−1)."""
-    hours = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
-    pole = np.full((grid.height, grid.width), -1, dtype=np.int16)
-    best_of_k_on_grid(np.asarray(t_point, dtype=np.float64), np.asarray(pole_point, dtype=np.int64), links.point,
-                      links.leg_min, links.pole, links.pole_min, links.rows, links.cols, hours, pole)
-    return hours, pole
+def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np.ndarray,
+               at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Hours to the nearest pole per cell and that pole, for one scenario or several in one pass.
+
+    Parameters
+    ----------
+    grid
+        The study grid.
+    links
+        The cells' candidate access points and nearest poles.
+    t_point, pole_point
+        (M,) minutes from the nearest pole to each access point and that pole; or (S, M), one row per
+        scenario.
+    at
+        Positions of the cells to compute among ``links``' (ascending); None: every cell.
+
+    Returns
+    -------
+    hours : ndarray (float32)
+        (height, width), or (S, height, width) for (S, M) inputs: hours; NaN off land, where no pole is
+        reachable and at cells not computed.
+    pole : ndarray (int16)
+        The same shape: the fastest pole's id (−1: none).
+    """
+    t = np.asarray(t_point, dtype=np.float64)
+    one = t.ndim == 1
+    t, who = np.atleast_2d(t), np.atleast_2d(np.asarray(pole_point, dtype=np.int64))
+    hours = np.full((len(t), grid.height, grid.width), np.nan, dtype=np.float32)
+    pole = np.full((len(t), grid.height, grid.width), -1, dtype=np.int16)
+    args = (t, who, links.point, links.leg_min, links.pole, links.pole_min, links.rows, links.cols, hours, pole)
+    if at is None:
+        best_of_k_on_grid(*args)
+    else:
+        best_of_k_at(np.asarray(at, dtype=np.int64), *args)
+    return (hours[0], pole[0]) if one else (hours, pole)
 
 
 def travel_hours(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.GeoSeries, *,
@@ -350,18 +379,44 @@ def travel_hours(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, area
     return hours_per_scenario(lk, scenarios)
 
 
-def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Hours to the nearest pole and that pole per scenario, from prepared links."""
-    n_land = len(lk.cells.rows)
-    out = {}
+def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...], at: np.ndarray | None = None
+                       ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Hours to the nearest pole and that pole per scenario, from prepared links: one Dijkstra per scenario,
+    then one pass over the cells for every scenario.
+
+    Parameters
+    ----------
+    lk
+        The linked model.
+    scenarios
+        Border scenarios (``open``, ``current``, ``closed``).
+    at
+        Positions of the cells to compute among ``lk.cells``' (ascending); None: every cell.
+
+    Returns
+    -------
+    dict
+        Scenario → (hours grid, float32, NaN off land, unreachable or not computed; fastest pole grid, int16,
+        −1 none): views of one (S, height, width) array each.
+    """
+    n_land = len(lk.cells.rows) if at is None else len(at)
+    tables = []
     for scenario in scenarios:
         t_node, pole_node = node_times(scenario_edges(lk.road, scenario), lk.base, lk.n_nodes, lk.pts,
                                        lk.links, len(lk.poles_ea))
-        t_pt, pole_pt = point_times(lk.base, lk.pts, t_node, pole_node, lk.links)
-        out[scenario] = cell_hours(lk.grid, lk.cells, t_pt, pole_pt)
-        h = out[scenario][0]
+        tables.append(point_times(lk.base, lk.pts, t_node, pole_node, lk.links))
+    t = np.empty((len(scenarios), len(lk.pts.xy)))
+    who = np.empty((len(scenarios), len(lk.pts.xy)), dtype=np.int64)
+    for s, (t_pt, pole_pt) in enumerate(tables):
+        t[s], who[s] = t_pt, pole_pt
+    hours, which = cell_hours(lk.grid, lk.cells, t, who, at)
+    out = {}
+    for s, scenario in enumerate(scenarios):
+        h = hours[s]
+        out[scenario] = h, which[s]
         reached = int(np.count_nonzero(np.isfinite(h)))
-        log.info("  %s: %d land cells reached, %d unreachable", scenario, reached, n_land - reached)
+        log.info("  %s: %d %scells reached, %d unreachable", scenario, reached,
+                 "land " if at is None else "computed land ", n_land - reached)
         if log.isEnabledFor(logging.DEBUG) and reached:   # a sort of every cell: 0.1-0.5 s
             median, p90 = np.percentile(h[np.isfinite(h)], [50, 90])
             log.debug("  %s: median %.1f h, 90th percentile %.1f h", scenario, median, p90)
@@ -479,7 +534,8 @@ def link(edges: gpd.GeoDataFrame, poles_ea: np.ndarray, grid: Grid, areas: gpd.G
     return Linked(road, base, n_nodes, pts, links, cells, poles_ea, pole_label, grid, off_kmh)
 
 
-def pole_point_minutes(lk: Linked, graph_edges: pd.DataFrame, pole: int) -> np.ndarray:
+def pole_point_minutes(lk: Linked, graph_edges: pd.DataFrame, pole: int, graph: csr_matrix | None = None
+                       ) -> np.ndarray:
     """Minutes from one pole to every access point over a scenario's network: one Dijkstra from the
     pole's own links.
 
@@ -491,6 +547,9 @@ def pole_point_minutes(lk: Linked, graph_edges: pd.DataFrame, pole: int) -> np.n
         The scenario's network (``crossings.scenario_edges``).
     pole
         The pole's position in ``lk.poles_ea``.
+    graph
+        ``network.graph_matrix(graph_edges, lk.n_nodes + 1)``, made once for the poles of a loop (a tenth of
+        a Dijkstra's time each on the data pack); None: made here.
 
     Returns
     -------
@@ -499,7 +558,7 @@ def pole_point_minutes(lk: Linked, graph_edges: pd.DataFrame, pole: int) -> np.n
     """
     mine = lk.links[0] == pole
     one = (np.zeros(int(mine.sum()), dtype=np.int64), lk.links[1][mine], lk.links[2][mine])
-    t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1)
+    t_node, pole_node = node_times(graph_edges, lk.base, lk.n_nodes, lk.pts, one, 1, graph)
     return np.asarray(point_times(lk.base, lk.pts, t_node, pole_node, one)[0], dtype=np.float64)
 
 
@@ -508,12 +567,13 @@ def minutes_to_each_pole(lk: Linked, scenario: str, off_kmh: float,
     """For each pole (all, or those listed), the minutes from every linked cell to it (inf where
     unreachable), as (pole, array aligned with ``lk.cells``). One Dijkstra per pole."""
     graph_edges = scenario_edges(lk.road, scenario)
+    graph = graph_matrix(graph_edges, lk.n_nodes + 1)   # once for every pole
     pole_ids = np.arange(len(lk.poles_ea)) if poles is None else np.asarray(poles)
     per_min = minutes_per_metre(off_kmh)
     t, cells = lk.grid.transform, lk.cells
     for p in pole_ids:
         # through an access point, or straight to the pole within its country
-        minutes = min_of_k(pole_point_minutes(lk, graph_edges, p), cells.point, cells.leg_min, cells.label,
+        minutes = min_of_k(pole_point_minutes(lk, graph_edges, p, graph), cells.point, cells.leg_min, cells.label,
                            cells.rows, cells.cols, t.c, t.a, t.f, t.e, int(lk.pole_label[p]),
                            float(lk.poles_ea[p, 0]), float(lk.poles_ea[p, 1]), per_min)
         yield int(p), minutes

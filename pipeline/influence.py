@@ -179,6 +179,7 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
 
     c, t = lk.cells, lk.grid.transform
     graph_edges = scenario_edges(lk.road, scenario)
+    graph = graph_matrix(graph_edges, lk.n_nodes + 1)   # once for every pole's Dijkstra
     poles = np.asarray(poles, dtype=np.int64)
     if batch is None:
         batch = int(np.clip(HUFF_BATCH_BYTES // (8 * max(len(lk.pts.xy), 1)), 1, HUFF_MAX_BATCH))
@@ -190,7 +191,7 @@ def huff_dominant_cells(lk, scenario: str, off_kmh: float, poles: np.ndarray, at
         t_own = np.empty((len(lk.pts.xy), len(ids)), dtype=np.float32)
         place = np.argsort(own_pole)   # a pole's column among the grouped ones
         for b, p in enumerate(track(ids, what) if what else ids):
-            minutes = pole_point_minutes(lk, graph_edges, int(p))
+            minutes = pole_point_minutes(lk, graph_edges, int(p), graph)
             e_point[:, b] = np.exp(-beta_per_h / 60.0 * minutes)
             t_own[:, place[b]] = rounded_up_float32(minutes)
         return e_point, t_own
@@ -641,7 +642,7 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
                 fastest[scenario] = which
             if scenario == conf.beyond.scenario:
                 if len(ids) == len(poles):
-                    every_pole_hours = hours
+                    every_pole_hours = hours.copy()   # not a view that keeps every scenario's hours
                 far = beyond_mask(hours, focus_cells, conf.beyond.hours)
                 beyond_rasters[set_name] = far
                 b = class_polygons(np.where(far, 1, -1), grid.transform, grid.crs, name="beyond")
@@ -960,7 +961,9 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
                      stops_at: dict, checkpoint_names: set[str], zones: gpd.GeoDataFrame, grid, off_kmh: float,
                      ellps: str, path: str, claim=None) -> list[tuple[int, dict]]:
     """The headline figures under the variants of ``conf.sensitivity`` (see :mod:`pipeline.sensitivity`):
-    every variant, or those ``claim`` hands out.
+    every variant, or those ``claim`` hands out. Each variant's hours are computed for the cells the figures
+    read only, the focus country's and the belts' (about half the land of the data pack's window), both
+    scenarios in one pass.
 
     Parameters
     ----------
@@ -1006,6 +1009,13 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
     abroad = ~shapely.contains_xy(focus_ll, poles.geometry.x.to_numpy(), poles.geometry.y.to_numpy())
     zones_ea = zones.set_index("zone_id").geometry.to_crs(grid.crs)
     masks = zone_masks(zones_ea, grid.transform, (grid.height, grid.width))   # once for every variant
+    # the headline figures read the focus country's cells and the belts' only: those computed (half the land)
+    read = focus_cells.copy()
+    for mask in masks:
+        if mask is not None:
+            read[mask[0]] |= mask[1]
+    at = np.flatnonzero(read[lk.cells.rows, lk.cells.cols])
+    read = None
     road = all_edges[all_edges["mode"] == "road"]
     rows = []
     todo = variants(s)
@@ -1015,7 +1025,7 @@ def sensitivity_runs(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.ndarray,
         name, kw = todo[k]
         log.info("sensitivity: variant %d of %d, %s", k + 1, len(todo), name)
         v = scaled_links(lk, **kw)
-        hours = hours_per_scenario(v, ("open", "current"))
+        hours = hours_per_scenario(v, ("open", "current"), at)
         values = headline(hours, focus_cells, abroad, zones_ea, grid.transform, conf.beyond.hours, masks)
         if name == "base":
             values |= {f"beyond_share_pct|{t:g} h": headline(hours, focus_cells, abroad, zones_ea.iloc[:0],

@@ -9,7 +9,8 @@ core (``prange``).
   label (exact, Euclidean, the same as ``scipy.spatial.cKDTree.query`` per label), in one pass over the
   raster; blocks of cells share one candidate list. :func:`land_cells` lists the same cells.
 - :func:`best_of_k_on_grid`: the fastest of each cell's candidate access points (travel time there + the
-  cell's off-network leg) or the straight leg to a pole, written into the hours and pole rasters.
+  cell's off-network leg) or the straight leg to a pole, written into the hours and pole rasters, for
+  several scenarios in one pass; :func:`best_of_k_at` the same for some of the cells.
 - :func:`min_of_k`: the same minimum for one pole at a time (every cell's minutes to one pole).
 - :func:`huff_accumulate`: one pole's Huff weights A^α·exp(−β·t) added to the running totals and the
   dominant pole of several attraction variants, in one pass.
@@ -60,18 +61,45 @@ def _via_access(t_point, point, leg_min, i):
     return best, via
 
 
+@njit(cache=True, inline="always")
+def _best_of_k_cell(t_point, pole_point, point, leg_min, pole, pole_min, rows, cols, hours, which, i):
+    """Cell i's fastest way to a pole in each scenario s (rows of ``t_point``), written into ``hours[s]`` and
+    ``which[s]``: its candidates are read once for every scenario."""
+    d = np.float64(pole_min[i])
+    r = rows[i]
+    c = cols[i]
+    for s in range(t_point.shape[0]):
+        best = np.inf
+        via = -1
+        for j in range(point.shape[0]):   # as _via_access: the first candidate wins a tie
+            p = point[j, i]
+            if p >= 0:
+                cost = t_point[s, p] + np.float64(leg_min[j, i])
+                if cost < best:
+                    best = cost
+                    via = p
+        w = pole_point[s, via] if via >= 0 else -1
+        if d < best:
+            best = d
+            w = pole[i]
+        if np.isfinite(best):
+            hours[s, r, c] = np.float32(best / 60.0)
+            which[s, r, c] = w
+
+
 @njit(parallel=True, cache=True)
 def best_of_k_on_grid(t_point, pole_point, point, leg_min, pole, pole_min, rows, cols, hours, which):
     """The fastest way from each cell to a pole — through one of its candidate access points or straight —
-    written into rasters: ``hours`` (float32, minutes / 60) and ``which`` (the pole); cells no pole reaches are
-    left as they are.
+    in each of S scenarios, written into rasters: ``hours`` (float32, minutes / 60) and ``which`` (the pole);
+    cells no pole reaches are left as they are. One pass over the cells for every scenario (the cells'
+    candidates, most of the memory read, are read once).
 
     Parameters
     ----------
     t_point
-        (M,) minutes from the nearest pole to each access point (inf: unreachable).
+        (S, M) minutes from the nearest pole to each access point per scenario (inf: unreachable).
     pole_point
-        (M,) that pole.
+        (S, M) that pole.
     point, leg_min
         (k, N) each cell's candidate access points (−1: none) and its off-network minutes to them.
     pole, pole_min
@@ -79,19 +107,19 @@ def best_of_k_on_grid(t_point, pole_point, point, leg_min, pole, pole_min, rows,
     rows, cols
         (N,) each cell's position in the rasters.
     hours, which
-        (height, width) rasters, filled in place. The first candidate wins a tie; the straight leg only
+        (S, height, width) rasters, filled in place. The first candidate wins a tie; the straight leg only
         when strictly faster.
     """
     for i in prange(point.shape[1]):
-        best, via = _via_access(t_point, point, leg_min, i)
-        w = pole_point[via] if via >= 0 else -1
-        d = np.float64(pole_min[i])
-        if d < best:
-            best = d
-            w = pole[i]
-        if np.isfinite(best):
-            hours[rows[i], cols[i]] = np.float32(best / 60.0)
-            which[rows[i], cols[i]] = w
+        _best_of_k_cell(t_point, pole_point, point, leg_min, pole, pole_min, rows, cols, hours, which, i)
+
+
+@njit(parallel=True, cache=True)
+def best_of_k_at(cells, t_point, pole_point, point, leg_min, pole, pole_min, rows, cols, hours, which):
+    """:func:`best_of_k_on_grid` for some of the cells only: positions ``cells`` (ascending int64) among the
+    N; the others are left as they are (the same values for the cells computed)."""
+    for q in prange(cells.shape[0]):
+        _best_of_k_cell(t_point, pole_point, point, leg_min, pole, pole_min, rows, cols, hours, which, cells[q])
 
 
 @njit(parallel=True, cache=True)

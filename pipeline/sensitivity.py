@@ -83,7 +83,8 @@ def headline(hours: dict[str, tuple[np.ndarray, np.ndarray]], focus_cells: np.nd
     Parameters
     ----------
     hours
-        ``open`` and ``current`` → (hours grid, fastest pole grid), as :func:`accessibility.hours_per_scenario`.
+        ``open`` and ``current`` → (hours grid, fastest pole grid), as :func:`accessibility.hours_per_scenario`;
+        only the cells of ``focus_cells`` and of the belts are read.
     focus_cells
         Land cells of the focus country.
     pole_abroad

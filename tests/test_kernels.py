@@ -7,7 +7,7 @@ import pytest
 from affine import Affine
 from scipy.spatial import cKDTree
 
-from pipeline.kernels import best_of_k_on_grid, huff_accumulate, land_cells, min_of_k, nearest_k_labelled
+from pipeline.kernels import best_of_k_at, best_of_k_on_grid, huff_accumulate, land_cells, min_of_k, nearest_k_labelled
 
 RES = 1000.0
 T = Affine(RES, 0.0, 200_000.0, 0.0, -RES, 900_000.0)
@@ -93,7 +93,7 @@ def test_nearest_k_labelled_refuses_outputs_of_the_wrong_size():
                            np.zeros((1, 3), dtype=np.int64), np.zeros((1, 3), dtype=np.float32))
 
 
-def test_best_of_k_on_grid_is_the_minimum_over_candidates_and_the_straight_leg():
+def test_best_of_k_on_grid_is_the_minimum_over_candidates_and_the_straight_leg_in_every_scenario():
     rng = np.random.default_rng(7)
     m, k, shape = 50, 4, (80, 125)
     rows, cols = np.nonzero(rng.random(shape) < 0.8)
@@ -105,21 +105,40 @@ def test_best_of_k_on_grid_is_the_minimum_over_candidates_and_the_straight_leg()
     leg = rng.uniform(0, 120, (k, n)).astype(np.float32)
     pole = rng.integers(-1, 9, n).astype(np.int32)
     pole_min = np.where(pole >= 0, rng.uniform(0, 400, n), np.inf).astype(np.float32)
-    hours = np.full(shape, np.nan, dtype=np.float32)
-    who = np.full(shape, -1, dtype=np.int16)
-    best_of_k_on_grid(t, owner, point, leg, pole, pole_min, rows, cols, hours, who)
-    cand = np.where(point >= 0, np.append(t, np.inf)[point] + leg, np.inf)
-    via = np.take_along_axis(point, np.argmin(cand, axis=0)[None], axis=0)[0]
-    expect = np.minimum(cand.min(axis=0), pole_min)
-    fin = np.isfinite(expect)
-    assert 0 < (~fin).sum() and np.array_equal(hours[rows[fin], cols[fin]], (expect[fin] / 60.0).astype(np.float32))
-    assert np.isnan(hours[rows[~fin], cols[~fin]]).all() and (who[rows[~fin], cols[~fin]] == -1).all()
-    straight = pole_min < cand.min(axis=0)
-    expect_who = np.where(straight, pole, np.where(np.isfinite(cand.min(axis=0)), np.append(owner, -1)[via], -1))
-    assert np.array_equal(who[rows, cols], expect_who)
+    # a second scenario: slower access points, a third of them unreachable, other owners
+    t2, owner2 = t * 1.5, rng.integers(0, 9, m)
+    t2[::3] = np.inf
+    hours = np.full((2, *shape), np.nan, dtype=np.float32)
+    who = np.full((2, *shape), -1, dtype=np.int16)
+    best_of_k_on_grid(np.vstack([t, t2]), np.vstack([owner, owner2]), point, leg, pole, pole_min, rows, cols,
+                      hours, who)
+    for s, (ts, os) in enumerate([(t, owner), (t2, owner2)]):
+        cand = np.where(point >= 0, np.append(ts, np.inf)[point] + leg, np.inf)
+        via = np.take_along_axis(point, np.argmin(cand, axis=0)[None], axis=0)[0]
+        expect = np.minimum(cand.min(axis=0), pole_min)
+        fin = np.isfinite(expect)
+        assert 0 < (~fin).sum()
+        assert np.array_equal(hours[s][rows[fin], cols[fin]], (expect[fin] / 60.0).astype(np.float32))
+        assert np.isnan(hours[s][rows[~fin], cols[~fin]]).all() and (who[s][rows[~fin], cols[~fin]] == -1).all()
+        straight = pole_min < cand.min(axis=0)
+        expect_who = np.where(straight, pole, np.where(np.isfinite(cand.min(axis=0)), np.append(os, -1)[via], -1))
+        assert np.array_equal(who[s][rows, cols], expect_who)
+    assert not np.array_equal(hours[0], hours[1], equal_nan=True)
     off = np.ones(shape, dtype=bool)
     off[rows, cols] = False
-    assert np.isnan(hours[off]).all()
+    assert np.isnan(hours[:, off]).all()
+    # some cells only: the same values there, the rest untouched
+    at = np.flatnonzero(rng.random(n) < 0.3)
+    some_h = np.full((2, *shape), np.nan, dtype=np.float32)
+    some_w = np.full((2, *shape), -1, dtype=np.int16)
+    best_of_k_at(at, np.vstack([t, t2]), np.vstack([owner, owner2]), point, leg, pole, pole_min, rows, cols,
+                 some_h, some_w)
+    done = np.zeros(shape, dtype=bool)
+    done[rows[at], cols[at]] = True
+    assert np.array_equal(some_h[:, done], hours[:, done], equal_nan=True)
+    assert np.array_equal(some_w[:, done], who[:, done])
+    assert np.isnan(some_h[:, ~done]).all() and (some_w[:, ~done] == -1).all()
+    cand = np.where(point >= 0, np.append(t, np.inf)[point] + leg, np.inf)
     label = rng.integers(1, 3, n).astype(np.int32)
     px, py = T.c + 30_000.0, T.f - 20_000.0
     xy = centres(rows, cols)
