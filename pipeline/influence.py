@@ -34,10 +34,11 @@ writes are renamed into place with the stage's other outputs, all or nothing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -1085,14 +1086,25 @@ def focus_of(p, focus_country: str) -> tuple[np.ndarray, object]:
             p.countries.set_index("country").geometry[focus_country])
 
 
+def _digests(geoms, crs) -> list[bytes]:
+    """A digest of each geometry's WKB and the CRS: equal for equal coordinates (None for a missing one)."""
+    tag = hashlib.blake2b(str(crs).encode(), digest_size=16).digest()
+    return [None if g is None else hashlib.blake2b(tag + shapely.to_wkb(g), digest_size=16).digest() for g in geoms]
+
+
 @dataclass
 class PolygonSettings:
     """How the stage's area polygons are finished for the outputs: CRS, ellipsoid, the settlements counted in
-    them and the cross-border belts."""
+    them and the cross-border belts.
+
+    A polygon met again (the same coordinates: a catchment that the border scenarios do not change, a market
+    area the same under two attractions) is finished once: the same values, from the same computation."""
     output_crs: object
     ellipsoid: str
     settlements: gpd.GeoDataFrame
     belts: shapely.Geometry
+    _finished: dict = field(default_factory=dict, repr=False)   # digest → (geometry, area_km2, population)
+    _in_belts: dict = field(default_factory=dict, repr=False)   # digest → (belt_km2, belt_population)
 
     def finish(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """To the output CRS (repaired: reprojected cell outlines may touch themselves), with geodesic
@@ -1110,10 +1122,20 @@ class PolygonSettings:
         """
         from .geodesy import area_km2
 
-        gdf = gdf.to_crs(self.output_crs)
-        gdf = gdf.set_geometry([polygonal(g) for g in shapely.make_valid(gdf.geometry.values)], crs=gdf.crs)
-        gdf["area_km2"] = area_km2(gdf.geometry.values, self.ellipsoid)
-        gdf["population"] = settlement_population(gdf, self.settlements)
+        keys = _digests(gdf.geometry.values, gdf.crs)
+        new = {k: i for i, k in enumerate(keys) if k not in self._finished}   # first rows of polygons not met
+        if new:
+            rows = list(new.values())
+            todo = gpd.GeoDataFrame(geometry=gdf.geometry.values[rows], crs=gdf.crs).to_crs(self.output_crs)
+            todo = todo.set_geometry([polygonal(g) for g in shapely.make_valid(todo.geometry.values)],
+                                     crs=todo.crs)
+            areas = area_km2(todo.geometry.values, self.ellipsoid)
+            people = settlement_population(todo, self.settlements)
+            self._finished |= {k: (g, a, n) for k, g, a, n in zip(new, todo.geometry.values, areas, people)}
+        done = [self._finished[k] for k in keys]
+        gdf = gdf.set_geometry([d[0] for d in done], crs=self.output_crs)
+        gdf["area_km2"] = np.array([d[1] for d in done], dtype=float)
+        gdf["population"] = np.array([d[2] for d in done], dtype=np.int64)
         return gdf
 
     def in_belts(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -1132,15 +1154,20 @@ class PolygonSettings:
         """
         from .geodesy import area_km2
 
-        geoms = np.asarray(gdf.geometry.values, dtype=object)
-        shapely.prepare(self.belts)
-        # those clear of the belts are empty without an overlay (a sixth of the time)
-        clear = shapely.disjoint(self.belts, geoms)
-        inside = np.full(len(geoms), shapely.Polygon(), dtype=object)
-        inside[~clear] = shapely.intersection(geoms[~clear], self.belts)
-        gdf["belt_km2"] = area_km2(inside, self.ellipsoid)
-        gdf["belt_population"] = settlement_population(gpd.GeoDataFrame(geometry=inside, crs=gdf.crs),
-                                                       self.settlements)
+        keys = _digests(gdf.geometry.values, gdf.crs)
+        new = {k: i for i, k in enumerate(keys) if k not in self._in_belts}
+        if new:
+            geoms = np.asarray(gdf.geometry.values, dtype=object)[list(new.values())]
+            shapely.prepare(self.belts)
+            # those clear of the belts are empty without an overlay (a sixth of the time)
+            clear = shapely.disjoint(self.belts, geoms)
+            inside = np.full(len(geoms), shapely.Polygon(), dtype=object)
+            inside[~clear] = shapely.intersection(geoms[~clear], self.belts)
+            areas = area_km2(inside, self.ellipsoid)
+            people = settlement_population(gpd.GeoDataFrame(geometry=inside, crs=gdf.crs), self.settlements)
+            self._in_belts |= dict(zip(new, zip(areas, people)))
+        gdf["belt_km2"] = np.array([self._in_belts[k][0] for k in keys], dtype=float)
+        gdf["belt_population"] = np.array([self._in_belts[k][1] for k in keys], dtype=np.int64)
         return gdf
 
 
