@@ -325,3 +325,37 @@ def test_edge_flags_by_blocks_equal_the_cell_by_cell_measure() -> None:
     assert 0.05 < expected.mean() < 0.95          # both kinds of cells, many near the threshold
     np.testing.assert_array_equal(flag[rows, cols], expected)
     assert not flag[~land].any()
+
+
+def test_a_polygon_met_again_is_finished_once_with_the_same_values() -> None:
+    """Two 100 km squares (equal-area CRS, edges every km) at 45°N, one of them twice and again in a later
+    call; belts over the western half of the first: about 10,000 km² each, 5,000 km² in the belts, the
+    settlements inside counted; the repeated rows equal a fresh computation of that square alone."""
+    import geopandas as gpd
+
+    from pipeline.influence import PolygonSettings
+
+    corner = gpd.GeoSeries([shapely.Point(60.0, 45.0)], crs="EPSG:4326").to_crs(CEA).iloc[0]
+    x0, y0 = corner.x, corner.y
+    a = shapely.segmentize(shapely.box(x0, y0, x0 + 100e3, y0 + 100e3), 1000.0)
+    b = shapely.segmentize(shapely.box(x0 + 300e3, y0, x0 + 400e3, y0 + 100e3), 1000.0)
+    belt = gpd.GeoSeries([shapely.box(x0 - 50e3, y0 - 50e3, x0 + 50e3, y0 + 150e3)], crs=CEA).to_crs("EPSG:4326")
+    towns = gpd.GeoDataFrame({"population": [1000, 20, 300]}, crs=CEA, geometry=shapely.points(
+        [[x0 + 10e3, y0 + 10e3], [x0 + 90e3, y0 + 50e3], [x0 + 350e3, y0 + 50e3]])).to_crs("EPSG:4326")
+
+    def fresh() -> PolygonSettings:
+        return PolygonSettings("EPSG:4326", "WGS84", towns, belt.iloc[0])
+
+    settings = fresh()
+    got = settings.in_belts(settings.finish(gpd.GeoDataFrame({"pole_id": [1, 2, 1]}, geometry=[a, b, a], crs=CEA)))
+    again = settings.in_belts(settings.finish(gpd.GeoDataFrame({"pole_id": [1]}, geometry=[a], crs=CEA)))
+    alone = fresh().in_belts(fresh().finish(gpd.GeoDataFrame({"pole_id": [1]}, geometry=[a], crs=CEA)))
+    assert len(settings._finished) == 2 and len(settings._in_belts) == 2
+    assert got.crs == "EPSG:4326" and got["population"].tolist() == [1020, 300, 1020]
+    assert got["belt_population"].tolist() == [1000, 0, 1000]
+    np.testing.assert_allclose(got["area_km2"], 10_000.0, rtol=1e-5)
+    np.testing.assert_allclose(got["belt_km2"], [5_000.0, 0.0, 5_000.0], rtol=1e-5)
+    for frame in (got.iloc[[2]], again):
+        row = frame.iloc[0]
+        assert row.geometry.equals_exact(alone.geometry.iloc[0], 0.0)
+        assert (row["area_km2"], row["belt_km2"]) == (alone["area_km2"].iloc[0], alone["belt_km2"].iloc[0])
