@@ -68,7 +68,7 @@ from scipy.sparse.csgraph import dijkstra
 from skimage.graph import MCP_Geometric
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import agreement, grass_rcost, timed  # noqa: E402
+from peers import agreement, ensure_grass, grass_rcost, timed  # noqa: E402
 
 from pipeline.accessibility import friction_surface, study_grid, travel_hours  # noqa: E402
 from pipeline.config import load_accessibility, load_config, load_network  # noqa: E402
@@ -542,6 +542,8 @@ def main() -> int:
                     help="only the accessibility raster at 1 km against the peers (make bench-quick)")
     args = ap.parse_args()
     data_dir = args.data_dir.resolve()
+    if not args.no_grass:   # before anything is timed: an install must not run beside a measurement
+        ensure_grass(lambda line: print(line, file=sys.stderr))
     if args.quick:
         return quick(data_dir, not args.no_grass, args.json)
 

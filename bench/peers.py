@@ -1,6 +1,7 @@
 """Peers for the benchmark (bench/bench.py): GRASS r.cost through a temporary GRASS location, and
-the agreement between two travel-time surfaces. GRASS is skipped, with a note, where the `grass`
-command is not installed (Debian: grass-core)."""
+the agreement between two travel-time surfaces. Where the `grass` command is missing, :func:`ensure_grass`
+installs Debian's grass-core with apt-get (as root, or through password-less sudo); where it cannot, r.cost
+is skipped with a note that says why."""
 
 from __future__ import annotations
 
@@ -22,13 +23,62 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t0
 
 
+#: Why GRASS is missing, once :func:`ensure_grass` has tried to install it (None: not tried, or installed).
+WHY_NO_GRASS: str | None = None
+
+
+def ensure_grass(log=print) -> str | None:
+    """The ``grass`` command, installed from Debian (``apt-get install grass-core``) when it is missing and
+    this process may install packages (root, or sudo without a password).
+
+    Parameters
+    ----------
+    log
+        Called with a line of progress (the install takes a minute or two).
+
+    Returns
+    -------
+    str or None
+        The command's path; None when it is still missing (:data:`WHY_NO_GRASS` says why, and the benchmark
+        writes it into its table).
+    """
+    global WHY_NO_GRASS
+    found = shutil.which("grass")
+    if found or WHY_NO_GRASS:
+        return found
+    if shutil.which("apt-get") is None:
+        WHY_NO_GRASS = "GRASS not installed, and no apt-get here to install Debian's grass-core: install GRASS ≥ 8"
+        return None
+    if os.geteuid() == 0:
+        prefix = []
+    elif shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+        prefix = ["sudo", "-n"]
+    else:
+        WHY_NO_GRASS = ("GRASS not installed, and this user may not install packages (not root, no password-less "
+                        "sudo): sudo apt-get install grass-core")
+        return None
+    log("bench: GRASS is missing: installing Debian's grass-core with apt-get (a minute or two) …")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "update", "-qq"],
+                 ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "grass-core"]):
+        res = subprocess.run(prefix + step, capture_output=True, text=True, env=env)
+        if res.returncode != 0:
+            last = (res.stderr.strip().splitlines() or ["no message"])[-1]
+            WHY_NO_GRASS = f"GRASS not installed: `{' '.join(step)}` failed ({last})"
+            return None
+    found = shutil.which("grass")
+    if found is None:
+        WHY_NO_GRASS = "GRASS not installed: grass-core installed, but no `grass` command on PATH"
+    return found
+
+
 def grass_rcost(friction: np.ndarray, starts: list[tuple[int, int]], grid, workdir: Path
                 ) -> tuple[np.ndarray | None, float | None, float | None, str]:
     """r.cost (8 neighbours, nulls are barriers) in a temporary GRASS location; returns the cost
     surface, r.cost's own seconds, the whole command's seconds (with import/export) and a note."""
-    grass = shutil.which("grass")
+    grass = ensure_grass()
     if grass is None:
-        return None, None, None, "GRASS not installed (apt-get install grass-core)"
+        return None, None, None, WHY_NO_GRASS
     fr = workdir / "friction.tif"
     write_geotiff(fr, friction, grid.transform, grid.crs)
     start = np.zeros(friction.shape, dtype=np.float32)
