@@ -400,16 +400,15 @@ def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...], at: np.ndarray | 
         −1 none): views of one (S, height, width) array each.
     """
     n_land = len(lk.cells.rows) if at is None else len(at)
-    tables = []
-    for scenario in scenarios:
-        t_node, pole_node = node_times(scenario_edges(lk.road, scenario), lk.base, lk.n_nodes, lk.pts,
-                                       lk.links, len(lk.poles_ea))
-        tables.append(point_times(lk.base, lk.pts, t_node, pole_node, lk.links))
     t = np.empty((len(scenarios), len(lk.pts.xy)))
     who = np.empty((len(scenarios), len(lk.pts.xy)), dtype=np.int64)
-    for s, (t_pt, pole_pt) in enumerate(tables):
-        t[s], who[s] = t_pt, pole_pt
+    for s, scenario in enumerate(scenarios):   # each scenario's tables into the stacks, nothing else kept
+        t_node, pole_node = node_times(scenario_edges(lk.road, scenario), lk.base, lk.n_nodes, lk.pts,
+                                       lk.links, len(lk.poles_ea))
+        t[s], who[s] = point_times(lk.base, lk.pts, t_node, pole_node, lk.links)
+    t_node = pole_node = None
     hours, which = cell_hours(lk.grid, lk.cells, t, who, at)
+    t = who = None
     out = {}
     for s, scenario in enumerate(scenarios):
         h = hours[s]
