@@ -356,7 +356,7 @@ def cell_hours(grid: Grid, links: CellLinks, t_point: np.ndarray, pole_point: np
     """
     t = np.asarray(t_point, dtype=np.float64)
     one = t.ndim == 1
-    t, who = np.atleast_2d(t), np.atleast_2d(np.asarray(pole_point, dtype=np.int64))
+    t, who = np.atleast_2d(t), np.atleast_2d(np.asarray(pole_point, dtype=np.int32))
     hours = np.full((len(t), grid.height, grid.width), np.nan, dtype=np.float32)
     pole = np.full((len(t), grid.height, grid.width), -1, dtype=np.int16)
     args = (t, who, links.point, links.leg_min, links.pole, links.pole_min, links.rows, links.cols, hours, pole)
@@ -401,7 +401,7 @@ def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...], at: np.ndarray | 
     """
     n_land = len(lk.cells.rows) if at is None else len(at)
     t = np.empty((len(scenarios), len(lk.pts.xy)))
-    who = np.empty((len(scenarios), len(lk.pts.xy)), dtype=np.int64)
+    who = np.empty((len(scenarios), len(lk.pts.xy)), dtype=np.int32)   # pole ids: int16 (poles.MAX_POLES)
     for s, scenario in enumerate(scenarios):   # each scenario's tables into the stacks, nothing else kept
         t_node, pole_node = node_times(scenario_edges(lk.road, scenario), lk.base, lk.n_nodes, lk.pts,
                                        lk.links, len(lk.poles_ea))
