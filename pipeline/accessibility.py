@@ -414,8 +414,9 @@ def hours_per_scenario(lk: Linked, scenarios: tuple[str, ...], at: np.ndarray | 
         h = hours[s]
         out[scenario] = h, which[s]
         reached = int(np.count_nonzero(np.isfinite(h)))
-        log.info("  %s: %d %scells reached, %d unreachable", scenario, reached,
-                 "land " if at is None else "computed land ", n_land - reached)
+        # some cells only (the sensitivity variants: many passes): at debug level
+        log.log(logging.INFO if at is None else logging.DEBUG, "  %s: %d %scells reached, %d unreachable",
+                scenario, reached, "land " if at is None else "computed land ", n_land - reached)
         if log.isEnabledFor(logging.DEBUG) and reached:   # a sort of every cell: 0.1-0.5 s
             median, p90 = np.percentile(h[np.isfinite(h)], [50, 90])
             log.debug("  %s: median %.1f h, 90th percentile %.1f h", scenario, median, p90)

@@ -632,6 +632,7 @@ def catchments_and_beyond(lk, poles: gpd.GeoDataFrame, conf, focus_cells: np.nda
     catch, beyond, fastest, beyond_rasters, every_pole_hours = [], [], {}, {}, None
     for set_name, tiers in conf.tier_sets.items():
         ids = poles.index[poles["tier"].isin(tiers)].to_numpy()
+        log.info("catchments of tier set '%s' (%d poles):", set_name, len(ids))
         for scenario, (hours, which) in hours_per_scenario(lk.for_poles(ids), tuple(conf.scenarios)).items():
             if put is not None:
                 put(which, f"{set_name}|{scenario}")
