@@ -69,15 +69,7 @@ def _best_of_k_cell(t_point, pole_point, point, leg_min, pole, pole_min, rows, c
     r = rows[i]
     c = cols[i]
     for s in range(t_point.shape[0]):
-        best = np.inf
-        via = -1
-        for j in range(point.shape[0]):   # as _via_access: the first candidate wins a tie
-            p = point[j, i]
-            if p >= 0:
-                cost = t_point[s, p] + np.float64(leg_min[j, i])
-                if cost < best:
-                    best = cost
-                    via = p
+        best, via = _via_access(t_point[s], point, leg_min, i)
         w = pole_point[s, via] if via >= 0 else -1
         if d < best:
             best = d
