@@ -1087,10 +1087,32 @@ def focus_of(p, focus_country: str) -> tuple[np.ndarray, object]:
             p.countries.set_index("country").geometry[focus_country])
 
 
-def _digests(geoms, crs) -> list[bytes]:
-    """A digest of each geometry's WKB and the CRS: equal for equal coordinates (None for a missing one)."""
-    tag = hashlib.blake2b(str(crs).encode(), digest_size=16).digest()
-    return [None if g is None else hashlib.blake2b(tag + shapely.to_wkb(g), digest_size=16).digest() for g in geoms]
+def _once_per_polygon(memo: dict, gdf: gpd.GeoDataFrame, compute) -> list[tuple]:
+    """``compute``'s values for each row of ``gdf``, computed once per polygon: for the rows whose polygon (its
+    WKB and CRS) ``memo`` does not hold yet, the first of each, then kept in ``memo``.
+
+    Parameters
+    ----------
+    memo
+        Digest → values, filled here.
+    gdf
+        Polygons.
+    compute
+        Called with the positions of the rows to compute; returns their values (an iterable of tuples) in that
+        order.
+
+    Returns
+    -------
+    list of tuple
+        Each row's values.
+    """
+    tag = hashlib.blake2b(str(gdf.crs).encode(), digest_size=16).digest()
+    keys = [None if g is None else hashlib.blake2b(tag + shapely.to_wkb(g), digest_size=16).digest()
+            for g in gdf.geometry.values]
+    new = {k: i for i, k in enumerate(keys) if k not in memo}   # the first row of each polygon not met
+    if new:
+        memo |= dict(zip(new, compute(list(new.values()))))
+    return [memo[k] for k in keys]
 
 
 @dataclass
@@ -1123,17 +1145,14 @@ class PolygonSettings:
         """
         from .geodesy import area_km2
 
-        keys = _digests(gdf.geometry.values, gdf.crs)
-        new = {k: i for i, k in enumerate(keys) if k not in self._finished}   # first rows of polygons not met
-        if new:
-            rows = list(new.values())
+        def compute(rows: list[int]):
             todo = gpd.GeoDataFrame(geometry=gdf.geometry.values[rows], crs=gdf.crs).to_crs(self.output_crs)
             todo = todo.set_geometry([polygonal(g) for g in shapely.make_valid(todo.geometry.values)],
                                      crs=todo.crs)
-            areas = area_km2(todo.geometry.values, self.ellipsoid)
-            people = settlement_population(todo, self.settlements)
-            self._finished |= {k: (g, a, n) for k, g, a, n in zip(new, todo.geometry.values, areas, people)}
-        done = [self._finished[k] for k in keys]
+            return zip(todo.geometry.values, area_km2(todo.geometry.values, self.ellipsoid),
+                       settlement_population(todo, self.settlements))
+
+        done = _once_per_polygon(self._finished, gdf, compute)
         gdf = gdf.set_geometry([d[0] for d in done], crs=self.output_crs)
         gdf["area_km2"] = np.array([d[1] for d in done], dtype=float)
         gdf["population"] = np.array([d[2] for d in done], dtype=np.int64)
@@ -1155,20 +1174,19 @@ class PolygonSettings:
         """
         from .geodesy import area_km2
 
-        keys = _digests(gdf.geometry.values, gdf.crs)
-        new = {k: i for i, k in enumerate(keys) if k not in self._in_belts}
-        if new:
-            geoms = np.asarray(gdf.geometry.values, dtype=object)[list(new.values())]
+        def compute(rows: list[int]):
+            geoms = np.asarray(gdf.geometry.values, dtype=object)[rows]
             shapely.prepare(self.belts)
             # those clear of the belts are empty without an overlay (a sixth of the time)
             clear = shapely.disjoint(self.belts, geoms)
             inside = np.full(len(geoms), shapely.Polygon(), dtype=object)
             inside[~clear] = shapely.intersection(geoms[~clear], self.belts)
-            areas = area_km2(inside, self.ellipsoid)
-            people = settlement_population(gpd.GeoDataFrame(geometry=inside, crs=gdf.crs), self.settlements)
-            self._in_belts |= dict(zip(new, zip(areas, people)))
-        gdf["belt_km2"] = np.array([self._in_belts[k][0] for k in keys], dtype=float)
-        gdf["belt_population"] = np.array([self._in_belts[k][1] for k in keys], dtype=np.int64)
+            return zip(area_km2(inside, self.ellipsoid),
+                       settlement_population(gpd.GeoDataFrame(geometry=inside, crs=gdf.crs), self.settlements))
+
+        done = _once_per_polygon(self._in_belts, gdf, compute)
+        gdf["belt_km2"] = np.array([d[0] for d in done], dtype=float)
+        gdf["belt_population"] = np.array([d[1] for d in done], dtype=np.int64)
         return gdf
 
 
