@@ -135,12 +135,13 @@ def stop_warm(tree: Path) -> None:
     psutil.wait_procs(procs, timeout=10)
 
 
-def tree_rss_mb(pid: int, also: list | None = None, pss: bool = False) -> float:
-    """Resident memory of a process and all its descendants, and of the processes ``also`` and theirs (MB).
+def tree_memory_mb(pid: int, also: list | None = None) -> tuple[float, float]:
+    """Memory of a process and all its descendants, and of the processes ``also`` and theirs (MB), read once
+    per process: (resident set sizes, proportional set sizes).
 
-    With ``pss=False`` the resident set sizes add up: a page shared after a fork counts in each process
-    (an upper bound). With ``pss=True`` the proportional set sizes (Linux): a shared page counts once, split
-    among the processes sharing it, so the sum is the memory they hold together.
+    The resident set sizes add up a page shared after a fork in each process (an upper bound); the
+    proportional set sizes (Linux) count a shared page once, split among the processes sharing it, so their sum
+    is the memory the processes hold together.
     """
     import psutil
 
@@ -150,15 +151,14 @@ def tree_rss_mb(pid: int, also: list | None = None, pss: bool = False) -> float:
             procs += [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             pass
-    if not procs:
-        return 0.0
-    total = 0
+    rss = pss = 0
     for p in procs:
         try:
-            total += p.memory_full_info().pss if pss else p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
+            full = p.memory_full_info()   # rss and pss from one read
+            rss, pss = rss + full.rss, pss + getattr(full, "pss", 0)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
-    return total / 2**20
+    return rss / 2**20, pss / 2**20
 
 
 def top_level_env() -> dict[str, str]:
@@ -174,8 +174,8 @@ def sampled_peaks(proc: subprocess.Popen, tree: Path, interval: float) -> tuple[
     warm: list = []
     while proc.poll() is None:
         warm = warm or warm_processes(tree)   # found once it runs
-        peak = max(peak, tree_rss_mb(proc.pid, warm))
-        peak_pss = max(peak_pss, tree_rss_mb(proc.pid, warm, pss=True))
+        rss, pss = tree_memory_mb(proc.pid, warm)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         time.sleep(interval)
     return peak, peak_pss
 
